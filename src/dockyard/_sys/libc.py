@@ -1,0 +1,146 @@
+"""libc through ctypes, declared per function; every call checked by ``check``."""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import platform
+from typing import Callable
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+_ARCH = platform.machine()
+# Syscall numbers for calls glibc 2.36 has no wrapper for.
+_SYSCALLS: dict[str, dict[str, int]] = {
+    "x86_64": {"pivot_root": 155, "capget": 125, "capset": 126, "seccomp": 317,
+               "pidfd_open": 434, "close_range": 436, "pidfd_send_signal": 424},
+    "aarch64": {"pivot_root": 41, "capget": 90, "capset": 91, "seccomp": 277,
+                "pidfd_open": 434, "close_range": 436, "pidfd_send_signal": 424},
+}
+
+
+def _fn(name: str, argtypes: list, restype=ctypes.c_int) -> Callable:
+    f = getattr(_libc, name)
+    f.argtypes = argtypes
+    f.restype = restype
+    return f
+
+
+_mount = _fn("mount", [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p])
+_umount2 = _fn("umount2", [ctypes.c_char_p, ctypes.c_int])
+_unshare = _fn("unshare", [ctypes.c_int])
+_setns = _fn("setns", [ctypes.c_int, ctypes.c_int])
+_sethostname = _fn("sethostname", [ctypes.c_char_p, ctypes.c_size_t])
+_setdomainname = _fn("setdomainname", [ctypes.c_char_p, ctypes.c_size_t])
+_prctl = _fn("prctl", [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong])
+_syscall = _libc.syscall
+_syscall.restype = ctypes.c_long
+
+
+def check(ret: int, op: str, path: str | None = None) -> int:
+    if ret < 0:
+        e = ctypes.get_errno()
+        raise OSError(e, f"{op}: {os.strerror(e)}", path)
+    return ret
+
+
+def _retry(call: Callable[[], int], op: str, path: str | None = None) -> int:
+    while True:
+        ret = call()
+        if ret >= 0:
+            return ret
+        if ctypes.get_errno() != errno.EINTR:
+            return check(ret, op, path)
+
+
+def _b(s: str | None) -> bytes | None:
+    return None if s is None else os.fsencode(s)
+
+
+def mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    _retry(lambda: _mount(_b(source), _b(target), _b(fstype), flags, _b(data)),
+           f"mount {source or 'none'} on {target} ({fstype or 'bind'})", target)
+
+
+def umount2(target: str, flags: int = 0) -> None:
+    _retry(lambda: _umount2(_b(target), flags), f"umount {target}", target)
+
+
+def unshare(flags: int) -> None:
+    _retry(lambda: _unshare(flags), f"unshare({flags:#x})")
+
+
+def setns(fd: int, nstype: int = 0) -> None:
+    _retry(lambda: _setns(fd, nstype), "setns")
+
+
+def sethostname(name: str) -> None:
+    b = name.encode()
+    check(_sethostname(b, len(b)), "sethostname")
+
+
+def setdomainname(name: str) -> None:
+    b = name.encode()
+    check(_setdomainname(b, len(b)), "setdomainname")
+
+
+def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
+    return check(_prctl(option, arg2, arg3, arg4, arg5), f"prctl({option})")
+
+
+def syscall_number(name: str) -> int:
+    try:
+        return _SYSCALLS[_ARCH][name]
+    except KeyError:
+        raise OSError(errno.ENOSYS, f"{name}: unsupported architecture {_ARCH}") from None
+
+
+def pivot_root(new_root: str, put_old: str) -> None:
+    nr = syscall_number("pivot_root")
+    _retry(lambda: _syscall(ctypes.c_long(nr), _b(new_root), _b(put_old)), "pivot_root", new_root)
+
+
+def close_range(first: int, last: int = 0xFFFFFFFF, flags: int = 0) -> None:
+    nr = syscall_number("close_range")
+    check(_syscall(ctypes.c_long(nr), ctypes.c_uint(first), ctypes.c_uint(last), ctypes.c_uint(flags)),
+          "close_range")
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32)]
+
+
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+
+def capset(effective: int, permitted: int, inheritable: int) -> None:
+    hdr = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
+    data = (_CapData * 2)()
+    for i in range(2):
+        shift = 32 * i
+        data[i].effective = (effective >> shift) & 0xFFFFFFFF
+        data[i].permitted = (permitted >> shift) & 0xFFFFFFFF
+        data[i].inheritable = (inheritable >> shift) & 0xFFFFFFFF
+    check(_syscall(ctypes.c_long(syscall_number("capset")), ctypes.byref(hdr), ctypes.byref(data)), "capset")
+
+
+def capget(pid: int = 0) -> tuple[int, int, int]:
+    hdr = _CapHeader(_LINUX_CAPABILITY_VERSION_3, pid)
+    data = (_CapData * 2)()
+    check(_syscall(ctypes.c_long(syscall_number("capget")), ctypes.byref(hdr), ctypes.byref(data)), "capget")
+    eff = data[0].effective | (data[1].effective << 32)
+    perm = data[0].permitted | (data[1].permitted << 32)
+    inh = data[0].inheritable | (data[1].inheritable << 32)
+    return eff, perm, inh
+
+
+def set_process_name(name: str) -> None:
+    """PR_SET_NAME: the comm shown by ps (15 bytes at most)."""
+    buf = ctypes.create_string_buffer(name.encode()[:15])
+    check(_prctl(15, ctypes.addressof(buf), 0, 0, 0), "prctl(PR_SET_NAME)")

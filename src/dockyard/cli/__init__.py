@@ -1,0 +1,1 @@
+"""dockyard: docker's command line, over the Engine API client only."""

@@ -1,0 +1,1 @@
+"""Composition roots: the entry points that wire layers together."""

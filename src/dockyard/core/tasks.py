@@ -1,0 +1,276 @@
+"""The task service: one dockyard-shim per container, driven through the
+shim's command line and its control socket (shimapi.protocol).
+
+A task's bundle is <exec_root>/containers/<id>: config.json, the rootfs
+mount point, the runtime's log and the shim's exit.json. The shim's socket
+is <exec_root>/s/<id[:16]>.sock (unix socket paths are short)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from .. import errdefs
+from ..fsutil import atomic_write_json, read_json
+from ..shimapi import protocol as proto
+from .mount import Mount, is_mounted, mount_all, unmount_all
+
+
+def sibling_binary(name: str) -> str:
+    """Console scripts live next to the interpreter (the venv's bin)."""
+    cand = os.path.join(os.path.dirname(sys.executable), name)
+    return cand if os.path.exists(cand) else (shutil.which(name) or name)
+
+
+@dataclass
+class ExitStatus:
+    exit_code: int
+    exited_at: str
+    oom_killed: bool = False
+
+
+class ShimConnection:
+    """One request/reply connection to a shim."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def open(cls, address: str) -> "ShimConnection":
+        try:
+            r, w = await asyncio.open_unix_connection(address, limit=1 << 20)
+        except (FileNotFoundError, ConnectionRefusedError) as e:
+            raise errdefs.Unavailable(f"shim at {address} is not reachable: {e}") from None
+        return cls(r, w)
+
+    async def call(self, op: str, **fields: Any) -> dict[str, Any]:
+        fields["op"] = op
+        self.writer.write(proto.encode(fields))
+        await self.writer.drain()
+        line = await self.reader.readline()
+        if not line:
+            raise errdefs.Unavailable(f"shim closed the connection during {op}")
+        res = proto.decode(line)
+        if not res.get("ok"):
+            err = res.get("error") or {}
+            raise errdefs.from_kind(err.get("kind", "Internal"), err.get("message", f"{op} failed"))
+        return res
+
+    def close(self) -> None:
+        try:
+            self.writer.close()
+        except Exception:
+            pass
+
+
+class Task:
+    def __init__(self, service: "TaskService", cid: str, address: str, pid: int, shim_pid: int) -> None:
+        self.service = service
+        self.id = cid
+        self.address = address
+        self.pid = pid
+        self.shim_pid = shim_pid
+
+    async def call(self, op: str, **fields: Any) -> dict[str, Any]:
+        conn = await ShimConnection.open(self.address)
+        try:
+            return await conn.call(op, **fields)
+        finally:
+            conn.close()
+
+    async def start(self, exec_id: str = "") -> int:
+        return int((await self.call("start", exec_id=exec_id))["pid"])
+
+    async def kill(self, signal: int, all_: bool = False, exec_id: str = "") -> None:
+        await self.call("kill", signal=signal, all=all_, exec_id=exec_id)
+
+    async def wait(self, exec_id: str = "") -> ExitStatus:
+        res = await self.call("wait", exec_id=exec_id)
+        return ExitStatus(int(res["exit_code"]), res["exited_at"], bool(res.get("oom_killed")))
+
+    async def state(self, exec_id: str = "") -> dict[str, Any]:
+        return await self.call("state", exec_id=exec_id)
+
+    async def pause(self) -> None:
+        await self.call("pause")
+
+    async def resume(self) -> None:
+        await self.call("resume")
+
+    async def pids(self) -> list[int]:
+        return list((await self.call("pids"))["pids"])
+
+    async def stats(self) -> dict[str, Any]:
+        return dict((await self.call("stats"))["stats"])
+
+    async def update(self, resources: dict[str, Any]) -> None:
+        await self.call("update", resources=resources)
+
+    async def resize(self, width: int, height: int, exec_id: str = "") -> None:
+        await self.call("resize", width=width, height=height, exec_id=exec_id)
+
+    async def close_stdin(self, exec_id: str = "") -> None:
+        await self.call("close_stdin", exec_id=exec_id)
+
+    async def exec(self, exec_id: str, process: dict[str, Any], tty: bool, stdin: bool) -> None:
+        await self.call("exec", exec_id=exec_id, process=process, tty=tty, stdin=stdin)
+
+    async def delete_exec(self, exec_id: str) -> ExitStatus:
+        res = await self.call("delete", exec_id=exec_id)
+        return ExitStatus(int(res["exit_code"]), res["exited_at"], bool(res.get("oom_killed")))
+
+    async def attach(self, stdin: bool, stdout: bool, stderr: bool, close_stdin_on_eof: bool,
+                     exec_id: str = "") -> tuple[asyncio.StreamReader, asyncio.StreamWriter, bool]:
+        """Open an attach stream: returns (reader of multiplexed frames,
+        writer for stdin, tty)."""
+        conn = await ShimConnection.open(self.address)
+        res = await conn.call("attach", stdin=stdin, stdout=stdout, stderr=stderr,
+                              close_stdin_on_eof=close_stdin_on_eof, exec_id=exec_id)
+        return conn.reader, conn.writer, bool(res.get("tty"))
+
+    async def delete(self) -> ExitStatus:
+        """Delete the container in the runtime, stop the shim, unmount the
+        rootfs and remove the bundle."""
+        try:
+            res = await self.call("delete", force=True)
+            status = ExitStatus(int(res["exit_code"]), res["exited_at"], bool(res.get("oom_killed")))
+        except errdefs.Unavailable:
+            status = await self.service.cleanup_dead_shim(self.id)
+        await self.service.remove_bundle(self.id)
+        return status
+
+
+class TaskService:
+    def __init__(self, exec_root: str, runtime: str | None = None, runtime_root: str | None = None,
+                 shim: str | None = None, debug_log: str | None = None) -> None:
+        self.exec_root = exec_root
+        self.bundles = os.path.join(exec_root, "containers")
+        self.sockets = os.path.join(exec_root, "s")
+        self.runtime = runtime or sibling_binary("dockyard-runtime")
+        self.runtime_root = runtime_root or os.path.join(exec_root, "runtime")
+        self.shim = shim or sibling_binary("dockyard-shim")
+        self.debug_log = debug_log
+        for d in (self.bundles, self.sockets, self.runtime_root):
+            os.makedirs(d, mode=0o711, exist_ok=True)
+
+    def bundle_dir(self, cid: str) -> str:
+        return os.path.join(self.bundles, cid)
+
+    def socket_path(self, cid: str) -> str:
+        return os.path.join(self.sockets, cid[:16] + ".sock")
+
+    def bundle_exists(self, cid: str) -> bool:
+        return os.path.isdir(self.bundle_dir(cid))
+
+    async def mount_rootfs(self, cid: str, rootfs: list[Mount]) -> str:
+        """Create the bundle directory and mount the container's rootfs in it.
+        Undone by remove_bundle."""
+        bundle = self.bundle_dir(cid)
+        os.makedirs(bundle, mode=0o711, exist_ok=True)
+        rootfs_dir = os.path.join(bundle, "rootfs")
+        if not is_mounted(rootfs_dir):
+            await asyncio.to_thread(mount_all, rootfs, rootfs_dir)
+        return rootfs_dir
+
+    async def create(self, cid: str, spec: dict[str, Any], *, stdin: bool = False,
+                     tty: bool = False, log_path: str = "", log_driver: str = "json-file",
+                     log_opts: dict[str, str] | None = None) -> Task:
+        bundle = self.bundle_dir(cid)
+        if os.path.exists(os.path.join(bundle, "shim.json")):
+            raise errdefs.AlreadyExists(f"task {cid}: already exists")
+        try:
+            for name in ("exit.json", "runtime.log"):
+                try:
+                    os.unlink(os.path.join(bundle, name))
+                except FileNotFoundError:
+                    pass
+            spec = dict(spec)
+            spec["root"] = dict(spec.get("root") or {}, path="rootfs")
+            atomic_write_json(os.path.join(bundle, "config.json"), spec)
+            args = [self.shim, "start", "--id", cid, "--bundle", bundle, "--socket", self.socket_path(cid),
+                    "--runtime", self.runtime, "--runtime-root", self.runtime_root,
+                    "--log-driver", log_driver or "json-file"]
+            if log_path:
+                args += ["--log-path", log_path]
+            for k, v in (log_opts or {}).items():
+                args += ["--log-opt", f"{k}={v}"]
+            if stdin:
+                args.append("--stdin")
+            if tty:
+                args.append("--tty")
+            if self.debug_log:
+                args += ["--debug-log", self.debug_log]
+            proc = await asyncio.create_subprocess_exec(*args, stdin=asyncio.subprocess.DEVNULL,
+                                                        stdout=asyncio.subprocess.PIPE,
+                                                        stderr=asyncio.subprocess.PIPE)
+            out, err = await proc.communicate()
+            try:
+                res = json.loads(out.decode().strip().splitlines()[-1]) if out.strip() else {}
+            except ValueError:
+                res = {}
+            if proc.returncode != 0 or "error" in res or "address" not in res:
+                e = res.get("error") or {}
+                msg = e.get("message") or err.decode(errors="replace").strip() or "shim failed to start"
+                raise errdefs.from_kind(e.get("kind", "Internal"),
+                                        f"failed to create task for container: OCI runtime create failed: {msg}: unknown")
+            atomic_write_json(os.path.join(bundle, "shim.json"), res)
+        except BaseException:
+            await self.remove_bundle(cid)
+            raise
+        return Task(self, cid, res["address"], int(res["pid"]), int(res["shim_pid"]))
+
+    async def connect(self, cid: str) -> Task | None:
+        """Re-attach to the shim of a container after a daemon restart."""
+        try:
+            info = read_json(os.path.join(self.bundle_dir(cid), "shim.json"))
+        except (FileNotFoundError, ValueError):
+            return None
+        task = Task(self, cid, info["address"], int(info["pid"]), int(info["shim_pid"]))
+        try:
+            await task.call("connect")
+        except errdefs.Unavailable:
+            return None
+        return task
+
+    def recorded_exit(self, cid: str) -> ExitStatus | None:
+        try:
+            d = read_json(os.path.join(self.bundle_dir(cid), "exit.json"))
+        except (FileNotFoundError, ValueError):
+            return None
+        return ExitStatus(int(d["exit_code"]), d.get("exited_at", ""), bool(d.get("oom_killed")))
+
+    async def cleanup_dead_shim(self, cid: str) -> ExitStatus:
+        """The shim is gone: force-delete through `dockyard-shim delete`,
+        which calls the runtime, and report the recorded exit if any."""
+        bundle = self.bundle_dir(cid)
+        status = self.recorded_exit(cid) or ExitStatus(255, "", False)
+        if os.path.isdir(bundle):
+            proc = await asyncio.create_subprocess_exec(
+                self.shim, "delete", "--id", cid, "--bundle", bundle, "--runtime", self.runtime,
+                "--runtime-root", self.runtime_root, stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL)
+            await proc.wait()
+        return status
+
+    async def remove_bundle(self, cid: str) -> None:
+        bundle = self.bundle_dir(cid)
+        rootfs_dir = os.path.join(bundle, "rootfs")
+        if is_mounted(rootfs_dir):
+            await asyncio.to_thread(unmount_all, rootfs_dir)
+        try:
+            os.unlink(self.socket_path(cid))
+        except FileNotFoundError:
+            pass
+        await asyncio.to_thread(shutil.rmtree, bundle, True)
+
+    def list_bundles(self) -> list[str]:
+        try:
+            return sorted(os.listdir(self.bundles))
+        except FileNotFoundError:
+            return []

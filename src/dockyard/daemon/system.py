@@ -1,0 +1,106 @@
+"""GET /version, /info and /system/df."""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from typing import TYPE_CHECKING, Any
+
+from .. import __version__
+from ..apitypes import API_VERSION, MIN_API_VERSION
+
+if TYPE_CHECKING:
+    from .daemon import Daemon
+
+
+def version(d: "Daemon") -> dict[str, Any]:
+    uname = os.uname()
+    return {
+        "Platform": {"Name": "Dockyard Engine"},
+        "Components": [{"Name": "Engine", "Version": __version__,
+                        "Details": {"ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION,
+                                    "Os": "linux", "Arch": _arch(), "KernelVersion": uname.release,
+                                    "GoVersion": "python" + platform.python_version(),
+                                    "GitCommit": "", "BuildTime": "", "Experimental": "false"}},
+                       {"Name": "dockyard-runtime", "Version": __version__, "Details": {"GitCommit": ""}}],
+        "Version": __version__,
+        "ApiVersion": API_VERSION,
+        "MinAPIVersion": MIN_API_VERSION,
+        "GitCommit": "",
+        "GoVersion": "python" + platform.python_version(),
+        "Os": "linux",
+        "Arch": _arch(),
+        "KernelVersion": uname.release,
+        "BuildTime": "",
+    }
+
+
+def _arch() -> str:
+    m = platform.machine()
+    return {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm"}.get(m, m)
+
+
+def _mem_total() -> int:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def info(d: "Daemon") -> dict[str, Any]:
+    from .container import Status
+    cs = d.containers_store.all()
+    running = sum(1 for c in cs if c.status in (Status.RUNNING, Status.RESTARTING))
+    paused = sum(1 for c in cs if c.status is Status.PAUSED)
+    uname = os.uname()
+    from ..cgroups import detect_mode
+    cgver = "2" if detect_mode() == "v2" else "1"
+    return {
+        "ID": d.engine_id,
+        "Containers": len(cs),
+        "ContainersRunning": running,
+        "ContainersPaused": paused,
+        "ContainersStopped": len(cs) - running - paused,
+        "Images": len(d.images.service.list_images()),
+        "Driver": "overlay2",
+        "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"]],
+        "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "none", "macvlan", "null"],
+                    "Authorization": None, "Log": ["json-file", "local", "none"]},
+        "MemoryLimit": True, "SwapLimit": True, "KernelMemory": False, "CpuCfsPeriod": True,
+        "CpuCfsQuota": True, "CPUShares": True, "CPUSet": True, "PidsLimit": True, "IPv4Forwarding": True,
+        "BridgeNfIptables": True, "BridgeNfIp6tables": True, "Debug": d.config.debug, "OomKillDisable": cgver == "1",
+        "NFd": len(os.listdir("/proc/self/fd")), "NGoroutines": 0,
+        "SystemTime": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + "Z",
+        "LoggingDriver": "json-file", "CgroupDriver": "cgroupfs", "CgroupVersion": cgver,
+        "NEventsListener": 0, "KernelVersion": uname.release,
+        "OperatingSystem": _os_name(), "OSVersion": "", "OSType": "linux", "Architecture": uname.machine,
+        "IndexServerAddress": "https://index.docker.io/v1/",
+        "RegistryConfig": {"AllowNondistributableArtifactsCIDRs": None, "AllowNondistributableArtifactsHostnames": None,
+                           "InsecureRegistryCIDRs": ["127.0.0.0/8"], "IndexConfigs": {}, "Mirrors": None},
+        "NCPU": os.cpu_count() or 1, "MemTotal": _mem_total(), "GenericResources": None,
+        "DockerRootDir": d.config.data_root, "HttpProxy": "", "HttpsProxy": "", "NoProxy": "",
+        "Name": uname.nodename, "Labels": [], "ExperimentalBuild": False, "ServerVersion": __version__,
+        "Runtimes": {"runc": {"path": d.tasks.runtime}, "dockyard-runtime": {"path": d.tasks.runtime}},
+        "DefaultRuntime": "runc", "Swarm": {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive",
+                                            "ControlAvailable": False, "Error": "", "RemoteManagers": None},
+        "LiveRestoreEnabled": d.config.live_restore, "Isolation": "", "InitBinary": "",
+        "ContainerdCommit": {"ID": ""}, "RuncCommit": {"ID": ""}, "InitCommit": {"ID": ""},
+        "SecurityOptions": ["name=seccomp,profile=builtin"] + (["name=cgroupns"] if cgver == "2" else []),
+        "Warnings": None,
+    }
+
+
+def _os_name() -> str:
+    try:
+        with open("/etc/os-release") as f:
+            for line in f:
+                if line.startswith("PRETTY_NAME="):
+                    return line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return "Linux"

@@ -1,0 +1,81 @@
+"""Parent/child synchronisation over a SOCK_SEQPACKET socketpair.
+
+Messages are JSON objects with a "type"; every receive names the types it
+expects, so a protocol slip is reported as such. A child that fails sends
+{"type": "error", "step": ..., "message": ..., "errno": ...} before exiting.
+
+  main                      intermediate                     init
+   fork ───────────────────▶
+   cgroup.add(intermediate)
+   go ─────────────────────▶ setns / unshare(user)
+        ◀─────────────────── userns           (only with a user namespace)
+   write uid/gid maps
+   mapped ─────────────────▶ unshare(rest) ; fork ──────────▶
+        ◀─────────────────── pid {pid}
+                             exit 0                           mounts
+        ◀──────────────────────────────────────────────────── hooks      (only with hooks)
+   prestart/createRuntime
+   hooks-done ───────────────────────────────────────────────▶ createContainer hooks
+                                                               pivot_root, caps, seccomp
+        ◀──────────────────────────────────────────────────── ready | error
+   write state.json, pid file; exit                            block on exec fifo; execve
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+
+from .state import RuntimeError_
+
+
+class ChildError(RuntimeError_):
+    """A failure the container's setup reported, with the step it failed in."""
+
+
+class Channel:
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    @classmethod
+    def pair(cls) -> tuple["Channel", "Channel"]:
+        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        return cls(a), cls(b)
+
+    def send(self, msg_type: str, **fields: object) -> None:
+        fields["type"] = msg_type
+        self.sock.sendall(json.dumps(fields).encode())
+
+    def send_error(self, step: str, err: BaseException) -> None:
+        errno_ = getattr(err, "errno", None)
+        if isinstance(err, OSError) and err.strerror:
+            msg = err.strerror if not err.filename else f"{err.strerror}: {err.filename}"
+            if err.strerror.startswith(("exec:", "mount ", "umount ", "pivot_root", "setns", "unshare")):
+                msg = err.strerror
+        else:
+            msg = str(err) or type(err).__name__
+        try:
+            self.send("error", step=step, message=msg, errno=errno_)
+        except OSError:
+            pass
+
+    def recv(self, *expected: str) -> dict:
+        data = self.sock.recv(65536)
+        if not data:
+            raise ChildError(f"container init exited before sending {'/'.join(expected)}")
+        msg = json.loads(data)
+        if msg.get("type") == "error" and "error" not in expected:
+            step, text = msg.get("step", "init"), msg.get("message", "")
+            # runc's wording, which docker users (and the docker CLI's exit codes) know.
+            if step == "lookup executable":
+                raise ChildError(f"unable to start container process: {text}")
+            raise ChildError(f"unable to start container process: error during container init: {step}: {text}")
+        if msg.get("type") not in expected:
+            raise ChildError(f"unexpected message {msg.get('type')!r}, expected {'/'.join(expected)}")
+        return msg
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def close(self) -> None:
+        self.sock.close()

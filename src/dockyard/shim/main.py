@@ -1,0 +1,155 @@
+"""dockyard-shim's command line: ``start`` creates the container through the
+runtime and leaves a detached server behind; ``delete`` cleans up after a
+shim that died."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+USAGE = "usage: dockyard-shim start --id ID --bundle DIR --socket PATH --runtime BIN [options]\n" \
+        "       dockyard-shim delete --id ID --bundle DIR --runtime BIN [--runtime-root DIR]\n"
+
+VALUE_FLAGS = {"--id", "--bundle", "--socket", "--runtime", "--runtime-root", "--log-path", "--log-driver",
+               "--log-opt", "--debug-log"}
+BOOL_FLAGS = {"--stdin", "--tty"}
+
+
+def parse(argv: list[str]) -> dict[str, Any]:
+    opts: dict[str, Any] = {"log_opts": {}}
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        name, eq, value = a.partition("=")
+        if name in VALUE_FLAGS:
+            if not eq:
+                i += 1
+                if i >= len(argv):
+                    raise SystemExit(f"dockyard-shim: flag needs an argument: {name}")
+                value = argv[i]
+            if name == "--log-opt":
+                k, _, v = value.partition("=")
+                opts["log_opts"][k] = v
+            else:
+                opts[name[2:].replace("-", "_")] = value
+        elif name in BOOL_FLAGS:
+            opts[name[2:]] = True
+        else:
+            raise SystemExit(f"dockyard-shim: unknown flag {a}\n{USAGE}")
+        i += 1
+    for required in ("id", "bundle", "runtime"):
+        if required not in opts:
+            raise SystemExit(f"dockyard-shim: --{required} is required\n{USAGE}")
+    return opts
+
+
+def _print(msg: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(msg) + "\n")
+    sys.stdout.flush()
+
+
+def cmd_start(opts: dict[str, Any]) -> int:
+    if "socket" not in opts:
+        raise SystemExit("dockyard-shim: --socket is required")
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid:
+        os.close(w)
+        data = b""
+        while True:
+            chunk = os.read(r, 65536)
+            if not chunk:
+                break
+            data += chunk
+        os.close(r)
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+        if not data:
+            _print({"error": {"kind": "Internal", "message": "shim exited during start"}})
+            return 1
+        sys.stdout.write(data.decode())
+        sys.stdout.flush()
+        return 0 if b'"error"' not in data else 1
+    os.close(r)
+    # First child: new session, then fork again so the server is not a
+    # session leader and is reparented away from the caller.
+    os.setsid()
+    if os.fork():
+        os._exit(0)
+    _serve(opts, w)
+    os._exit(0)
+
+
+def _serve(opts: dict[str, Any], ready_fd: int) -> None:
+    from .._sys import consts, libc
+    os.chdir(opts["bundle"])
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    log_fd = os.open(opts["debug_log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600) \
+        if opts.get("debug_log") else devnull
+    os.dup2(devnull, 1)
+    os.dup2(log_fd, 2)
+    libc.prctl(consts.PR_SET_CHILD_SUBREAPER, 1)
+    libc.set_process_name("dockyard-shim")
+    from .server import Server
+    server = Server(opts)
+    server.install_sigchld()
+    try:
+        pid = server.create_container()
+        server.listen(opts["socket"])
+        msg = {"address": opts["socket"], "shim_pid": os.getpid(), "pid": pid}
+    except Exception as e:
+        from .runtime_client import RuntimeFailed
+        kind = "InvalidArgument" if isinstance(e, RuntimeFailed) else "Internal"
+        os.write(ready_fd, (json.dumps({"error": {"kind": kind, "message": str(e)}}) + "\n").encode())
+        os.close(ready_fd)
+        try:
+            server.runtime.delete(opts["id"], force=True)
+        except Exception:
+            pass
+        os._exit(1)
+    with open(os.path.join(opts["bundle"], "shim.pid"), "w") as f:
+        f.write(str(os.getpid()))
+    os.write(ready_fd, (json.dumps(msg) + "\n").encode())
+    os.close(ready_fd)
+    try:
+        server.serve()
+    finally:
+        server.finish()
+
+
+def cmd_delete(opts: dict[str, Any]) -> int:
+    """Cleanup when the shim is gone: force-delete the container in the runtime."""
+    from .runtime_client import RuntimeClient, RuntimeFailed
+    rc = RuntimeClient(opts["runtime"], opts.get("runtime_root"), os.path.join(opts["bundle"], "runtime.log"))
+    try:
+        rc.delete(opts["id"], force=True)
+    except RuntimeFailed as e:
+        if "does not exist" not in str(e):
+            _print({"error": {"kind": "Internal", "message": str(e)}})
+            return 1
+    _print({})
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help"):
+        sys.stdout.write(USAGE)
+        return 0 if argv else 1
+    verb, rest = argv[0], argv[1:]
+    opts = parse(rest)
+    if verb == "start":
+        return cmd_start(opts)
+    if verb == "delete":
+        return cmd_delete(opts)
+    sys.stderr.write(f"dockyard-shim: unknown command {verb!r}\n{USAGE}")
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
