@@ -51,9 +51,12 @@ class ShimConnection:
 
     async def call(self, op: str, **fields: Any) -> dict[str, Any]:
         fields["op"] = op
-        self.writer.write(proto.encode(fields))
-        await self.writer.drain()
-        line = await self.reader.readline()
+        try:
+            self.writer.write(proto.encode(fields))
+            await self.writer.drain()
+            line = await self.reader.readline()
+        except (ConnectionError, asyncio.IncompleteReadError) as e:
+            raise errdefs.Unavailable(f"shim connection lost during {op}: {e}") from None
         if not line:
             raise errdefs.Unavailable(f"shim closed the connection during {op}")
         res = proto.decode(line)

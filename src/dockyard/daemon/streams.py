@@ -7,14 +7,21 @@ import asyncio
 import json
 import os
 import struct
-from typing import TYPE_CHECKING, Any, AsyncIterator
+from typing import TYPE_CHECKING, Any, AsyncIterator, Protocol
 
 from .. import errdefs
 from .timeutil import parse_rfc3339
 
 if TYPE_CHECKING:
-    from ..api.server.http import Hijacked
     from .container import Container
+
+
+class Hijacked(Protocol):
+    """The client's raw connection after the API hijacked it."""
+
+    async def read(self, n: int = ...) -> bytes: ...
+    async def write(self, data: bytes) -> None: ...
+    def close(self) -> None: ...
 
 HEADER = struct.Struct(">BxxxL")
 DEFAULT_DETACH_KEYS = b"\x10\x11"  # ctrl-p ctrl-q
@@ -44,7 +51,7 @@ def parse_detach_keys(spec: str) -> bytes:
 
 
 class AttachSession:
-    def __init__(self, c: "Container", conn: "Hijacked", stdin: bool, stdout: bool, stderr: bool,
+    def __init__(self, c: "Container", conn: Hijacked, stdin: bool, stdout: bool, stderr: bool,
                  detach_keys: bytes, exec_id: str = "") -> None:
         self.c = c
         self.conn = conn
@@ -134,7 +141,7 @@ class AttachSession:
                 w.close()
 
 
-async def attach(c: "Container", conn: "Hijacked", stdin: bool, stdout: bool, stderr: bool,
+async def attach(c: "Container", conn: Hijacked, stdin: bool, stdout: bool, stderr: bool,
                  logs: bool, stream: bool, detach_keys: str, log_path: str) -> None:
     keys = parse_detach_keys(detach_keys)
     tty = bool(c.config.get("Tty"))

@@ -302,8 +302,11 @@ class Connection:
     async def _handle(self, req: Request) -> None:
         try:
             resp = await self.server.handler(req)
-        except (ConnectionError, asyncio.CancelledError):
-            raise ConnectionError("client went away")
+        except asyncio.CancelledError:
+            raise ConnectionError("server shutting down")
+        except ConnectionError as e:
+            log.debug("%s %s: connection error: %s", req.method, req.path, e)
+            raise
         except Exception as e:  # the app's error handler should have caught it
             log.exception("unhandled error for %s %s", req.method, req.path)
             resp = json_response({"message": f"internal error: {e}"}, 500)

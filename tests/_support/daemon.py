@@ -1,0 +1,173 @@
+"""An isolated dockyardd for a test: its own data root, exec root, socket
+and cgroup parent (and, once networking exists, bridge name and subnet).
+Stopping it checks that nothing leaked."""
+
+from __future__ import annotations
+
+import io
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from typing import Any
+
+from . import leaks
+from .paths import REPO, binary
+
+_BUSYBOX_TAR: bytes | None = None
+
+
+def busybox_tar() -> bytes:
+    global _BUSYBOX_TAR
+    if _BUSYBOX_TAR is None:
+        import sys
+        sys.path.insert(0, os.path.join(REPO, "tools"))
+        import busybox_rootfs
+        buf = io.BytesIO()
+        busybox_rootfs.build(os.environ.get("BUSYBOX", "/bin/busybox"), buf)  # type: ignore[arg-type]
+        _BUSYBOX_TAR = buf.getvalue()
+    return _BUSYBOX_TAR
+
+
+class LeakError(AssertionError):
+    pass
+
+
+class TestDaemon:
+    def __init__(self, extra_args: list[str] | None = None) -> None:
+        self.tag = secrets.token_hex(3)
+        self.base = tempfile.mkdtemp(prefix="dy", dir="/tmp")
+        self.data_root = os.path.join(self.base, "data")
+        self.exec_root = os.path.join(self.base, "run")
+        self.socket = os.path.join(self.exec_root, "dockyard.sock")
+        self.host = "unix://" + self.socket
+        self.cgroup_parent = f"/dockyard-test-{self.tag}"
+        self.bridge = f"dyt{self.tag}"
+        self.extra_args = list(extra_args or [])
+        self.log_path = os.path.join(self.base, "dockyardd.log")
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    # -- lifecycle -------------------------------------------------------------
+    def args(self) -> list[str]:
+        return [binary("dockyardd"), "--data-root", self.data_root, "--exec-root", self.exec_root,
+                "-H", self.host, "--cgroup-parent", self.cgroup_parent, "--debug", *self.extra_args]
+
+    def start(self, timeout: float = 15.0) -> "TestDaemon":
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.args(), stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"dockyardd exited with {self.proc.returncode}:\n{self.log()}")
+            try:
+                self.client().ping()
+                return self
+            except Exception:
+                time.sleep(0.05)
+        raise RuntimeError(f"dockyardd did not answer within {timeout}s:\n{self.log()}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would."""
+        self.stop(signal.SIGKILL)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def log(self) -> str:
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()[-20000:]
+        except OSError:
+            return ""
+
+    # -- clients ---------------------------------------------------------------
+    def client(self) -> Any:
+        from dockyard.client import APIClient
+        return APIClient(self.host)
+
+    def docker_sdk(self) -> Any:
+        import docker
+        return docker.DockerClient(base_url=self.host, version="auto", timeout=60)
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["DOCKYARD_HOST"] = self.host
+        env["DOCKER_HOST"] = self.host
+        env.pop("DOCKER_CONTEXT", None)
+        return env
+
+    def cli(self, *args: str, input: bytes | None = None, timeout: float = 60,
+            check: bool = False) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run([binary("dockyard"), *args], input=input, capture_output=True,
+                              env=self.env(), timeout=timeout, check=check)
+
+    def docker(self, *args: str, input: bytes | None = None, timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(["/usr/local/bin/docker", *args], input=input, capture_output=True,
+                              env=self.env(), timeout=timeout)
+
+    def import_busybox(self, ref: str = "busybox:latest") -> str:
+        data = busybox_tar()
+        msgs = list(self.client().image_import(iter([data]), ref.rsplit(":", 1)[0], ref.rsplit(":", 1)[1],
+                                               ['CMD ["sh"]']))
+        return msgs[-1]["status"]
+
+    # -- cleanup and leak checks ---------------------------------------------------
+    def remove_all_containers(self) -> list[str]:
+        problems = []
+        try:
+            api = self.client()
+            for c in api.container_list(all_=True):
+                try:
+                    api.container_remove(c["Id"], force=True)
+                except Exception as e:
+                    problems.append(f"removing container {c['Id'][:12]}: {e}")
+        except Exception as e:
+            problems.append(f"listing containers: {e}")
+        return problems
+
+    def find_leaks(self) -> list[str]:
+        found = []
+        for mp in leaks.mounts_under(self.base):
+            found.append(f"mount {mp}")
+        for cg in leaks.cgroups_under(self.cgroup_parent):
+            found.append(f"cgroup {cg}")
+        for pid, cmd in leaks.processes_mentioning(self.base):
+            found.append(f"process {pid}: {cmd}")
+        for link in leaks.links_named([self.bridge]):
+            found.append(f"link {link}")
+        return found
+
+    def force_clean(self) -> None:
+        leaks.kill_pids([pid for pid, _ in leaks.processes_mentioning(self.base)])
+        leaks.remove_cgroup_tree(self.cgroup_parent)
+        leaks.unmount_all(leaks.mounts_under(self.base))
+
+    def teardown(self, check: bool = True) -> None:
+        problems = self.remove_all_containers() if self.proc is not None else []
+        self.stop()
+        found = self.find_leaks()
+        self.force_clean()
+        # The cgroup parent itself stays after a daemon stops (as /docker does); ours is per test.
+        leaks.remove_cgroup_tree(self.cgroup_parent)
+        if not found and not problems:
+            shutil.rmtree(self.base, ignore_errors=True)
+        if check and (found or problems):
+            raise LeakError("daemon teardown found:\n  " + "\n  ".join(problems + found) +
+                            f"\n--- daemon log ({self.log_path}) ---\n{self.log()[-4000:]}")

@@ -1,0 +1,116 @@
+"""What a test must not leave behind: mounts, cgroups, processes, links.
+
+find_* return descriptions of leaked resources; clean_* remove them by path
+or PID (never by broad name), so one leaking test does not poison the next."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+
+def mounts_under(*prefixes: str) -> list[str]:
+    out = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            mp = line.split()[4]
+            for p in prefixes:
+                if mp == p or mp.startswith(p.rstrip("/") + "/"):
+                    out.append(mp)
+    return out
+
+
+def unmount_all(paths: list[str]) -> None:
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    for mp in sorted(paths, key=len, reverse=True):
+        libc.umount2(mp.encode(), 2)  # MNT_DETACH
+
+
+def cgroup_roots() -> list[str]:
+    roots = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            pre, _, post = line.partition(" - ")
+            fstype = post.split()[0] if post else ""
+            mp = pre.split()[4]
+            if fstype in ("cgroup", "cgroup2") and mp.startswith("/sys/fs/cgroup"):
+                roots.append(mp)
+    return roots
+
+
+def cgroups_under(parent: str) -> list[str]:
+    """Container cgroups left below the daemon's cgroup parent."""
+    out = []
+    for root in cgroup_roots():
+        d = root + parent
+        if os.path.isdir(d):
+            for name in os.listdir(d):
+                if os.path.isdir(os.path.join(d, name)):
+                    out.append(os.path.join(d, name))
+    return out
+
+
+def remove_cgroup_tree(parent: str) -> None:
+    for root in cgroup_roots():
+        d = root + parent
+        if not os.path.isdir(d):
+            continue
+        for dirpath, dirnames, _ in sorted(os.walk(d), key=lambda t: len(t[0]), reverse=True):
+            procs = os.path.join(dirpath, "cgroup.procs")
+            try:
+                for pid in open(procs).read().split():
+                    try:
+                        os.kill(int(pid), signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+            except OSError:
+                pass
+            for _ in range(100):
+                try:
+                    os.rmdir(dirpath)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.02)
+
+
+def processes_mentioning(text: str, exclude: set[int] | None = None) -> list[tuple[int, str]]:
+    out = []
+    me = os.getpid()
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        pid = int(name)
+        if pid == me or (exclude and pid in exclude):
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in cmd:
+            out.append((pid, cmd.strip()))
+    return out
+
+
+def kill_pids(pids: list[int]) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def links_named(prefixes: list[str]) -> list[str]:
+    out = []
+    try:
+        names = os.listdir("/sys/class/net")
+    except OSError:
+        return out
+    for n in names:
+        if any(n.startswith(p) for p in prefixes):
+            out.append(n)
+    return out

@@ -1,0 +1,86 @@
+"""One container through every layer: CLI -> API -> daemon -> core -> shim -> runtime."""
+
+from __future__ import annotations
+
+import json
+import os
+
+
+def test_run_echo(daemon) -> None:
+    res = daemon.cli("run", "--rm", "busybox", "echo", "hello")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == b"hello\n"
+
+
+def test_exit_code_passes_through(daemon) -> None:
+    res = daemon.cli("run", "--rm", "busybox", "sh", "-c", "exit 3")
+    assert res.returncode == 3
+
+
+def test_stdout_and_stderr_kept_apart(daemon) -> None:
+    res = daemon.cli("run", "--rm", "busybox", "sh", "-c", "echo out; echo err >&2")
+    assert res.stdout == b"out\n" and res.stderr == b"err\n"
+
+
+def test_stdin_piped(daemon) -> None:
+    res = daemon.cli("run", "--rm", "-i", "busybox", "sh", "-c", "tr a-z A-Z", input=b"shout\n")
+    assert res.returncode == 0 and res.stdout == b"SHOUT\n"
+
+
+def test_container_is_isolated(daemon) -> None:
+    res = daemon.cli("run", "--rm", "--hostname", "boxy", "busybox", "sh", "-c",
+                     "echo $$; hostname; ls /sys/class/net; cat /proc/1/cgroup | grep memory")
+    lines = res.stdout.decode().splitlines()
+    assert lines[0] == "1"
+    assert lines[1] == "boxy"
+    assert lines[2].split() == ["lo"]
+    assert daemon.cgroup_parent in lines[3]
+
+
+def test_unknown_command(daemon) -> None:
+    res = daemon.cli("run", "--rm", "busybox", "nosuchcmd")
+    assert res.returncode == 127
+    assert b'exec: "nosuchcmd": executable file not found in $PATH' in res.stderr
+    assert daemon.cli("ps", "-aq").stdout == b""
+
+
+def test_unknown_image(daemon) -> None:
+    res = daemon.cli("run", "--rm", "nosuchimage", "true")
+    assert res.returncode == 125
+    assert b"Unable to find image 'nosuchimage:latest' locally" in res.stderr
+
+
+def test_ps_images_rm_version_info(daemon) -> None:
+    cid = daemon.cli("create", "--name", "listed", "busybox", "true").stdout.decode().strip()
+    ps = daemon.cli("ps", "-a").stdout.decode()
+    assert "listed" in ps and cid[:12] in ps and "Created" in ps
+    assert "busybox" in daemon.cli("images").stdout.decode()
+    assert daemon.cli("rm", "listed").returncode == 0
+    assert "listed" not in daemon.cli("ps", "-a").stdout.decode()
+    assert b"API version" in daemon.cli("version").stdout
+    assert b"Containers: 0" in daemon.cli("info").stdout
+
+
+def test_detached_logs_stop_and_inspect(daemon) -> None:
+    cid = daemon.cli("run", "-d", "--name", "bg", "busybox", "sh", "-c",
+                     "echo ready; trap 'exit 0' TERM; while true; do sleep 0.1; done").stdout.decode().strip()
+    for _ in range(100):
+        if daemon.cli("logs", "bg").stdout == b"ready\n":
+            break
+    assert daemon.cli("logs", "bg").stdout == b"ready\n"
+    info = json.loads(daemon.cli("inspect", "bg").stdout)[0]
+    assert info["State"]["Running"] is True and info["State"]["Pid"] > 0
+    assert daemon.cli("stop", "bg").returncode == 0
+    info = json.loads(daemon.cli("inspect", "bg").stdout)[0]
+    assert info["State"]["Status"] == "exited" and info["State"]["ExitCode"] == 0
+    assert daemon.cli("rm", "bg").returncode == 0
+    assert not os.path.exists(os.path.join(daemon.data_root, "containers", cid))
+
+
+def test_missing_daemon_is_one_clear_line(tmp_path) -> None:
+    import subprocess
+    from _support.paths import binary
+    env = dict(os.environ, DOCKYARD_HOST=f"unix://{tmp_path}/nope.sock")
+    res = subprocess.run([binary("dockyard"), "ps"], capture_output=True, env=env)
+    assert res.returncode != 0
+    assert res.stderr.decode().count("\n") == 1 and b"Is the dockyard daemon running?" in res.stderr

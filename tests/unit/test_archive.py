@@ -1,0 +1,97 @@
+"""Layer application: hostile entries are refused. Runs without root (no
+device nodes, no chown) except where marked."""
+
+import io
+import os
+import tarfile
+
+import pytest
+
+from dockyard.core.archive import LayerError, apply_layer
+
+
+def make_tar(entries) -> io.BytesIO:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        for e in entries:
+            ti = tarfile.TarInfo(e["name"])
+            kind = e.get("type", "file")
+            data = e.get("data", b"")
+            if kind == "dir":
+                ti.type = tarfile.DIRTYPE
+                ti.mode = 0o755
+                tf.addfile(ti)
+            elif kind == "symlink":
+                ti.type = tarfile.SYMTYPE
+                ti.linkname = e["target"]
+                tf.addfile(ti)
+            elif kind == "hardlink":
+                ti.type = tarfile.LNKTYPE
+                ti.linkname = e["target"]
+                tf.addfile(ti)
+            else:
+                ti.size = len(data)
+                ti.mode = e.get("mode", 0o644)
+                tf.addfile(ti, io.BytesIO(data))
+    buf.seek(0)
+    return buf
+
+
+def test_regular_files_dirs_links(tmp_path) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    apply_layer(str(root), make_tar([
+        {"name": "etc", "type": "dir"},
+        {"name": "etc/conf", "data": b"x=1\n", "mode": 0o600},
+        {"name": "etc/link", "type": "symlink", "target": "/etc/conf"},
+        {"name": "etc/hard", "type": "hardlink", "target": "etc/conf"},
+    ]), same_owner=False)
+    assert (root / "etc/conf").read_bytes() == b"x=1\n"
+    assert oct((root / "etc/conf").stat().st_mode & 0o777) == "0o600"
+    assert os.readlink(root / "etc/link") == "/etc/conf"
+    assert (root / "etc/hard").stat().st_ino == (root / "etc/conf").stat().st_ino
+
+
+@pytest.mark.parametrize("entries", [
+    [{"name": "../escape", "data": b"x"}],
+    [{"name": "a/../../escape", "data": b"x"}],
+    [{"name": "link", "type": "symlink", "target": "/"}, {"name": "link/etc/escape", "data": b"x"}],
+    [{"name": "up", "type": "symlink", "target": "../../.."}, {"name": "up/escape", "data": b"x"}],
+    [{"name": "hl", "type": "hardlink", "target": "../../etc/passwd"}],
+])
+def test_hostile_layers_rejected(tmp_path, entries) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    outside_before = set(os.listdir(tmp_path))
+    with pytest.raises(LayerError):
+        apply_layer(str(root), make_tar(entries), same_owner=False)
+    assert set(os.listdir(tmp_path)) == outside_before
+    assert not (tmp_path / "escape").exists()
+
+
+def test_symlink_target_is_never_followed_when_writing(tmp_path) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"safe")
+    apply_layer(str(root), make_tar([
+        {"name": "f", "type": "symlink", "target": str(victim)},
+        {"name": "f", "data": b"overwritten"},
+    ]), same_owner=False)
+    assert victim.read_bytes() == b"safe"
+    assert (root / "f").read_bytes() == b"overwritten"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="whiteouts are 0:0 character devices (CAP_MKNOD)")
+def test_whiteouts_become_overlay_whiteouts(tmp_path) -> None:
+    import stat
+    root = tmp_path / "root"
+    root.mkdir()
+    apply_layer(str(root), make_tar([
+        {"name": "dir", "type": "dir"},
+        {"name": "dir/.wh..wh..opq", "data": b""},
+        {"name": ".wh.gone", "data": b""},
+    ]))
+    st = os.lstat(root / "gone")
+    assert stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
+    assert os.getxattr(root / "dir", "trusted.overlay.opaque") == b"y"

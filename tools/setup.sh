@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Idempotent setup for `make run` and `make test` on Debian 12 as root:
+# the apt packages the engine and its tests need, then .venv with the package.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(busybox-static runc iptables iproute2 tmux skopeo docker-registry containerd libseccomp2)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" != 0 ]; then
+        echo "setup: need root to install: ${missing[*]}" >&2
+        exit 1
+    fi
+    echo "setup: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # The distribution's registry and containerd start as services; tests run their own.
+    for svc in docker-registry containerd; do
+        if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
+            systemctl stop "$svc" || true
+            systemctl disable "$svc" >/dev/null 2>&1 || true
+        fi
+    done
+fi
+
+PYTHON=${PYTHON:-}
+if [ -z "$PYTHON" ]; then
+    for cand in python3.11 python3; do
+        if command -v "$cand" >/dev/null 2>&1; then PYTHON=$(command -v "$cand"); break; fi
+    done
+fi
+# pyenv shims re-exec through bash; use the real interpreter so .venv starts fast.
+if command -v pyenv >/dev/null 2>&1 && [[ "$PYTHON" == *shims* ]]; then
+    PYTHON=$(pyenv which python3 2>/dev/null || echo "$PYTHON")
+fi
+
+stamp=.venv/.stamp-$(sha256sum pyproject.toml | cut -c1-16)
+if [ ! -f "$stamp" ]; then
+    if [ ! -x .venv/bin/python ]; then
+        "$PYTHON" -m venv .venv
+    fi
+    .venv/bin/pip install -q --disable-pip-version-check -e ".[test]" 2>&1 | grep -v -e "^WARNING: Location" || true
+    .venv/bin/python -c "import dockyard, aiohttp, h11, pyroute2, pyseccomp, docker, pytest" 
+    rm -f .venv/.stamp-*
+    touch "$stamp"
+fi
