@@ -17,8 +17,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
     echo "setup: installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >/dev/null
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # Serialised: several checkouts may set up at once.
+    flock /tmp/dockyard-apt.lock sh -c "apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends ${missing[*]} >/dev/null"
     # The distribution's registry and containerd start as services; tests run their own.
     for svc in docker-registry containerd; do
         if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
