@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Protocol
 
 CGROUP_ROOT = "/sys/fs/cgroup"
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Protocol
+else:
+    Protocol = object  # typing costs milliseconds at every runtime start
 
 
 class CgroupManager(Protocol):

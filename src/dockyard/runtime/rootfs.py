@@ -6,11 +6,14 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from typing import Any
 
 from .._sys import consts as c
 from .._sys import libc
 from . import mountopts
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 DEFAULT_DEVICES = [
     {"path": "/dev/null", "type": "c", "major": 1, "minor": 3, "fileMode": 0o666},

@@ -37,7 +37,7 @@ class State:
 
     FIELDS = {"id": "", "bundle": "", "pid": 0, "status": CREATING, "created": "", "init_start_time": 0,
               "cgroup_path": "", "cgroup_mode": "", "annotations": None, "config": None, "rootfs": "",
-              "owner": ""}
+              "owner": "", "creator_pid": 0, "creator_start": 0}
 
     id: str
     bundle: str
@@ -51,6 +51,8 @@ class State:
     config: dict[str, Any]  # hooks and what delete/exec need
     rootfs: str
     owner: str
+    creator_pid: int  # the `create` process, while the status is "creating"
+    creator_start: int
 
     def __init__(self, **fields: Any) -> None:
         for k, default in self.FIELDS.items():
@@ -141,6 +143,10 @@ def init_alive(st: State) -> bool:
 
 def refresh(root: str, st: State) -> None:
     if st.status == CREATING and st.pid == 0:
+        # Still being created, unless the creating process is gone (killed):
+        # then it is a stopped container that `delete` cleans up.
+        if not (st.creator_pid and proc_start_time(st.creator_pid) == st.creator_start):
+            st.status = STOPPED
         return
     if not init_alive(st):
         st.status = STOPPED
