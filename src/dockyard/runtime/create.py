@@ -107,6 +107,7 @@ def _create(root: str, cid: str, bundle: str, spec: dict[str, Any], sdir: str,
 
     fifo = os.path.join(sdir, "exec.fifo")
     os.mkfifo(fifo, 0o622)
+    os.chmod(fifo, 0o622)  # whatever the umask: init may run as any user when it opens it
     hooks = spec.get("hooks") or {}
     state = st.State(id=cid, bundle=bundle, status=st.CREATING,
                      created=time.strftime("%Y-%m-%dT%H:%M:%S.000000000Z", time.gmtime()),
@@ -162,16 +163,23 @@ def _create(root: str, cid: str, bundle: str, spec: dict[str, Any], sdir: str,
             cg.add_pid(init_pid)
         except OSError as e:
             raise st.RuntimeError_(f"cgroup: adding init to {cgroup_path}: {e}") from None
-        parent.send("go")
-        _apply_resources(cg, linux)
         state.pid = init_pid
+        state_json = started_json = ""
+        if hooks:
+            from .jsonio import dumps
+            doc = state.oci()
+            doc["pid"] = init_pid
+            doc["status"] = st.CREATING  # the spec's state while the create hooks run
+            state_json = dumps(doc)
+            doc["status"] = st.CREATED
+            started_json = dumps(doc)
+        parent.send("go", state=started_json)
+        _apply_resources(cg, linux)
         state.init_start_time = st.proc_start_time(init_pid)
         state.status = st.CREATED
         msg = parent.recv("hooks", "ready")
         if msg["type"] == "hooks":
             from .hooks import run_hooks
-            from .jsonio import dumps
-            state_json = dumps(state.oci())
             run_hooks(hooks.get("prestart"), state_json)
             run_hooks(hooks.get("createRuntime"), state_json)
             parent.send("hooks-done", state=state_json)
@@ -289,7 +297,9 @@ def _intermediate(ctx: dict[str, Any], chan: Channel, init_chan: Channel) -> Non
     step = "intermediate"
     try:
         libc.set_process_name("dockyard:[1:INTER]")
-        from .init import run_init
+        from .init import preload, run_init
+        step = "preload"
+        preload(ctx["spec"])  # the container's root may not reach the host's Python library
         join = dict(ctx["join"])
         if "user" in join:
             step = f"join user namespace {join['user']}"

@@ -40,14 +40,15 @@ def run_init(ctx: dict[str, Any], chan: Channel) -> None:
 class _Go:
     """The main process's "go": init is in the cgroup now."""
 
-    def __init__(self, chan: Channel, new_cgroupns: bool, step: Step) -> None:
-        self.chan, self.new_cgroupns, self.step, self.done = chan, new_cgroupns, step, False
+    def __init__(self, chan: Channel, new_cgroupns: bool, step: Step, ctx: dict[str, Any]) -> None:
+        self.chan, self.new_cgroupns, self.step, self.ctx, self.done = chan, new_cgroupns, step, ctx, False
 
     def wait(self) -> None:
         if self.done:
             return
         name, self.step.name = self.step.name, "wait for the cgroup"
-        self.chan.recv("go")
+        # With the state startContainer hooks get on stdin.
+        self.ctx["started_json"] = self.chan.recv("go").get("state", "")
         self.done = True
         if self.new_cgroupns:
             self.step.name = "unshare cgroup namespace"
@@ -64,7 +65,7 @@ def _setup(ctx: dict[str, Any], chan: Channel, step: Step) -> int:
     in_userns = "user" in ctx["all_namespaces"]
 
     libc.set_process_name("dockyard:[2:INIT]")
-    _preload(spec)
+    preload(spec)
     # Namespaces joined by path; user and pid were handled by our parents.
     for nstype, path in ctx["join"]:
         if nstype in ("user", "pid"):
@@ -81,7 +82,7 @@ def _setup(ctx: dict[str, Any], chan: Channel, step: Step) -> int:
     if flags:
         step.name = "unshare namespaces"
         libc.unshare(flags)
-    go = _Go(chan, "cgroup" in new_ns, step)
+    go = _Go(chan, "cgroup" in new_ns, step, ctx)
 
     if "mount" in new_ns:
         step.name = "prepare rootfs"
@@ -108,12 +109,12 @@ def _setup(ctx: dict[str, Any], chan: Channel, step: Step) -> int:
     if ctx["has_hooks"]:
         step.name = "createRuntime hooks"
         chan.send("hooks")
-        ctx["state_json"] = chan.recv("hooks-done").get("state", "")
+        state_json = chan.recv("hooks-done").get("state", "")
         hooks = (spec.get("hooks") or {}).get("createContainer")
         if hooks:
             from .hooks import run_hooks
             step.name = "createContainer hooks"
-            run_hooks(hooks, ctx["state_json"])
+            run_hooks(hooks, state_json)
 
     # Opened before pivot_root, while the host path is visible.
     exec_fd = os.open(ctx["fifo_path"], os.O_PATH | os.O_CLOEXEC)
@@ -171,12 +172,17 @@ def _setup(ctx: dict[str, Any], chan: Channel, step: Step) -> int:
     return exec_fd
 
 
-def _preload(spec: dict[str, Any]) -> None:
-    """Import now what runs after pivot_root: the host's Python library is
-    out of reach from inside the container's root."""
+def preload(spec: dict[str, Any]) -> None:
+    """Import now everything init may need later: after pivot_root the
+    host's Python library is out of reach, and in a user namespace the
+    container's root may not be allowed into it even before."""
+    import _socket  # noqa: F401
     import fcntl  # noqa: F401
     import resource  # noqa: F401
-    if (spec.get("process") or {}).get("terminal"):
+
+    from . import jsonio  # noqa: F401
+    proc = spec.get("process") or {}
+    if proc.get("terminal"):
         import struct  # noqa: F401
         import termios  # noqa: F401
 
@@ -184,10 +190,13 @@ def _preload(spec: dict[str, Any]) -> None:
     if (spec.get("linux") or {}).get("seccomp"):
         from . import seccomp
         seccomp.preload()
-    if (spec.get("hooks") or {}).get("startContainer"):
+    if spec.get("hooks"):
         import subprocess  # noqa: F401
 
         from . import hooks  # noqa: F401
+    if any("tmpcopyup" in (m.get("options") or []) for m in spec.get("mounts") or []):
+        import shutil  # noqa: F401
+        import tempfile  # noqa: F401
 
 
 def _wait_and_exec(ctx: dict[str, Any], exec_fd: int) -> None:
@@ -201,7 +210,7 @@ def _wait_and_exec(ctx: dict[str, Any], exec_fd: int) -> None:
         hooks = (spec.get("hooks") or {}).get("startContainer")
         if hooks:
             from .hooks import run_hooks
-            run_hooks(hooks, ctx["state_json"])
+            run_hooks(hooks, ctx["started_json"])
         close_fds_from(3 + ctx.get("preserve_fds", 0))
         path, args, env = ctx["exec"]
         os.execve(path, args, env)
