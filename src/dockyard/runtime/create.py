@@ -91,8 +91,8 @@ def _remove_dir(path: str) -> None:
 def _create(root: str, cid: str, bundle: str, spec: dict[str, Any], sdir: str,
             pid_file: str | None, console_socket: str | None, no_pivot: bool,
             preserve_fds: int, subreaper: bool, undo: list[Any]) -> st.State:
-    from ..cgroups import detect_mode, open_manager
-    from ..cgroups.common import normalize_path
+    from ..cgroups import open_manager
+    from ..cgroups.common import choose, normalize_path
 
     linux = spec.get("linux") or {}
     namespaces = linux.get("namespaces") or []
@@ -101,9 +101,9 @@ def _create(root: str, cid: str, bundle: str, spec: dict[str, Any], sdir: str,
     join = [(ns["type"], ns["path"]) for ns in namespaces if ns.get("path")]
     join_paths = dict(join)
 
-    cgroup_mode = detect_mode()
+    cgroup_mode, cgroup_root = choose()
     cgroup_path = normalize_path(linux.get("cgroupsPath", ""), default_cgroup_path(cid))
-    cg = open_manager(cgroup_path, mode=cgroup_mode)
+    cg = open_manager(cgroup_path, cgroup_root, cgroup_mode)
 
     fifo = os.path.join(sdir, "exec.fifo")
     os.mkfifo(fifo, 0o622)
@@ -111,7 +111,7 @@ def _create(root: str, cid: str, bundle: str, spec: dict[str, Any], sdir: str,
     hooks = spec.get("hooks") or {}
     state = st.State(id=cid, bundle=bundle, status=st.CREATING,
                      created=time.strftime("%Y-%m-%dT%H:%M:%S.000000000Z", time.gmtime()),
-                     cgroup_path=cgroup_path, cgroup_mode=cgroup_mode,
+                     cgroup_path=cgroup_path, cgroup_mode=cgroup_mode, cgroup_root=cgroup_root,
                      annotations=spec.get("annotations") or {}, rootfs=rootfs_path(spec, bundle),
                      owner="root", creator_pid=os.getpid(), creator_start=st.proc_start_time(os.getpid()),
                      config={"hooks": hooks, "new_namespaces": sorted(new_ns),
@@ -124,7 +124,7 @@ def _create(root: str, cid: str, bundle: str, spec: dict[str, Any], sdir: str,
     ctx = {
         "id": cid, "spec": spec, "bundle": bundle, "rootfs": state.rootfs, "fifo_path": fifo,
         "new_namespaces": sorted(new_ns), "all_namespaces": sorted(all_ns), "join": join,
-        "cgroup_paths": cg.paths(), "console_socket": console_socket,
+        "cgroup_paths": cg.paths(), "cgroup_mode": cgroup_mode, "console_socket": console_socket,
         "no_pivot": no_pivot, "preserve_fds": preserve_fds, "has_hooks": has_hooks, "state_json": "",
     }
 

@@ -92,9 +92,13 @@ def _setup(ctx: dict[str, Any], chan: Channel, step: Step) -> int:
             step.name = f"mount {m.get('destination')}"
             if m.get("type") == "cgroup":
                 go.wait()
-            rootfs.mount_entry(m, root, ctx["bundle"], ctx["cgroup_paths"], cgroupns)
+            rootfs.mount_entry(m, root, ctx["bundle"], ctx["cgroup_paths"], cgroupns, ctx["cgroup_mode"])
     go.wait()
     if "mount" in new_ns:
+        cwd = proc.get("cwd") or "/"
+        if cwd != "/":
+            step.name = f"create cwd {cwd}"  # as runc: a missing working directory is made
+            os.makedirs(rootfs.secure_join(root, cwd), 0o755, exist_ok=True)
         step.name = "create devices"
         if os.path.isdir(os.path.join(root, "dev")):
             devices = list(rootfs.DEFAULT_DEVICES)

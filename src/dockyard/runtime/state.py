@@ -36,7 +36,7 @@ class State:
     """What the runtime remembers about a container, saved as state.json."""
 
     FIELDS = {"id": "", "bundle": "", "pid": 0, "status": CREATING, "created": "", "init_start_time": 0,
-              "cgroup_path": "", "cgroup_mode": "", "annotations": None, "config": None, "rootfs": "",
+              "cgroup_path": "", "cgroup_mode": "", "cgroup_root": "/sys/fs/cgroup", "annotations": None, "config": None, "rootfs": "",
               "owner": "", "creator_pid": 0, "creator_start": 0}
 
     id: str
@@ -47,6 +47,7 @@ class State:
     init_start_time: int
     cgroup_path: str
     cgroup_mode: str
+    cgroup_root: str
     annotations: dict[str, str]
     config: dict[str, Any]  # hooks and what delete/exec need
     rootfs: str
@@ -156,7 +157,7 @@ def refresh(root: str, st: State) -> None:
         return
     if st.cgroup_path:
         from ..cgroups import open_manager
-        if open_manager(st.cgroup_path, mode=st.cgroup_mode or None).is_frozen():
+        if open_manager(st.cgroup_path, st.cgroup_root, st.cgroup_mode or None).is_frozen():
             st.status = PAUSED
             return
     st.status = RUNNING
