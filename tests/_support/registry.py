@@ -112,3 +112,77 @@ class TestRegistry:
         shutil.rmtree(self.base, ignore_errors=True)
         if left:
             raise AssertionError(f"registry processes left behind: {left}")
+
+
+class FaultProxy:
+    """An HTTP proxy on 127.0.0.1 in front of a real registry that injects
+    faults a network or a broken registry produces: a blob response cut off
+    mid-body (once per digest listed), or a manifest served with another
+    Content-Type. Everything else passes through unchanged; ``ranges``
+    records the Range headers clients sent."""
+
+    def __init__(self, upstream: str) -> None:
+        import http.server
+        import threading
+        self.upstream = upstream
+        self.truncate_once: set[str] = set()
+        self.content_types: dict[str, str] = {}  # path suffix -> Content-Type to answer with
+        self.ranges: list[str] = []
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a: object) -> None:
+                pass
+
+            def _forward(self) -> None:
+                import http.client
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+                if "Range" in headers:
+                    proxy.ranges.append(headers["Range"])
+                conn = http.client.HTTPConnection(proxy.upstream, timeout=30)
+                conn.request(self.command, self.path, body=body, headers=headers)
+                resp = conn.getresponse()
+                data = resp.read()
+                conn.close()
+                cut = None
+                for d in list(proxy.truncate_once):
+                    if self.command == "GET" and self.path.endswith("/blobs/" + d) and resp.status in (200, 206):
+                        proxy.truncate_once.discard(d)
+                        cut = len(data) // 2
+                self.send_response(resp.status)
+                for k, v in resp.getheaders():
+                    if k.lower() in ("transfer-encoding", "connection"):
+                        continue
+                    if k.lower() == "content-type":
+                        v = next((ct for suffix, ct in proxy.content_types.items() if self.path.endswith(suffix)), v)
+                    if k.lower() == "location" and v.startswith("http://" + proxy.upstream):
+                        v = "http://" + proxy.host + v[len("http://" + proxy.upstream):]
+                    self.send_header(k, v)
+                if cut is not None:
+                    self.send_header("Connection", "close")
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data if cut is None else data[:cut])
+                if cut is not None:
+                    self.wfile.flush()
+                    self.close_connection = True
+
+            do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _forward
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.host = f"127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self) -> "FaultProxy":
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(10)

@@ -231,10 +231,9 @@ class Puller:
 
     # -- the whole pull ---------------------------------------------------------------------
     def run(self) -> Image:
-        tag_or_digest = self.ref.tag or self.ref.digest
-        status(self.emit, f"Pulling from {self.ref.path if self.ref.domain != 'docker.io' else _hub_path(self.ref)}",
-               tag_or_digest)
+        # Errors up to here reach the client as an HTTP status; after the first message, in the stream.
         man_desc, man_bytes, index_desc, index_bytes = self.resolve()
+        status(self.emit, f"Pulling from {self.ref.path}", self.ref.tag or self.ref.digest)
         manifest = _json(man_bytes, "manifest")
         layers = _validate_manifest(manifest)
         config, config_bytes = self.fetch_config(manifest)
@@ -249,7 +248,8 @@ class Puller:
         refs = [str(self.ref)] if not self.ref.digest else []
         refs.append(f"{self.ref.name}@{top['digest']}")
         image_id = manifest["config"]["digest"]
-        existed = self._is_complete(image_id, man_desc["digest"], layers, diff_ids)
+        existed = self.service.store.refs().get(refs[0]) == image_id and \
+            self._is_complete(image_id, man_desc["digest"], layers, diff_ids)
         svc = self.service
         with svc.lease() as lease:
             try:
@@ -350,7 +350,14 @@ class Puller:
                 offset = writer.offset if writer.offset < size else 0
                 if writer.offset >= size:
                     writer.truncate()
-                resp = self.reg.open_blob(self.repo, digest, offset)
+                try:
+                    resp = self.reg.open_blob(self.repo, digest, offset)
+                except errdefs.InvalidArgument as e:
+                    if offset and getattr(e, "status", 0) == 416:
+                        # Our partial is as long as the registry's blob: it serves a short one.
+                        writer.truncate()
+                        raise Interrupted(f"unexpected EOF: the registry has only {offset} of {size} bytes") from None
+                    raise
                 try:
                     if offset and resp.status != 206:
                         writer.truncate()  # the registry ignored Range: start over
@@ -358,7 +365,14 @@ class Puller:
                     meter = LayerProgress(self.emit, lid, "Downloading", size)
                     src = _Source(writer.path, offset, resp, writer, size, meter, self.cancel)
                     try:
-                        key, unpacked = svc.extract(src, desc, diff_id, lease)  # type: ignore[arg-type]
+                        try:
+                            key, unpacked = svc.extract(src, desc, diff_id, lease)  # type: ignore[arg-type]
+                        except LayerError:
+                            # Undecodable data is usually damaged data: say so when the digest shows it.
+                            src.drain()
+                            if writer.offset == size and writer.digest != digest:
+                                raise CorruptBlob(f"digest mismatch: got {writer.digest}") from None
+                            raise
                         src.drain()
                     finally:
                         src.close()
@@ -401,10 +415,6 @@ class Puller:
                 if time.monotonic() > deadline or self.cancel.is_set():
                     raise
                 time.sleep(0.1)
-
-
-def _hub_path(ref: reference.Reference) -> str:
-    return ref.path
 
 
 def _media_type(header: str, body: bytes) -> str:

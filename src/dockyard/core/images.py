@@ -422,10 +422,16 @@ class ImageService:
             try:
                 written = apply_layer(self.snapshotter.dir(key), hashing)  # type: ignore[arg-type]
                 hashing.drain()
+            except LayerError as e:
+                raise LayerError(f"layer {desc.get('digest', '')}: {e.message}") from None
             except (OSError, EOFError) as e:
                 if isinstance(e, CorruptBlob):
                     raise
-                raise LayerError(f"layer {desc.get('digest', '')}: invalid compressed data: {e}") from None
+                import gzip
+                import zlib
+                what = "invalid compressed data" if isinstance(e, (gzip.BadGzipFile, zlib.error, EOFError)) or \
+                    type(e).__module__.startswith("zstandard") else "cannot apply"
+                raise LayerError(f"layer {desc.get('digest', '')}: {what}: {e}") from None
             if diff_id and hashing.digest != diff_id:
                 raise LayerError(f"layer {desc.get('digest', '')}: diff ID {hashing.digest} does not match "
                                  f"the image config's {diff_id}")

@@ -70,7 +70,7 @@ def _error_from(resp: Response, body: bytes, what: str) -> errdefs.EngineError:
         kind = errdefs.InvalidArgument
     else:
         kind = errdefs.Unavailable
-    err = kind(f"{what}: {text}")
+    err = kind(f"{what}: {text}" if what else text)
     err.status = resp.status  # type: ignore[attr-defined]
     err.code = code  # type: ignore[attr-defined]
     return err
@@ -200,7 +200,7 @@ class Registry:
             except ValueError:
                 raise errdefs.InvalidArgument(f"manifest {repo}:{ref} is larger than {MANIFEST_LIMIT} bytes") from None
         if resp.status != 200:
-            raise _error_from(resp, body, f"manifest {ref}")
+            raise _error_from(resp, body, "")
         got = "sha256:" + hashlib.sha256(body).hexdigest()
         if ref.startswith("sha256:") and got != ref:
             raise errdefs.InvalidArgument(f"manifest verification failed for digest {ref}: got {got}")
