@@ -227,7 +227,7 @@ class _Pending:
 
 
 def _from_manifest_json(service: ImageService, arc: _Archive, entries: list[Any],
-                        by_config: dict[str, dict[str, Any]]) -> list[_Pending]:
+                        by_config: dict[str, dict[str, Any]], lease: Lease) -> list[_Pending]:
     out = []
     for e in entries:
         if not isinstance(e, dict) or "Config" not in e:
@@ -245,6 +245,7 @@ def _from_manifest_json(service: ImageService, arc: _Archive, entries: list[Any]
         if known is not None and [x["digest"] for x in known["manifest"].get("layers", [])] == layer_digests:
             out.append(_Pending(known["desc"], refs))
             continue
+        lease.add(cfg_digest)
         cfg = service.content.write_blob(cfg_bytes)
         layers = []
         for d in layer_digests:
@@ -254,6 +255,7 @@ def _from_manifest_json(service: ImageService, arc: _Archive, entries: list[Any]
                     "config": {"mediaType": mt.OCI_CONFIG, "digest": cfg.digest, "size": cfg.size},
                     "layers": layers}
         data = json.dumps(manifest, separators=(",", ":")).encode()
+        lease.add(digestlib.sha256_digest(data))
         man = service.content.write_blob(data)
         out.append(_Pending({"mediaType": mt.OCI_MANIFEST, "digest": man.digest, "size": man.size}, refs))
     return out
@@ -330,7 +332,7 @@ def load(service: ImageService, stream: BinaryIO, emit: Callable[[dict[str, Any]
                     raise errdefs.InvalidArgument("invalid archive: manifest.json is not JSON") from None
                 if not isinstance(entries, list):
                     raise errdefs.InvalidArgument("invalid archive: manifest.json is not a list")
-                pending = _from_manifest_json(service, arc, entries, by_config)
+                pending = _from_manifest_json(service, arc, entries, by_config, lease)
             if not pending:
                 raise errdefs.InvalidArgument("invalid archive: no manifest.json or index.json with images found")
             images = []

@@ -362,7 +362,7 @@ class ImageService:
             try:
                 return self.get("sha256:" + id_like)
             except NotFound:
-                raise NotFound(f"No such image: {ref}") from None
+                return self._deleted_in_use("sha256:" + id_like, ref)
         parsed = None
         if not ref.startswith("sha256:"):
             try:
@@ -385,6 +385,18 @@ class ImageService:
             if matches:
                 return self.get(matches.pop())
         raise NotFound(f"No such image: {parsed.familiar if parsed else ref}")
+
+    def _deleted_in_use(self, image_id: str, ref: str) -> Image:
+        """An image deleted with force while containers use it: gc keeps its
+        config (extra_roots), so those containers still find their config by
+        ID, as docker's do; it has no manifest or names any more."""
+        if image_id in self.extra_roots() and self.content.has(image_id):
+            try:
+                config = json.loads(self.content.read_blob(image_id))
+            except ValueError:
+                raise NotFound(f"No such image: {ref}") from None
+            return Image(image_id, "", {"layers": []}, config, [])
+        raise NotFound(f"No such image: {ref}")
 
     def children(self, image_id: str) -> list[str]:
         return [i for i, rec in self.store.images().items() if rec.get("parent") == image_id]
