@@ -550,7 +550,8 @@ def test_host_selection(monkeypatch: pytest.MonkeyPatch) -> None:
     assert c.transport.tls is not None and c.transport.tls.verify_mode.name == "CERT_NONE"
 
 
-def test_login_logout_share_docker_config(api: FakeAPI, capfd: pytest.CaptureFixture[str], tmp_path) -> None:
+def test_login_then_pull_sends_the_stored_credentials(api: FakeAPI, capfd: pytest.CaptureFixture[str],
+                                                       tmp_path, monkeypatch) -> None:
     api.on("POST", "/auth", {"Status": "Login Succeeded"})
     rc, out, err = subprocess_cli(api, ["login", "-u", "me", "--password-stdin", "localhost:5000"], b"s3cret\n",
                                   tmp_path)
@@ -559,16 +560,19 @@ def test_login_logout_share_docker_config(api: FakeAPI, capfd: pytest.CaptureFix
     assert cfg["auths"]["localhost:5000"]["auth"] == base64.b64encode(b"me:s3cret").decode()
     assert json.loads(api.requests[-1].body) == {"username": "me", "password": "s3cret",
                                                  "serveraddress": "localhost:5000"}
-    from dockyard.cli import config
-    config._cache.clear()
-    header = config.registry_auth_header("localhost:5000/app:1", {"config": str(tmp_path / "dockercfg")})
-    assert json.loads(base64.urlsafe_b64decode(header)) == {"username": "me", "password": "s3cret",
-                                                            "serveraddress": "localhost:5000"}
+    # run pulls a missing image with the credentials config.json holds for its registry
+    created = []
+    api.on("POST", "/containers/create", lambda r: created.append(r) or (
+        Reply(404, {"message": "No such image: localhost:5000/app:1"}) if len(created) == 1 else Reply(201, {"Id": CID})))
+    api.on("POST", "/images/create", Reply(chunks=[b'{"status":"Downloaded"}\n']))
+    api.on("POST", f"/containers/{CID}/start", Reply(204))
+    rc, out, err = run(capfd, "--config", str(tmp_path / "dockercfg"), "run", "-d", "localhost:5000/app:1")
+    assert rc == 0, err
+    auth = json.loads(base64.urlsafe_b64decode(api.find("POST", "/images/create")[0].headers["x-registry-auth"]))
+    assert auth["username"] == "me" and auth["password"] == "s3cret"
     rc, out, _ = subprocess_cli(api, ["logout", "localhost:5000"], b"", tmp_path)
     assert out == "Removing login credentials for localhost:5000\n"
     assert json.loads((tmp_path / "dockercfg" / "config.json").read_text())["auths"] == {}
-    rc, out, _ = subprocess_cli(api, ["logout", "localhost:5000"], b"", tmp_path)
-    assert out == "Not logged in to localhost:5000\n"
 
 
 def subprocess_cli(api: FakeAPI, argv: list[str], stdin: bytes, tmp_path) -> tuple[int, str, str]:

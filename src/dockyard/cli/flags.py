@@ -58,15 +58,16 @@ class Namespace:
 
 class Option:
     __slots__ = ("long", "short", "dest", "action", "default", "type", "help", "kind", "choices",
-                 "const", "required", "hidden", "changed_dest")
+                 "const", "required", "hidden", "optional")
 
     def takes_value(self) -> bool:
-        return self.action in ("store", "append")
+        """A separate word is its value (optional values need --flag=value)."""
+        return self.action in ("store", "append") and not self.optional
 
     def display(self) -> str:
         s = f"-{self.short}, " if self.short else "    "
         s += f"--{self.long}" if self.long else ""
-        if self.takes_value():
+        if self.takes_value() or self.optional:
             s += " " + self.kind
         return s
 
@@ -158,7 +159,10 @@ class Parser:
         o.choices = choices
         o.const = const
         o.required = required
-        o.hidden = hidden
+        o.hidden = hidden or help == "==SUPPRESS=="  # argparse.SUPPRESS hides too
+        if o.hidden and help == "==SUPPRESS==":
+            o.help = ""
+        o.optional = nargs == "?"  # pflag's NoOptDefVal: bare flag means const
         if default is _UNSET:
             default = {"store_true": False, "store_false": True, "count": 0, "append": None}.get(action)
         o.default = default
@@ -233,7 +237,9 @@ class Parser:
                     if i >= len(args):
                         self.error(f"flag needs an argument: --{name}")
                     val, i = args[i], i + 1
-                self._apply(o, val if (eq or o.takes_value()) else None, values, f"--{name}")
+                if o.optional and not eq:
+                    val = o.const
+                self._apply(o, val if (eq or o.takes_value() or o.optional) else None, values, f"--{name}")
                 seen.add(o.dest)
             elif a.startswith("-") and a != "-":
                 j = 1
@@ -247,6 +253,13 @@ class Parser:
                     if o.action == "help":
                         self._help()
                     rest = a[j + 1:]
+                    if o.optional:
+                        self._apply(o, rest[1:] if rest.startswith("=") else o.const, values, f"-{c}")
+                        seen.add(o.dest)
+                        if rest.startswith("=") or not rest:
+                            break
+                        j += 1
+                        continue
                     if o.takes_value():
                         if rest.startswith("="):
                             rest = rest[1:]

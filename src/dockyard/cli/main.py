@@ -17,7 +17,8 @@ Adding a command (other areas do this too):
 Helpers for commands: commands/common.py (client(), daemon errors, filters,
 --format output), format.py (tables, sizes, durations), template.py (Go
 templates), progress.py (pull/push/build JSON message streams), config.py
-(docker's config.json: credentials, detach keys).
+(docker's config.json: psFormat, detachKeys, ...; credentials live in
+registry/client/dockerconfig.py).
 
 Startup is on every command's path: this module imports nothing heavy.
 """
@@ -63,8 +64,16 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "images": ("image", "cmd_images", "List images"),
     "import": ("image", "cmd_import", "Import the contents from a tarball to create a filesystem image"),
     "tag": ("image", "cmd_tag", "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"),
-    "login": ("auth", "cmd_login", "Authenticate to a registry"),
-    "logout": ("auth", "cmd_logout", "Log out from a registry"),
+    "pull": ("image", "cmd_pull", "Download an image from a registry"),
+    "push": ("image", "cmd_push", "Upload an image to a registry"),
+    "rmi": ("image", "cmd_rmi", "Remove one or more images"),
+    "history": ("image", "cmd_history", "Show the history of an image"),
+    "save": ("image", "cmd_save", "Save one or more images to a tar archive (streamed to STDOUT by default)"),
+    "load": ("image", "cmd_load", "Load an image from a tar archive or STDIN"),
+    "login": ("image", "cmd_login", "Authenticate to a registry"),
+    "logout": ("image", "cmd_logout", "Log out from a registry"),
+    "image prune": ("image", "cmd_image_prune", "Remove unused images"),
+    "image inspect": ("image", "cmd_image_inspect", "Display detailed information on one or more images"),
     # volumes and networks
     "volume create": ("volume", "cmd_create", "Create a volume"),
     "volume ls": ("volume", "cmd_ls", "List volumes"),
@@ -97,7 +106,9 @@ MANAGEMENT: dict[str, dict[str, str]] = {
         "rename": "rename", "restart": "restart", "rm": "rm", "remove": "rm", "run": "run", "start": "start",
         "stats": "stats", "stop": "stop", "top": "top", "unpause": "unpause", "update": "update", "wait": "wait",
     },
-    "image": {"import": "import", "ls": "images", "list": "images", "tag": "tag"},
+    "image": {"history": "history", "import": "import", "inspect": "image inspect", "load": "load",
+              "ls": "images", "list": "images", "prune": "image prune", "pull": "pull", "push": "push",
+              "rm": "rmi", "remove": "rmi", "save": "save", "tag": "tag"},
     "volume": {"create": "volume create", "inspect": "volume inspect", "ls": "volume ls", "list": "volume ls",
                "prune": "volume prune", "rm": "volume rm", "remove": "volume rm"},
     "network": {"connect": "network connect", "create": "network create", "disconnect": "network disconnect",
@@ -263,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
             raise CLIError(f"context \"{gopts['context']}\" does not exist (only \"default\" is supported)", 1)
         if gopts.get("debug"):
             os.environ["DOCKYARD_DEBUG"] = "1"
+        if gopts.get("config"):  # every reader of config.json (credentials too) looks here
+            os.environ["DOCKER_CONFIG"] = gopts["config"]
         name, args = resolve(rest[0], rest[1:])
         return run_command(name, args, gopts)
     except StatusError as e:

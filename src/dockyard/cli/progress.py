@@ -2,7 +2,7 @@
 docker's CLI shows it.
 
     from ..progress import display_stream
-    display_stream(api.image_create_from(ref), sys.stdout, aux=on_aux)
+    display_stream(api.image_pull(name, tag), sys.stdout, aux=on_aux)
 
 On a terminal, messages carrying an "id" and "progressDetail" own one line
 each, rewritten in place (cursor movement, a [====>    ] bar, sizes and an
@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import time
 
+from .errors import CLIError
 from .format import human_size
 
 TYPE_CHECKING = False
@@ -26,11 +27,12 @@ if TYPE_CHECKING:
     from typing import Any, Callable, Iterable, TextIO
 
 
-class StreamError(Exception):
-    """The daemon reported an error inside the stream."""
+class StreamError(CLIError):
+    """The daemon reported an error inside the stream (a CLIError with exit
+    status 1, printed as the daemon worded it, as docker does)."""
 
     def __init__(self, message: str, code: int | None = None) -> None:
-        super().__init__(message)
+        super().__init__(message, 1)
         self.message = message
         self.code = code
 
@@ -96,9 +98,23 @@ def _message_text(jm: dict[str, Any], terminal: bool, width: int) -> str | None:
     return out + f"{jm.get('status', '')}\n"
 
 
-def display_stream(messages: Iterable[dict[str, Any]], out: TextIO, terminal: bool | None = None,
+def display_stream(messages: Iterable[dict[str, Any]], out: TextIO | None = None, quiet: bool = False,
+                   on_aux: Callable[[Any], None] | None = None, terminal: bool | None = None,
                    aux: Callable[[Any], None] | None = None) -> None:
-    """Render the stream to out (see the module docstring)."""
+    """Render the stream to out, stdout by default (see the module docstring).
+    quiet: show nothing but still stop at an error. on_aux and aux are the same
+    callback (two spellings in use)."""
+    import sys
+    out = out or sys.stdout
+    aux = aux or on_aux
+    if quiet:
+        for jm in messages:
+            err = jm.get("errorDetail") or ({"message": jm["error"]} if jm.get("error") else None)
+            if err:
+                raise StreamError(err.get("message") or jm.get("error") or "unknown error", err.get("code"))
+            if "aux" in jm and aux is not None:
+                aux(jm["aux"])
+        return
     if terminal is None:
         try:
             terminal = os.isatty(out.fileno())

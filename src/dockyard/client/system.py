@@ -1,4 +1,4 @@
-"""/_ping, /version, /info, /events, /system/df, /auth."""
+"""/_ping, /version, /info, /events, /system/df, /build/prune."""
 
 from __future__ import annotations
 
@@ -29,10 +29,6 @@ class SystemAPI(BaseClient):
 
     def system_df(self, types: list[str] | None = None) -> dict[str, Any]:
         return self.get_json("/system/df", {"type": types or None})
-
-    def auth(self, config: dict[str, Any]) -> dict[str, Any]:
-        """POST /auth: check credentials with a registry through the daemon."""
-        return self.post_json("/auth", None, config) or {}
 
     def build_prune(self, all_: bool = False, filters: dict[str, list[str]] | None = None) -> dict[str, Any]:
         """POST /build/prune (system prune's last step)."""

@@ -447,8 +447,7 @@ def familiar(ref: str) -> str:
 
 def pull_image(api: Any, ref: str, gopts: dict, platform: str = "", quiet: bool = False) -> None:
     """Pull for run/create: progress on stderr (stdout may be the container's)."""
-    from ..config import registry_auth_header
-    from ..progress import StreamError, display_stream
+    from ..progress import display_stream
     name, tag = ref, ""
     if "@" not in ref:
         last = ref.rsplit("/", 1)[-1]
@@ -456,13 +455,7 @@ def pull_image(api: Any, ref: str, gopts: dict, platform: str = "", quiet: bool 
             name, tag = ref.rsplit(":", 1)
         else:
             tag = "latest"
-    msgs = api.image_create_from(name, tag, platform, registry_auth_header(ref, gopts))
-    if quiet:
-        for m in msgs:
-            if m.get("errorDetail") or m.get("error"):
-                raise StreamError((m.get("errorDetail") or {}).get("message") or m.get("error"))
-        return
-    display_stream(msgs, sys.stderr)
+    display_stream(api.image_pull(name, tag, platform), sys.stderr, quiet=quiet)
 
 
 def create_container(api: Any, body: dict[str, Any], a: Namespace, gopts: dict, command: str) -> str:
