@@ -18,13 +18,16 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "inspect": ("container", "cmd_inspect"),
     "images": ("image", "cmd_images"), "import": ("image", "cmd_import"), "tag": ("image", "cmd_tag"),
     "version": ("system", "cmd_version"), "info": ("system", "cmd_info"),
+    "build": ("build", "cmd_build"), "builder-prune": ("build", "cmd_builder_prune"),
 }
 MANAGEMENT = {
     "container": {"ls": "ps", "list": "ps", "ps": "ps", "run": "run", "create": "create", "start": "start",
                   "stop": "stop", "kill": "kill", "rm": "rm", "logs": "logs", "wait": "wait",
                   "inspect": "inspect"},
-    "image": {"ls": "images", "list": "images", "import": "import", "tag": "tag", "inspect": "inspect"},
+    "image": {"ls": "images", "list": "images", "import": "import", "tag": "tag", "inspect": "inspect",
+              "build": "build"},
     "system": {"info": "info"},
+    "builder": {"build": "build", "prune": "builder-prune"},
 }
 
 USAGE = """
@@ -34,12 +37,14 @@ A self-sufficient runtime for containers (Docker-compatible)
 
 Common Commands:
   run         Create and run a new container from an image
+  build       Build an image from a Dockerfile
   ps          List containers
   images      List images
   version     Show the Dockyard version information
   info        Display system-wide information
 
 Management Commands:
+  builder     Manage builds
   container   Manage containers
   image       Manage images
   system      Manage Dockyard
