@@ -4,6 +4,8 @@ pulls for FROM and --pull."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +14,7 @@ from ..build.run import Progress, RunRequest
 from ..core.images import Image
 from ..fsutil import atomic_write
 from ..oci import reference
+from ..registry.client import AuthConfig
 from . import specgen
 from .container import Container
 from .containers import host_resolv_conf
@@ -90,12 +93,46 @@ class BuildBackend:
             r.pop("cpu")
 
     async def pull(self, ref: str, platform: str, auth: dict[str, Any] | None, progress: Progress) -> Image:
-        pull = getattr(self.d.images, "pull_for_build", None)
-        if pull is not None:
-            return await pull(ref, platform, auth, progress)
+        """The images backend's pull (a blocking call in a thread), its
+        progress messages relayed into the build's stream."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+
+        def emit(msg: dict[str, Any]) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, msg)
+
+        async def relay() -> None:
+            while (msg := await queue.get()) is not None:
+                await progress(msg)
+        relaying = asyncio.ensure_future(relay())
         try:
-            shown = reference.familiar(ref)
-        except errdefs.InvalidArgument:
-            shown = ref
-        raise errdefs.NotFound(f"pull access denied for {shown}: the image is not present locally and "
-                               "this daemon cannot pull images yet")
+            img = await asyncio.to_thread(self.d.images.pull, ref, "", platform, _auth_for(ref, auth), emit)
+        finally:
+            queue.put_nowait(None)
+            await relaying
+        if img is None:
+            raise errdefs.NotFound(f"pull access denied for {reference.familiar(ref)}")
+        return img
+
+
+def _auth_for(ref: str, configs: dict[str, Any] | None) -> AuthConfig | None:
+    """X-Registry-Config holds credentials per registry: pick the ref's."""
+    if not configs:
+        return None
+    domain = reference.split_domain(ref.split("@", 1)[0])[0]
+    keys = [domain, "https://" + domain, "http://" + domain]
+    if domain == reference.DEFAULT_DOMAIN:
+        keys += ["https://index.docker.io/v1/", "index.docker.io", "registry-1.docker.io"]
+    for k in keys:
+        c = configs.get(k)
+        if isinstance(c, dict):
+            user, password = c.get("username") or "", c.get("password") or ""
+            if not user and c.get("auth"):
+                try:
+                    user, _, password = base64.b64decode(c["auth"]).decode().partition(":")
+                except (ValueError, UnicodeDecodeError):
+                    pass
+            cfg = AuthConfig(user, password, c.get("identitytoken") or "", c.get("registrytoken") or "",
+                             c.get("serveraddress") or domain)
+            return None if cfg.empty else cfg
+    return None

@@ -41,6 +41,7 @@ class Daemon:
         from .builds import BuildBackend
         self.builder = Builder(os.path.join(root, "builder"), config.exec_root, self.content, self.snapshotter,
                                self.images.service, self.tasks, BuildBackend(self))
+        self.images.service.extra_refs = self.builder.cache.references
 
     def _engine_id(self) -> str:
         path = os.path.join(self.config.data_root, "engine-id")
