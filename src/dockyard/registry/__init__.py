@@ -1,0 +1,1 @@
+"""Registry: the OCI distribution-spec client (client/) and server (server/)."""
