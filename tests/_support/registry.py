@@ -192,6 +192,53 @@ class DockerRegistry(RegistryServer):
         return [DOCKER_REGISTRY, "serve", self.config_path]
 
 
+class RegistryClient:
+    """A small distribution-spec client for tests (requests underneath)."""
+
+    def __init__(self, base: str, auth: tuple[str, str] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        import requests
+        self.base = base
+        self.s = requests.Session()
+        self.s.auth = auth
+        self.s.headers.update(headers or {})
+
+    def __call__(self, method: str, path: str, **kw) -> "requests.Response":
+        url = path if path.startswith("http") else self.base + path
+        return self.s.request(method, url, allow_redirects=False, timeout=60, **kw)
+
+    def location(self, r: "requests.Response") -> str:
+        loc = r.headers["Location"]
+        return loc if loc.startswith("http") else self.base + loc
+
+    def push_blob(self, repo: str, data: bytes) -> str:
+        digest = sha256(data)
+        r = self("POST", f"/v2/{repo}/blobs/uploads/")
+        assert r.status_code == 202, r.text
+        r = self("PUT", self.location(r), params={"digest": digest}, data=data,
+                 headers={"Content-Type": "application/octet-stream"})
+        assert r.status_code == 201, r.text
+        return digest
+
+    def push_manifest(self, repo: str, ref: str, body: bytes, media_type: str = OCI_MANIFEST) -> "requests.Response":
+        return self("PUT", f"/v2/{repo}/manifests/{ref}", data=body, headers={"Content-Type": media_type})
+
+    def push_image(self, repo: str, tag: str, layer: bytes | None = None, **extra) -> tuple[str, bytes]:
+        layer = layer if layer is not None else os.urandom(512)
+        config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []},
+                             "nonce": os.urandom(8).hex()}).encode()
+        cd, ld = self.push_blob(repo, config), self.push_blob(repo, layer)
+        manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                    "config": {"mediaType": OCI_CONFIG, "digest": cd, "size": len(config)},
+                    "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": ld,
+                                "size": len(layer)}], **extra}
+        body = json.dumps(manifest, indent=3).encode()  # deliberately not canonical: stored as is
+        r = self.push_manifest(repo, tag, body)
+        assert r.status_code == 201, r.text
+        return sha256(body), body
+
+
+
 # -- OCI image layouts ----------------------------------------------------------------------
 
 def gzip_layer(files: dict[str, bytes]) -> bytes:

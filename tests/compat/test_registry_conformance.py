@@ -20,6 +20,7 @@ import pytest
 import requests
 
 from _support.registry import OCI_CONFIG, OCI_INDEX, OCI_MANIFEST, DockerRegistry, DockyardRegistry, sha256
+from _support.registry import RegistryClient as Client
 
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
@@ -40,53 +41,13 @@ def registry(request: pytest.FixtureRequest):
 
 
 @pytest.fixture
-def http(registry) -> "Client":
-    return Client(registry)
+def http(registry) -> Client:
+    return Client(registry.url)
 
 
 def deviation(request: pytest.FixtureRequest, registry, reason: str) -> None:
     if registry.kind == "docker-registry":
         request.applymarker(pytest.mark.xfail(strict=True, reason=f"docker-registry 2.8 deviates: {reason}"))
-
-
-class Client:
-    def __init__(self, registry) -> None:
-        self.base = registry.url
-        self.s = requests.Session()
-
-    def __call__(self, method: str, path: str, **kw) -> requests.Response:
-        url = path if path.startswith("http") else self.base + path
-        return self.s.request(method, url, allow_redirects=False, timeout=60, **kw)
-
-    def location(self, r: requests.Response) -> str:
-        loc = r.headers["Location"]
-        return loc if loc.startswith("http") else self.base + loc
-
-    def push_blob(self, repo: str, data: bytes) -> str:
-        digest = sha256(data)
-        r = self("POST", f"/v2/{repo}/blobs/uploads/")
-        assert r.status_code == 202, r.text
-        r = self("PUT", self.location(r), params={"digest": digest}, data=data,
-                 headers={"Content-Type": "application/octet-stream"})
-        assert r.status_code == 201, r.text
-        return digest
-
-    def push_manifest(self, repo: str, ref: str, body: bytes, media_type: str = OCI_MANIFEST) -> requests.Response:
-        return self("PUT", f"/v2/{repo}/manifests/{ref}", data=body, headers={"Content-Type": media_type})
-
-    def push_image(self, repo: str, tag: str, layer: bytes | None = None, **extra) -> tuple[str, bytes]:
-        layer = layer if layer is not None else os.urandom(512)
-        config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []},
-                             "nonce": os.urandom(8).hex()}).encode()
-        cd, ld = self.push_blob(repo, config), self.push_blob(repo, layer)
-        manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
-                    "config": {"mediaType": OCI_CONFIG, "digest": cd, "size": len(config)},
-                    "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": ld,
-                                "size": len(layer)}], **extra}
-        body = json.dumps(manifest, indent=3).encode()  # deliberately not canonical: stored as is
-        r = self.push_manifest(repo, tag, body)
-        assert r.status_code == 201, r.text
-        return sha256(body), body
 
 
 def error_codes(r: requests.Response) -> list[str]:
@@ -368,7 +329,7 @@ def test_push_with_subject_answers_oci_subject_header(request, registry, http) -
 
 @pytest.fixture(scope="module")
 def tagged_repo(registry) -> tuple[str, list[str]]:
-    http = Client(registry)
+    http = Client(registry.url)
     digest, body = http.push_image("conf/tags", "t0")
     tags = ["t0", "t1", "t2", "t3", "t4", "t5"]
     for t in tags[1:]:
@@ -444,7 +405,7 @@ def test_catalog_paginates(http) -> None:
 
 @pytest.fixture(scope="module")
 def referrers_repo(registry) -> dict:
-    http = Client(registry)
+    http = Client(registry.url)
     repo = "conf/referrers"
     subject, body = http.push_image(repo, "base")
     empty = http.push_blob(repo, b"{}")

@@ -122,8 +122,11 @@ async def _serve(cfg, logger: logging.Logger) -> None:
     log_event(logger, logging.INFO, "shutting down", in_flight_uploads=registry.metrics.uploads_in_flight,
               timeout=cfg.shutdown_timeout)
     purger.cancel()
-    # Stops listening, then waits (up to shutdown_timeout) for requests in
-    # flight, uploads included, to finish.
+    await site.stop()  # no new connections
+    drained = await registry.drain(cfg.shutdown_timeout)
+    if not drained:
+        log_event(logger, logging.WARNING, "shutdown timeout: cutting off requests in flight",
+                  active=registry.active_requests)
     await runner.cleanup()
     log_event(logger, logging.INFO, "stopped")
 

@@ -102,9 +102,33 @@ class Registry:
         self._upload_locks: dict[str, asyncio.Lock] = {}
         self._manifest_cache: dict[str, bytes] = {}
         self._manifest_cache_bytes = 0
+        self.active_requests = 0
+        self.draining = False
 
     # -- entry point -------------------------------------------------------------------
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        self.active_requests += 1
+        try:
+            response = await self._handle(request)
+            if self.draining:
+                response.force_close()  # no keep-alive while shutting down
+            return response
+        finally:
+            self.active_requests -= 1
+
+    async def drain(self, timeout: float) -> bool:
+        """Wait for the requests in flight (uploads streaming their bodies
+        included) to finish; False if some are still running at the timeout.
+        aiohttp's own shutdown stops reading from every connection at once,
+        which would cut an upload off mid-body, hence this first."""
+        self.draining = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.active_requests and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        return self.active_requests == 0
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
         try:
             tail = request.path[len("/v2/"):] if request.path.startswith("/v2/") else None
             if tail is None:

@@ -262,7 +262,7 @@ class AclRule:
         return fnmatch.fnmatchcase(name, pattern)
 
 
-@dataclass(slots=True)
+@dataclass
 class TokenIssuer:
     private_key_path: str
     issuer: str
