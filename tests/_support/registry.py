@@ -252,7 +252,7 @@ def gzip_layer(files: dict[str, bytes]) -> bytes:
 
 
 def write_layout(path: str, layers: list[bytes], tag: str = "latest",
-                 layer_media_type: str = OCI_LAYER_GZIP) -> dict[str, Any]:
+                 layer_media_type: str = OCI_LAYER_GZIP, architecture: str = "amd64") -> dict[str, Any]:
     """An OCI image layout (image-layout.md) of one image; returns its
     manifest's descriptor plus the manifest and config bytes."""
     blobs = os.path.join(path, "blobs", "sha256")
@@ -266,7 +266,7 @@ def write_layout(path: str, layers: list[bytes], tag: str = "latest",
 
     diff_ids = [sha256(gzip.decompress(layer)) if layer_media_type.endswith("gzip") else sha256(layer)
                 for layer in layers]
-    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["sh"]},
+    config = json.dumps({"architecture": architecture, "os": "linux", "config": {"Cmd": ["sh"]},
                          "rootfs": {"type": "layers", "diff_ids": diff_ids}}).encode()
     manifest = json.dumps({
         "schemaVersion": 2, "mediaType": OCI_MANIFEST,
@@ -279,7 +279,8 @@ def write_layout(path: str, layers: list[bytes], tag: str = "latest",
         json.dump({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [desc]}, f)
     with open(os.path.join(path, "oci-layout"), "w") as f:
         json.dump({"imageLayoutVersion": "1.0.0"}, f)
-    return {"descriptor": desc, "manifest": manifest, "config": config}
+    return {"descriptor": desc, "manifest": manifest, "config": config,
+            "layers": [sha256(layer) for layer in layers]}
 
 
 def busybox_layout(path: str, tag: str = "latest") -> dict[str, Any]:
