@@ -180,7 +180,8 @@ class DockerRegistry(RegistryServer):
         import yaml
         config: dict[str, Any] = {
             "version": 0.1,
-            "log": {"level": "info", "accesslog": {"disabled": not self.access_log}},
+            # without the access log, also without logrus' per-request "response completed" line
+            "log": {"level": "info" if self.access_log else "warn", "accesslog": {"disabled": not self.access_log}},
             "storage": {"filesystem": {"rootdirectory": self.root}, "delete": {"enabled": True},
                         "cache": {"blobdescriptor": "inmemory"}},
             "http": {"addr": self.host, "secret": "dockyard-tests"},

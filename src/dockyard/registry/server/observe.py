@@ -73,7 +73,8 @@ class JsonAccessLogger(AbstractAccessLogger):
     emit = True
 
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
-        sent = response.body_length
+        # sendfile bypasses body_length: count the body by its length then
+        sent = response.content_length if response.content_length is not None else response.body_length
         received = request.get("bytes_in", 0)
         if self.metrics is not None:
             self.metrics.observe(request.method, response.status, received, sent)
