@@ -30,7 +30,7 @@ import time
 
 from _common import REPO, report, summary
 
-from _support.registry import DockerRegistry, DockyardRegistry, write_layout  # noqa: E402
+from _support.registry_server import DockerRegistry, DockyardRegistry, write_layout  # noqa: E402
 
 
 def build_image(path: str, total_mb: int, layers: int) -> dict:

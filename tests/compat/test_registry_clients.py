@@ -17,7 +17,7 @@ import subprocess
 
 import pytest
 
-from _support.registry import OCI_INDEX, DockerRegistry, DockyardRegistry, busybox_layout, sha256, write_layout
+from _support.registry_server import OCI_INDEX, DockerRegistry, DockyardRegistry, busybox_layout, sha256, write_layout
 
 SKOPEO = shutil.which("skopeo")
 pytestmark = pytest.mark.skipif(SKOPEO is None, reason="skopeo is not installed (tools/setup.sh installs it)")

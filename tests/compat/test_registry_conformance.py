@@ -19,8 +19,8 @@ import re
 import pytest
 import requests
 
-from _support.registry import OCI_CONFIG, OCI_INDEX, OCI_MANIFEST, DockerRegistry, DockyardRegistry, sha256
-from _support.registry import RegistryClient as Client
+from _support.registry_server import OCI_CONFIG, OCI_INDEX, OCI_MANIFEST, DockerRegistry, DockyardRegistry, sha256
+from _support.registry_server import RegistryClient as Client
 
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"

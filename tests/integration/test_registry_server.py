@@ -17,8 +17,8 @@ import time
 import pytest
 import requests
 
-from _support.registry import OCI_CONFIG, OCI_INDEX, OCI_MANIFEST, DockyardRegistry, sha256
-from _support.registry import RegistryClient as Client
+from _support.registry_server import OCI_CONFIG, OCI_INDEX, OCI_MANIFEST, DockyardRegistry, sha256
+from _support.registry_server import RegistryClient as Client
 
 
 @pytest.fixture(scope="module")
@@ -502,7 +502,7 @@ def test_catalog_needs_the_registry_scope(token_registry) -> None:
 
 
 def test_skopeo_pushes_and_pulls_through_the_token_realm(token_registry, tmp_path) -> None:
-    from _support.registry import busybox_layout
+    from _support.registry_server import busybox_layout
     busybox_layout(str(tmp_path / "src"))
     dest = f"docker://{token_registry.host}/alice/busybox:1"
     res = subprocess.run(["skopeo", "copy", "--dest-tls-verify=false", "--dest-creds", "alice:a-pass",
@@ -535,7 +535,7 @@ def test_tls_with_a_given_certificate(make_registry, tmp_path) -> None:
     certs = tmp_path / "certs.d"
     certs.mkdir()
     os.link(cert, certs / "ca.crt")
-    from _support.registry import busybox_layout
+    from _support.registry_server import busybox_layout
     busybox_layout(str(tmp_path / "src"))
     res = subprocess.run(["skopeo", "copy", f"--dest-cert-dir={certs}", f"oci:{tmp_path / 'src'}:latest",
                           f"docker://{reg.host}/tls/busybox:1"], capture_output=True, text=True, timeout=120)

@@ -1,1 +1,2 @@
-"""Registry: the OCI distribution-spec client (client/) and server (server/)."""
+"""Registries: ``client`` speaks the OCI distribution protocol to them (pull,
+push, auth); ``server`` serves it."""
