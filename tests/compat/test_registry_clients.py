@@ -2,10 +2,10 @@
 the reference: skopeo copies images in and out (single-platform OCI and
 Docker schema 2, multi-platform indexes), inspects, lists tags and deletes.
 
-The docker CLI cannot be tested here: it pushes and pulls through a Docker
-engine, and no docker daemon runs on this machine (/usr/local/bin/docker is
-the client only). dockyard push/pull is tested once the image service
-provides them (see test_dockyard_push_and_pull)."""
+dockyard push/pull (the image service's registry client, through dockyardd)
+go both ways too. The docker CLI cannot be tested: it pushes and pulls
+through a Docker engine, and no docker daemon runs on this machine
+(/usr/local/bin/docker is the client only)."""
 
 from __future__ import annotations
 
@@ -130,21 +130,23 @@ def _dockyard_has(command: str) -> bool:
     return res.returncode == 0
 
 
-def test_dockyard_push_and_pull(daemon, tmp_path) -> None:
+def test_dockyard_push_and_pull(registry, daemon, tmp_path) -> None:
     if not (_dockyard_has("push") and _dockyard_has("pull")):
         pytest.skip("dockyard push/pull are not on main yet (the image service's registry client brings them)")
-    server = DockyardRegistry().start()
-    try:
-        ref = f"{server.host}/clients/busybox:pushed"
-        assert daemon.cli("tag", "busybox:latest", ref).returncode == 0
-        res = daemon.cli("push", ref, timeout=180)
-        assert res.returncode == 0, res.stderr
-        raw = json.loads(ok(skopeo("inspect", "--tls-verify=false", f"docker://{ref}")))
-        assert raw["Architecture"] and raw["Layers"]
-        assert daemon.cli("rmi", ref).returncode == 0
-        res = daemon.cli("pull", ref, timeout=180)
-        assert res.returncode == 0, res.stderr
-        res = daemon.cli("run", "--rm", ref, "echo", "pulled")
-        assert res.returncode == 0 and b"pulled" in res.stdout, res.stderr
-    finally:
-        server.teardown()
+    ref = f"{registry.host}/clients/busybox:pushed"
+    assert daemon.cli("tag", "busybox:latest", ref).returncode == 0
+    res = daemon.cli("push", ref, timeout=180)
+    assert res.returncode == 0, res.stderr
+    raw = json.loads(ok(skopeo("inspect", "--tls-verify=false", f"docker://{ref}")))
+    assert raw["Architecture"] and raw["Layers"]
+    assert daemon.cli("rmi", ref).returncode == 0
+    res = daemon.cli("pull", ref, timeout=180)
+    assert res.returncode == 0, res.stderr
+    res = daemon.cli("run", "--rm", ref, "echo", "pulled")
+    assert res.returncode == 0 and b"pulled" in res.stdout, res.stderr
+    # what skopeo pushed comes down through dockyard too
+    busybox_layout(str(tmp_path / "src"), tag="sk")
+    ok(skopeo("copy", "--dest-tls-verify=false", f"oci:{tmp_path / 'src'}:sk",
+              f"docker://{registry.host}/clients/from-skopeo:1"))
+    res = daemon.cli("run", "--rm", f"{registry.host}/clients/from-skopeo:1", "echo", "skopeo-pushed")
+    assert res.returncode == 0 and b"skopeo-pushed" in res.stdout, res.stderr
