@@ -6,6 +6,7 @@ daemon come back as the errdefs kind matching the HTTP status."""
 from __future__ import annotations
 
 from .base import DEFAULT_HOST, APIError, BaseClient, DaemonUnreachable, default_host
+from .build import BuildAPI
 from .containers import ContainersAPI
 from .images import ImagesAPI
 from .networks import NetworksAPI
@@ -15,5 +16,5 @@ from .volumes import VolumesAPI
 __all__ = ["APIClient", "APIError", "DaemonUnreachable", "DEFAULT_HOST", "default_host"]
 
 
-class APIClient(SystemAPI, ContainersAPI, ImagesAPI, NetworksAPI, VolumesAPI, BaseClient):
+class APIClient(SystemAPI, ContainersAPI, ImagesAPI, BuildAPI, NetworksAPI, VolumesAPI, BaseClient):
     pass

@@ -1,4 +1,4 @@
-"""/_ping, /version, /info, /events, /system/df, /build/prune."""
+"""/_ping, /version, /info, /events, /system/df."""
 
 from __future__ import annotations
 
@@ -29,8 +29,3 @@ class SystemAPI(BaseClient):
 
     def system_df(self, types: list[str] | None = None) -> dict[str, Any]:
         return self.get_json("/system/df", {"type": types or None})
-
-    def build_prune(self, all_: bool = False, filters: dict[str, list[str]] | None = None) -> dict[str, Any]:
-        """POST /build/prune (system prune's last step)."""
-        return self.post_json("/build/prune", {"all": "true" if all_ else None,
-                                               "filters": filters_param(filters)}) or {}
