@@ -373,6 +373,11 @@ def build_create_body(a: Namespace, detach: bool = False) -> dict[str, Any]:
         host["MaskedPaths"], host["ReadonlyPaths"] = masked, readonly
     if flag_set(a, "init"):
         host["Init"] = a.init
+    if a.tty:  # the terminal's size from the start, before any resize (API 1.42+)
+        from ..streams import terminal_size
+        h, w = terminal_size()
+        if h and w:
+            host["ConsoleSize"] = [h, w]
     if a.gpus:
         host["DeviceRequests"] = _gpus(a.gpus)
 
