@@ -8,7 +8,7 @@ import os
 import sys
 
 from ... import errdefs
-from ..errors import StatusError
+from ..errors import CLIError, StatusError
 from . import opts as o
 from .common import REMAINDER, Namespace, Parser, client, daemon_error, flag_set
 
@@ -489,6 +489,9 @@ def create_container(api: Any, body: dict[str, Any], a: Namespace, gopts: dict, 
             pull_image(api, body["Image"], gopts, a.platform, a.quiet)
             res = api.container_create(body, name, a.platform)
     except errdefs.EngineError as e:
+        from ...client import DaemonUnreachable
+        if isinstance(e, DaemonUnreachable):  # one line saying how to start it, nothing else
+            raise CLIError(e.message, 125) from None
         msg = daemon_error(e).args[0]
         report_error(command, msg, True)
         raise StatusError(start_error_status(msg)) from None
