@@ -54,9 +54,17 @@ Commands:
   create      Create a new container
   import      Import the contents from a tarball to create a filesystem image
   inspect     Return low-level information on Dockyard objects
+  history     Show the history of an image
   kill        Kill one or more running containers
+  load        Load an image from a tar archive or STDIN
+  login       Log in to a registry
+  logout      Log out from a registry
   logs        Fetch the logs of a container
+  pull        Download an image from a registry
+  push        Upload an image to a registry
   rm          Remove one or more containers
+  rmi         Remove one or more images
+  save        Save one or more images to a tar archive (streamed to STDOUT by default)
   start       Start one or more stopped containers
   stop        Stop one or more running containers
   tag         Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
