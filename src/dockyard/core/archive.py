@@ -180,10 +180,12 @@ def _remove(dir_fd: int, name: str) -> None:
         os.unlink(name, dir_fd=dir_fd)
 
 
-def apply_layer(root: str, stream: BinaryIO, same_owner: bool = True) -> int:
+def apply_layer(root: str, stream: BinaryIO, same_owner: bool | None = None) -> int:
     """Apply an uncompressed tar stream into root. Returns bytes of file
     content written. Raises LayerError for hostile or malformed input; the
     caller discards the partially written root."""
+    if same_owner is None:
+        same_owner = os.geteuid() == 0  # as tar does: only root can give files away
     r = _Root(root)
     dir_times: list[tuple[list[str], int]] = []
     written = 0
