@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "login": ("image", "cmd_login"), "logout": ("image", "cmd_logout"),
     "image-prune": ("image", "cmd_image_prune"), "image-inspect": ("image", "cmd_image_inspect"),
     "version": ("system", "cmd_version"), "info": ("system", "cmd_info"),
+    "build": ("build", "cmd_build"), "builder-prune": ("build", "cmd_builder_prune"),
 }
 MANAGEMENT = {
     "container": {"ls": "ps", "list": "ps", "ps": "ps", "run": "run", "create": "create", "start": "start",
@@ -29,8 +30,9 @@ MANAGEMENT = {
                   "inspect": "inspect"},
     "image": {"ls": "images", "list": "images", "import": "import", "tag": "tag", "inspect": "image-inspect",
               "pull": "pull", "push": "push", "rm": "rmi", "remove": "rmi", "history": "history",
-              "save": "save", "load": "load", "prune": "image-prune"},
+              "save": "save", "load": "load", "prune": "image-prune", "build": "build"},
     "system": {"info": "info"},
+    "builder": {"build": "build", "prune": "builder-prune"},
 }
 
 USAGE = """
@@ -40,12 +42,14 @@ A self-sufficient runtime for containers (Docker-compatible)
 
 Common Commands:
   run         Create and run a new container from an image
+  build       Build an image from a Dockerfile
   ps          List containers
   images      List images
   version     Show the Dockyard version information
   info        Display system-wide information
 
 Management Commands:
+  builder     Manage builds
   container   Manage containers
   image       Manage images
   system      Manage Dockyard

@@ -232,3 +232,27 @@ class APIClient:
     def distribution_inspect(self, ref: str) -> dict[str, Any]:
         resp = self.request("GET", f"/distribution/{ref}/json", headers=self._registry_auth(ref, None))
         return json.loads(resp.read())
+
+    # -- build ----------------------------------------------------------------------
+    def image_build(self, context: Iterable[bytes] | bytes | None, query: dict[str, Any],
+                    registry_config: str = "") -> Iterator[dict[str, Any]]:
+        """POST /build: the context tarball (streamed), docker's query
+        parameters; yields the JSON messages of the build."""
+        headers = {"Content-Type": "application/x-tar"}
+        if registry_config:
+            headers["X-Registry-Config"] = registry_config
+        resp = self.request("POST", "/build", query, body=context, headers=headers)
+        try:
+            for line in resp.iter_lines():
+                yield json.loads(line)
+        finally:
+            resp.close()
+
+    def build_prune(self, all_: bool = False, filters: dict[str, list[str]] | None = None,
+                    keep_storage: int = 0) -> dict[str, Any]:
+        q: dict[str, Any] = {"all": int(all_)}
+        if filters:
+            q["filters"] = json.dumps(filters)
+        if keep_storage:
+            q["keep-storage"] = keep_storage
+        return self.post_json("/build/prune", q)
