@@ -66,7 +66,8 @@ def claim_subnets(seed: int) -> tuple[int, ipaddress.IPv4Network]:
 
 
 class TestDaemon:
-    def __init__(self, extra_args: list[str] | None = None) -> None:
+    __test__ = False  # not a test class, whatever the name says
+    def __init__(self, extra_args: list[str] | None = None, net_defaults: bool = True) -> None:
         self.tag = secrets.token_hex(3)
         self.base = tempfile.mkdtemp(prefix="dy", dir="/tmp")
         self.data_root = os.path.join(self.base, "data")
@@ -83,6 +84,9 @@ class TestDaemon:
         names = Names.for_data_root(self.data_root)
         self.link_prefix = names.link_prefix
         self.chain_prefix = names.chain_prefix
+        # Without them the daemon picks docker's defaults (its own bridge name, 172.17.0.0/16 if free).
+        self.net_args = ["--bridge", self.bridge, "--bip", self.bip, "--default-address-pool", self.pool] \
+            if net_defaults else []
         self.extra_args = list(extra_args or [])
         self.log_path = os.path.join(self.base, "dockyardd.log")
         self.proc: subprocess.Popen[bytes] | None = None
@@ -90,8 +94,7 @@ class TestDaemon:
     # -- lifecycle -------------------------------------------------------------
     def args(self) -> list[str]:
         return [binary("dockyardd"), "--data-root", self.data_root, "--exec-root", self.exec_root,
-                "-H", self.host, "--cgroup-parent", self.cgroup_parent, "--bridge", self.bridge,
-                "--bip", self.bip, "--default-address-pool", self.pool, "--debug", *self.extra_args]
+                "-H", self.host, "--cgroup-parent", self.cgroup_parent, *self.net_args, "--debug", *self.extra_args]
 
     def start(self, timeout: float = 15.0) -> "TestDaemon":
         log = open(self.log_path, "ab")
