@@ -39,6 +39,11 @@ class Daemon:
         self.containers_store = ContainerStore(root)
         self.containers = ContainerService(self)
         self.networks = NetworkService(self)
+        from ..build.builder import Builder
+        from .builds import BuildBackend
+        self.builder = Builder(os.path.join(root, "builder"), config.exec_root, self.content, self.snapshotter,
+                               self.images.service, self.tasks, BuildBackend(self))
+        self.images.service.extra_refs = self.builder.cache.references
 
     def _engine_id(self) -> str:
         path = os.path.join(self.config.data_root, "engine-id")
@@ -54,6 +59,7 @@ class Daemon:
         await self.networks.start()
         await self.containers.restore()
         await self.networks.restored()
+        await self.builder.recover()
 
     async def shutdown(self) -> None:
         """Leave containers running (live restore): just stop watching them."""
