@@ -530,6 +530,7 @@ class Registry:
     async def _upload_patch(self, request: web.Request, name: str, id: str) -> web.Response:
         self._authorize(request, Access("repository", name, "push"))
         self._writable()
+        self._session(name, id)  # before a lock exists for it: unknown IDs cost nothing
         async with self._upload_lock(id):
             size = self._session(name, id)
             self._check_range(request, name, id, size)
@@ -539,6 +540,7 @@ class Registry:
     async def _upload_put(self, request: web.Request, name: str, id: str) -> web.Response:
         self._authorize(request, Access("repository", name, "push"))
         self._writable()
+        self._session(name, id)
         async with self._upload_lock(id):
             size = self._session(name, id)
             digest = request.query.get("digest")
