@@ -37,6 +37,11 @@ class Daemon:
                                  debug_log=os.path.join(config.exec_root, "shim-debug.log") if config.debug else None)
         self.containers_store = ContainerStore(root)
         self.containers = ContainerService(self)
+        from ..build.builder import Builder
+        from .builds import BuildBackend
+        self.builder = Builder(os.path.join(root, "builder"), config.exec_root, self.content, self.snapshotter,
+                               self.images.service, self.tasks, BuildBackend(self))
+        self.images.service.extra_refs = self.builder.cache.references
 
     def _engine_id(self) -> str:
         path = os.path.join(self.config.data_root, "engine-id")
@@ -50,6 +55,7 @@ class Daemon:
 
     async def start(self) -> None:
         await self.containers.restore()
+        await self.builder.recover()
 
     async def shutdown(self) -> None:
         """Leave containers running (live restore): just stop watching them."""
