@@ -8,7 +8,7 @@ import os
 import sys
 
 from ... import errdefs
-from ..errors import StatusError
+from ..errors import CLIError, StatusError
 from . import opts as o
 from .common import REMAINDER, Namespace, Parser, client, daemon_error, flag_set
 
@@ -373,6 +373,11 @@ def build_create_body(a: Namespace, detach: bool = False) -> dict[str, Any]:
         host["MaskedPaths"], host["ReadonlyPaths"] = masked, readonly
     if flag_set(a, "init"):
         host["Init"] = a.init
+    if a.tty:  # the terminal's size from the start, before any resize (API 1.42+)
+        from ..streams import terminal_size
+        h, w = terminal_size()
+        if h and w:
+            host["ConsoleSize"] = [h, w]
     if a.gpus:
         host["DeviceRequests"] = _gpus(a.gpus)
 
@@ -484,6 +489,9 @@ def create_container(api: Any, body: dict[str, Any], a: Namespace, gopts: dict, 
             pull_image(api, body["Image"], gopts, a.platform, a.quiet)
             res = api.container_create(body, name, a.platform)
     except errdefs.EngineError as e:
+        from ...client import DaemonUnreachable
+        if isinstance(e, DaemonUnreachable):  # one line saying how to start it, nothing else
+            raise CLIError(e.message, 125) from None
         msg = daemon_error(e).args[0]
         report_error(command, msg, True)
         raise StatusError(start_error_status(msg)) from None
