@@ -53,7 +53,7 @@ def build_image():
     from _support import images as ti
     from _support.daemon import busybox_tar
     layers = [ti.layer(busybox_tar(), "gzip")]
-    for seed, size in ((1, 45_000_000), (2, 30_000_000), (3, 20_000_000), (4, 8_000_000)):
+    for seed, size in ((1, 65_000_000), (2, 45_000_000), (3, 30_000_000), (4, 12_000_000)):
         layers.append(ti.layer(_layer_tar(seed, size), "gzip"))
     return ti.image(layers, cmd=["true"])
 
