@@ -145,3 +145,16 @@ def test_aliases_resolve_to_commands() -> None:
             assert target in main.COMMANDS, f"{group} {sub} -> {target}"
     with pytest.raises(StatusError):
         main.resolve("container", ["--help"])
+
+
+def test_optional_value_flags_and_hidden_ones() -> None:
+    p = Parser(prog="dockyard history", usage="dockyard history [OPTIONS] IMAGE")
+    p.add_argument("-H", "--human", default="true", nargs="?", const="true", help="human sizes")
+    p.add_argument("--secret", action="store_true", help="==SUPPRESS==")
+    p.add_argument("image")
+    assert p.parse_args(["img"]).human == "true"
+    assert p.parse_args(["--human=false", "img"]).human == "false"
+    assert p.parse_args(["-H", "img"]).human == "true" and p.parse_args(["-H", "img"]).image == "img"
+    assert p.parse_args(["-H=false", "img"]).human == "false"
+    assert p.parse_args(["--secret", "img"]).secret is True
+    assert "--secret" not in p.format_help() and "-H, --human string" in p.format_help()

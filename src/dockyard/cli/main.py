@@ -254,8 +254,9 @@ def resolve(name: str, args: list[str]) -> tuple[str, list[str]]:
 
 def run_command(name: str, args: list[str], gopts: dict) -> int:
     entry = COMMANDS[name]
-    import importlib
-    module = importlib.import_module(f".commands.{entry[0]}", __package__)
+    # __import__ rather than importlib: importlib's package imports warnings, and this is every command's path
+    __import__(f"{__package__}.commands.{entry[0]}")
+    module = sys.modules[f"{__package__}.commands.{entry[0]}"]
     return getattr(module, entry[1])(args, gopts) or 0
 
 

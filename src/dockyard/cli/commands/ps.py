@@ -202,9 +202,9 @@ def cmd_ps(argv: list[str], gopts: dict) -> int:
         fmt = load(gopts).get("psFormat", "")
     if a.size and (not fmt or fmt == "table"):
         fmt = DEFAULT_FORMAT + "\t{{.Size}}"
-    if fmt:  # parse before asking the daemon, as docker does
-        from ..format import expand_escapes, is_table, parse_template
-        parse_template(expand_escapes(fmt[5:] if is_table(fmt) else fmt), "failed to parse template")
+    if fmt:
+        from ..format import check_format
+        check_format(fmt)
     filters = parse_filters(a.filter)
     limit = 1 if a.latest else a.last
     size = a.size or ".Size" in fmt
