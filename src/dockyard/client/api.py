@@ -1,177 +1,66 @@
-"""APIClient: one method per Engine API endpoint the CLI uses. Errors from
-the daemon come back as the errdefs kind matching the HTTP status."""
+"""APIClient: one method per Engine API endpoint, grouped by resource in
+sibling modules (one mixin class each: containers, images, build, networks,
+volumes, system). Errors from the daemon come back as the errdefs kind
+matching the HTTP status.
+
+To add endpoints, add methods to the group's mixin (or a new module, listed
+in GROUPS with the prefixes of its method names).
+
+The CLI starts for every command and most commands use one group, so the
+class loads a group's module the first time one of its methods is looked up
+(`ps` never imports the image, network or volume modules). For type
+checkers it is the plain union of the mixins."""
 
 from __future__ import annotations
 
-import json
-import os
-import socket
-from typing import Any, Iterable, Iterator
+from .base import DEFAULT_HOST, APIError, BaseClient, DaemonUnreachable, default_host
 
-from .. import errdefs
-from .transport import Response, Transport, TransportError
+__all__ = ["APIClient", "APIError", "DaemonUnreachable", "DEFAULT_HOST", "default_host"]
 
-DEFAULT_UNIX_SOCKET = "unix:///run/dockyard/dockyard.sock"
+# module -> (mixin class, method name prefixes); the first match wins
+GROUPS: list[tuple[str, str, tuple[str, ...]]] = [
+    ("build", "BuildAPI", ("image_build", "build_")),
+    ("containers", "ContainersAPI", ("container_", "exec_", "archive_", "wait_result", "commit")),
+    ("images", "ImagesAPI", ("image_", "_registry_auth", "login", "distribution_")),
+    ("networks", "NetworksAPI", ("network_",)),
+    ("volumes", "VolumesAPI", ("volume_",)),
+    ("system", "SystemAPI", ("ping", "version_info", "info", "events", "system_")),
+]
 
-_KINDS = {400: errdefs.InvalidArgument, 401: errdefs.Unauthorized, 403: errdefs.PermissionDenied,
-          404: errdefs.NotFound, 409: errdefs.Conflict, 500: errdefs.Internal, 501: errdefs.NotImplementedKind,
-          503: errdefs.Unavailable}
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .build import BuildAPI
+    from .containers import ContainersAPI
+    from .images import ImagesAPI
+    from .networks import NetworksAPI
+    from .system import SystemAPI
+    from .volumes import VolumesAPI
 
+    class APIClient(SystemAPI, ContainersAPI, ImagesAPI, BuildAPI, NetworksAPI, VolumesAPI, BaseClient):
+        pass
+else:
+    class APIClient(BaseClient):
+        def __getattr__(self, name: str):
+            if name.startswith("__"):
+                raise AttributeError(name)
+            for module, cls_name, prefixes in GROUPS:
+                if name.startswith(prefixes):
+                    found = _load(module, cls_name, name)
+                    if found is not None:
+                        return found.__get__(self, type(self))
+            for module, cls_name, _ in GROUPS:  # a name outside the prefixes
+                found = _load(module, cls_name, name)
+                if found is not None:
+                    return found.__get__(self, type(self))
+            raise AttributeError(f"'APIClient' object has no attribute '{name}'")
 
-class APIError(errdefs.EngineError):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class DaemonUnreachable(errdefs.Unavailable):
-    pass
-
-
-def default_host() -> str:
-    return os.environ.get("DOCKYARD_HOST") or os.environ.get("DOCKER_HOST") or DEFAULT_UNIX_SOCKET
-
-
-def _error(resp: Response) -> errdefs.EngineError:
-    body = resp.read()
-    try:
-        msg = json.loads(body).get("message", "")
-    except (ValueError, AttributeError):
-        msg = body.decode(errors="replace").strip()
-    cls = _KINDS.get(resp.status, errdefs.Internal)
-    err = cls(msg or f"{resp.status} {resp.reason}")
-    err.status = resp.status  # type: ignore[attr-defined]
-    return err
-
-
-class APIClient:
-    def __init__(self, host: str | None = None, tls: Any = None, version: str | None = None) -> None:
-        self.host = host or default_host()
-        self.transport = Transport(self.host, tls)
-        self.version = version or os.environ.get("DOCKER_API_VERSION") or ""
-
-    def _path(self, path: str) -> str:
-        return f"/v{self.version}{path}" if self.version else path
-
-    def request(self, method: str, path: str, query: dict | None = None, body: Any = None,
-                headers: dict[str, str] | None = None, json_body: Any = None, ok: Iterable[int] = (200, 201, 204)) -> Response:
-        hdrs = dict(headers or {})
-        if json_body is not None:
-            body = json.dumps(json_body).encode()
-            hdrs["Content-Type"] = "application/json"
-        try:
-            resp = self.transport.request(method, self._path(path), query, body, hdrs)
-        except (FileNotFoundError, ConnectionRefusedError) as e:
-            raise DaemonUnreachable(
-                f"Cannot connect to the Dockyard daemon at {self.host}. Is the dockyard daemon running? "
-                f"(start it with: dockyardd &)") from e
-        except PermissionError as e:
-            raise DaemonUnreachable(f"permission denied while trying to connect to the daemon socket at {self.host}") from e
-        except (OSError, TransportError) as e:
-            raise DaemonUnreachable(f"error during connect: {e}") from e
-        if resp.status not in ok and not (resp.status == 304 and 304 in ok):
-            raise _error(resp)
-        return resp
-
-    def get_json(self, path: str, query: dict | None = None) -> Any:
-        return json.loads(self.request("GET", path, query).read() or b"null")
-
-    def post_json(self, path: str, query: dict | None = None, body: Any = None) -> Any:
-        data = self.request("POST", path, query, json_body=body).read()
-        return json.loads(data) if data.strip() else None
-
-    # -- system ---------------------------------------------------------------
-    def ping(self) -> dict[str, str]:
-        resp = self.transport.request("GET", "/_ping")
-        resp.read()
-        return resp.headers
-
-    def version_info(self) -> dict[str, Any]:
-        return self.get_json("/version")
-
-    def info(self) -> dict[str, Any]:
-        return self.get_json("/info")
-
-    def events(self, query: dict | None = None) -> Iterator[dict[str, Any]]:
-        resp = self.request("GET", "/events", query)
-        for line in resp.iter_lines():
-            yield json.loads(line)
-
-    # -- containers -------------------------------------------------------------
-    def container_create(self, config: dict[str, Any], name: str = "") -> dict[str, Any]:
-        return self.post_json("/containers/create", {"name": name} if name else None, config)
-
-    def container_start(self, cid: str) -> bool:
-        """False when it was already started (304)."""
-        resp = self.request("POST", f"/containers/{cid}/start", ok=(204, 304))
-        resp.read()
-        return resp.status == 204
-
-    def container_stop(self, cid: str, timeout: int | None = None, signal: str | None = None) -> None:
-        self.request("POST", f"/containers/{cid}/stop", {"t": timeout, "signal": signal}, ok=(204, 304)).read()
-
-    def container_kill(self, cid: str, signal: str | None = None) -> None:
-        self.request("POST", f"/containers/{cid}/kill", {"signal": signal}).read()
-
-    def container_remove(self, cid: str, force: bool = False, volumes: bool = False) -> None:
-        self.request("DELETE", f"/containers/{cid}", {"force": int(force), "v": int(volumes)}).read()
-
-    def container_inspect(self, cid: str) -> dict[str, Any]:
-        return self.get_json(f"/containers/{cid}/json")
-
-    def container_list(self, all_: bool = False, limit: int = -1, size: bool = False,
-                       filters: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
-        q: dict[str, Any] = {"all": int(all_)}
-        if limit > 0:
-            q["limit"] = limit
-        if size:
-            q["size"] = 1
-        if filters:
-            q["filters"] = json.dumps(filters)
-        return self.get_json("/containers/json", q)
-
-    def container_wait_open(self, cid: str, condition: str = "not-running") -> Response:
-        """Start a wait; read the result later with wait_result (the daemon
-        answers headers at once, the body when the condition is met)."""
-        return self.request("POST", f"/containers/{cid}/wait", {"condition": condition})
-
-    @staticmethod
-    def wait_result(resp: Response) -> dict[str, Any]:
-        data = resp.read()
-        resp.close()
-        return json.loads(data)
-
-    def container_attach(self, cid: str, stdin: bool, stdout: bool, stderr: bool, stream: bool = True,
-                         logs: bool = False, detach_keys: str | None = None) -> tuple[socket.socket, bytes]:
-        q = {"stream": int(stream), "stdin": int(stdin), "stdout": int(stdout), "stderr": int(stderr),
-             "logs": int(logs)}
-        if detach_keys:
-            q["detachKeys"] = detach_keys
-        resp = self.request("POST", f"/containers/{cid}/attach", q,
-                            headers={"Connection": "Upgrade", "Upgrade": "tcp"}, ok=(101, 200))
-        return resp.sock, resp.take_buffer()
-
-    def container_logs(self, cid: str, query: dict[str, Any]) -> Response:
-        return self.request("GET", f"/containers/{cid}/logs", query)
-
-    # -- images -------------------------------------------------------------------
-    def image_list(self, all_: bool = False, filters: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
-        q: dict[str, Any] = {"all": int(all_)}
-        if filters:
-            q["filters"] = json.dumps(filters)
-        return self.get_json("/images/json", q)
-
-    def image_inspect(self, ref: str) -> dict[str, Any]:
-        return self.get_json(f"/images/{ref}/json")
-
-    def image_import(self, source: Iterable[bytes], repo: str = "", tag: str = "", changes: list[str] | None = None,
-                     message: str = "", platform: str = "") -> Iterator[dict[str, Any]]:
-        q: dict[str, Any] = {"fromSrc": "-", "repo": repo or None, "tag": tag or None, "message": message or None,
-                             "platform": platform or None, "changes": changes or None}
-        resp = self.request("POST", "/images/create", q, body=source,
-                            headers={"Content-Type": "application/x-tar"})
-        for line in resp.iter_lines():
-            yield json.loads(line)
-
-    def image_tag(self, ref: str, repo: str, tag: str = "") -> None:
-        self.request("POST", f"/images/{ref}/tag", {"repo": repo, "tag": tag or None}).read()
+    def _load(module: str, cls_name: str, name: str):
+        import sys
+        __import__(f"{__package__}.{module}")  # not importlib: it drags in warnings
+        mixin = getattr(sys.modules[f"{__package__}.{module}"], cls_name)
+        for klass in mixin.__mro__:
+            if name in klass.__dict__:
+                attr = klass.__dict__[name]
+                setattr(APIClient, name, attr)  # later lookups are ordinary attribute hits
+                return attr
+        return None
