@@ -39,7 +39,7 @@ def test_exit_statuses_follow_docker(daemon) -> None:
     assert res.returncode == 125 and b"unknown flag: --bogus-flag" in res.stderr
     res = daemon.cli("run", "--rm", "no-such-image-here")
     assert res.returncode == 125 and b"Unable to find image 'no-such-image-here:latest' locally" in res.stderr
-    assert b"See 'dockyard run --help'." in res.stderr
+    assert b"Run 'dockyard run --help' for more information" in res.stderr
     assert daemon.cli("ps", "-aq").stdout == b""
 
 
@@ -135,7 +135,7 @@ def test_version_info_events(daemon) -> None:
 
 def test_help_and_completion_as_shipped() -> None:
     res = subprocess.run([binary("dockyard"), "run", "--help"], capture_output=True)
-    assert res.returncode == 0 and res.stdout.startswith(b"\nUsage:  dockyard run [OPTIONS] IMAGE [COMMAND] [ARG...]")
+    assert res.returncode == 0 and res.stdout.startswith(b"Usage:  dockyard run [OPTIONS] IMAGE [COMMAND] [ARG...]")
     res = subprocess.run([binary("dockyard"), "container", "frob"], capture_output=True)
     assert res.returncode == 1 and b"unknown command: dockyard container frob" in res.stderr
 
