@@ -118,17 +118,21 @@ def read_kv(path: str) -> dict[str, int]:
     return out
 
 
-def rmdir_retry(path: str, attempts: int = 50) -> None:
-    """A cgroup can be busy for a moment after its last task died."""
+def rmdir_retry(path: str, timeout: float = 1.0) -> None:
+    """A cgroup can be busy for a moment after its last task died: retry
+    with a short, growing pause."""
     import errno
     import time
-    for i in range(attempts):
+    delay = 0.0005
+    deadline = time.monotonic() + timeout
+    while True:
         try:
             os.rmdir(path)
             return
         except FileNotFoundError:
             return
         except OSError as e:
-            if e.errno != errno.EBUSY or i == attempts - 1:
+            if e.errno != errno.EBUSY or time.monotonic() > deadline:
                 raise
-            time.sleep(0.01)
+        time.sleep(delay)
+        delay = min(delay * 2, 0.02)

@@ -13,6 +13,15 @@ if TYPE_CHECKING:
     from typing import Any
 
 
+# process.rlimits types and their numbers (resource.RLIMIT_*, asm-generic).
+RLIMITS = {
+    "RLIMIT_AS": 9, "RLIMIT_CORE": 4, "RLIMIT_CPU": 0, "RLIMIT_DATA": 2, "RLIMIT_FSIZE": 1,
+    "RLIMIT_LOCKS": 10, "RLIMIT_MEMLOCK": 8, "RLIMIT_MSGQUEUE": 12, "RLIMIT_NICE": 13,
+    "RLIMIT_NOFILE": 7, "RLIMIT_NPROC": 6, "RLIMIT_RSS": 5, "RLIMIT_RTPRIO": 14,
+    "RLIMIT_RTTIME": 15, "RLIMIT_SIGPENDING": 11, "RLIMIT_STACK": 3,
+}
+
+
 class ConfigError(RuntimeError_):
     pass
 
@@ -112,7 +121,6 @@ def validate_process(proc: Any, field: str, source: str = "config.json") -> None
         masks(caps, field + ".capabilities")
     except ValueError as e:
         raise ConfigError(f"{source}: {e}") from None
-    from .process import RLIMITS
     rlimits = proc.get("rlimits") or []
     need(isinstance(rlimits, list), f"{field}.rlimits: must be a list")
     seen: set[str] = set()
