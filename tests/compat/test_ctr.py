@@ -24,9 +24,15 @@ import pytest
 from _support import leaks
 from _support.daemon import busybox_tar
 from _support.paths import binary
-from conftest import require_binary
 
 IMAGE = "docker.io/library/busybox:latest"
+
+
+def require_binary(name: str) -> str:
+    path = shutil.which(name)
+    if not path:
+        pytest.skip(f"{name} is not installed (tools/setup.sh installs the containerd package)")
+    return path
 
 
 def docker_archive(path: str) -> None:
