@@ -145,7 +145,7 @@ def _create(root: str, cid: str, bundle: str, spec: dict[str, Any], sdir: str,
                 _intermediate(ctx, inter_child, child)  # never returns
             inter_child.close()
         else:
-            forked = init_pid = _fork_init(ctx, child, new_ns, join_paths)
+            forked = init_pid = _fork_init(ctx, child, parent, new_ns, join_paths)
         child.close()
         cg_created = not cg.exists()
         cg.create()
@@ -207,7 +207,8 @@ def _create(root: str, cid: str, bundle: str, spec: dict[str, Any], sdir: str,
     return state
 
 
-def _fork_init(ctx: dict[str, Any], chan: Channel, new_ns: set[str], join_paths: dict[str, str]) -> int:
+def _fork_init(ctx: dict[str, Any], chan: Channel, parent: Channel, new_ns: set[str],
+               join_paths: dict[str, str]) -> int:
     """Fork init into the container's pid namespace without an intermediate
     process: the pid namespace applies to our children only."""
     pidns = -1
@@ -230,6 +231,7 @@ def _fork_init(ctx: dict[str, Any], chan: Channel, new_ns: set[str], join_paths:
         pid = os.fork()
         if pid == 0:
             try:
+                parent.close()  # so that our reads see EOF if the main process dies
                 # Imported here, in parallel with the main process's cgroup work.
                 from .init import run_init
                 run_init(ctx, chan)

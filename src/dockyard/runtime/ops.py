@@ -45,25 +45,21 @@ def start(root: str, cid: str) -> None:
 
 
 def release(root: str, s: st.State) -> None:
-    """Open the exec fifo: init, blocked writing to it, goes on to execve."""
-    import select
+    """Open the exec fifo: init, blocked opening it for writing, writes a
+    byte and goes on to execve."""
+    import time
     fifo = os.path.join(st.state_dir(root, s.id), "exec.fifo")
     fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
-        # Init opens the fifo for writing once a reader exists; poll, so a
-        # dead init cannot hang us.
-        poller = select.poll()
-        poller.register(fd, select.POLLIN)
-        while True:
-            if poller.poll(50):
-                try:
-                    data = os.read(fd, 1)
-                except BlockingIOError:
-                    data = b""
-                if data:
-                    break
+        os.set_blocking(fd, True)
+        # A read blocks while init holds the fifo open for writing, and sees
+        # end of file before it has opened it (or after it died): poll those.
+        delay = 0.0001
+        while not os.read(fd, 1):
             if not st.init_alive(s):
                 raise st.RuntimeError_("cannot start a container that has stopped")
+            time.sleep(delay)
+            delay = min(delay * 2, 0.01)
     finally:
         os.close(fd)
     os.unlink(fifo)
