@@ -39,3 +39,28 @@ def test_close_range_cloexec() -> None:
     assert fcntl.fcntl(w, fcntl.F_GETFD) & fcntl.FD_CLOEXEC
     os.close(r)
     os.close(w)
+
+
+def test_fs_helpers_match_os_path(tmp_path) -> None:
+    from dockyard._sys import fs
+    for p in ("/a/b", "/a", "/", "a", "a/b/", "/a/b/", "", "//a//b", "/a/./b/../c", "../x", "./y"):
+        assert fs.dirname(p) == os.path.dirname(p), p
+        assert fs.basename(p) == os.path.basename(p), p
+        if p and not p.startswith("//"):  # (POSIX leaves a leading // to the system)
+            assert fs.normpath(p) == os.path.normpath(p), p
+    for parts in (("/a", "b"), ("/a/", "b"), ("a", "/b", "c"), ("", "x"), ("/a", "b/", "c")):
+        assert fs.join(*parts) == os.path.join(*parts), parts
+    (tmp_path / "f").write_text("")
+    os.symlink(tmp_path / "f", tmp_path / "l")
+    os.symlink(tmp_path / "nowhere", tmp_path / "dangling")
+    for name in ("f", "l", "dangling", "missing", ""):
+        p = str(tmp_path / name)
+        assert (fs.exists(p), fs.lexists(p), fs.isdir(p), fs.isfile(p)) == \
+            (os.path.exists(p), os.path.lexists(p), os.path.isdir(p), os.path.isfile(p)), name
+    os.symlink(tmp_path, tmp_path / "dirlink")
+    assert fs.realdir(str(tmp_path / "dirlink")) == os.path.realpath(tmp_path)
+    fs.makedirs(str(tmp_path / "x/y/z"), 0o755)
+    fs.makedirs(str(tmp_path / "x/y/z"), 0o755)
+    assert os.path.isdir(tmp_path / "x/y/z")
+    assert fs.abspath("rel") == os.path.abspath("rel")
+    assert fs.getenv("PATH") == os.environ.get("PATH") and fs.getenv("NO_SUCH_VAR_XYZ", "d") == "d"

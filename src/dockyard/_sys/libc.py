@@ -4,9 +4,10 @@ every call checked by ``check``."""
 from __future__ import annotations
 
 import errno
-import os
+import posix
 
 from . import ffi
+from . import fs
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
 
 _libc = ffi.Library()
 
-_ARCH = os.uname().machine
+_ARCH = posix.uname().machine
 # Syscall numbers for calls glibc 2.36 has no wrapper for.
 _SYSCALLS: dict[str, dict[str, int]] = {
     "x86_64": {"pivot_root": 155, "capget": 125, "capset": 126, "seccomp": 317,
@@ -41,7 +42,7 @@ _syscall = _fn("syscall", None, ffi.c_long)
 def check(ret: int, op: str, path: str | None = None) -> int:
     if ret < 0:
         e = ffi.get_errno()
-        raise OSError(e, f"{op}: {os.strerror(e)}", path)
+        raise OSError(e, f"{op}: {posix.strerror(e)}", path)
     return ret
 
 
@@ -55,7 +56,7 @@ def _retry(call: Callable[[], int], op: str, path: str | None = None) -> int:
 
 
 def _b(s: str | None) -> bytes | None:
-    return None if s is None else os.fsencode(s)
+    return None if s is None else fs.fsencode(s)
 
 
 def mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:

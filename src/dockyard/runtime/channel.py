@@ -33,7 +33,7 @@ same shape for `exec` (intermediate: setns, fork; process: ready, EOF).
 
 from __future__ import annotations
 
-import os
+import posix
 
 from .jsonio import dumps, loads
 from .state import RuntimeError_
@@ -53,8 +53,8 @@ class Channel:
 
     @classmethod
     def pair(cls) -> tuple["Channel", "Channel"]:
-        r1, w1 = os.pipe()  # parent -> child (close-on-exec, as os.pipe makes them)
-        r2, w2 = os.pipe()  # child -> parent
+        r1, w1 = posix.pipe()  # parent -> child (close-on-exec, as posix.pipe makes them)
+        r2, w2 = posix.pipe()  # child -> parent
         return cls(r2, w1), cls(r1, w2)
 
     def send(self, msg_type: str, **fields: object) -> None:
@@ -62,11 +62,11 @@ class Channel:
         data = dumps(fields).encode() + b"\n"
         try:
             while data:
-                n = os.write(self.wfd, data)
+                n = posix.write(self.wfd, data)
                 data = data[n:]
         except BrokenPipeError:
             # The peer is gone: report why, if it said so before exiting.
-            os.set_blocking(self.rfd, False)
+            posix.set_blocking(self.rfd, False)
             try:
                 while True:
                     msg = self._next()
@@ -101,7 +101,7 @@ class Channel:
     def _next(self) -> dict | None:
         """The next message, None at end of file."""
         while b"\n" not in self.buf:
-            data = os.read(self.rfd, 65536)
+            data = posix.read(self.rfd, 65536)
             if not data:
                 return None
             self.buf += data
@@ -130,5 +130,5 @@ class Channel:
     def close(self) -> None:
         for fd in (self.rfd, self.wfd):
             if fd >= 0:
-                os.close(fd)
+                posix.close(fd)
         self.rfd = self.wfd = -1

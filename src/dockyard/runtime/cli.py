@@ -3,8 +3,10 @@ container operation, so only the verb being run is loaded."""
 
 from __future__ import annotations
 
-import os
+import posix
 import sys
+
+from .._sys import fs
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -130,7 +132,7 @@ def cmd_create(root: str, opts: dict[str, Any], args: list[str]) -> int:
 
 def _listen_fds() -> int:
     try:
-        return int(os.environ.get("LISTEN_FDS", "0"))
+        return int(fs.getenv("LISTEN_FDS", "0"))
     except ValueError:
         return 0
 
@@ -241,8 +243,8 @@ def cmd_ps(root: str, opts: dict[str, Any], args: list[str]) -> int:
 def cmd_spec(root: str, opts: dict[str, Any], args: list[str]) -> int:
     from .defaults import default_spec
     bundle = _opt(opts, "--bundle", "-b", default=".")
-    path = os.path.join(bundle, "config.json")
-    if os.path.exists(path):
+    path = fs.join(bundle, "config.json")
+    if fs.exists(path):
         raise UsageError("File config.json exists. Remove it first")
     from .jsonio import dumps_pretty
     with open(path, "w") as f:
@@ -489,7 +491,7 @@ def main(argv: list[str] | None = None) -> int:
         log.error(str(e))
         return 1
     except ExecFailed as e:
-        if os.environ.get("DOCKYARD_RUNTIME_TRACEBACK"):
+        if fs.getenv("DOCKYARD_RUNTIME_TRACEBACK"):
             import traceback
             traceback.print_exception(e.__cause__ or e)
         log.error(str(e))
@@ -498,23 +500,39 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as e:  # one line with the cause, never a traceback
         msg = str(e) or type(e).__name__
-        if os.environ.get("DOCKYARD_RUNTIME_TRACEBACK"):
+        if fs.getenv("DOCKYARD_RUNTIME_TRACEBACK"):
             import traceback
             traceback.print_exc()
         log.error(msg)
         return 1
 
 
+def _verb(argv: list[str]) -> str:
+    """The command word, found without parsing everything."""
+    skip = False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a.startswith("-"):
+            skip = GLOBAL_FLAGS.get(a, False)
+        else:
+            return a
+    return ""
+
+
 def entry() -> None:
     """main(), then exit without the interpreter's teardown (a few ms of
     freeing modules that the kernel frees anyway)."""
+    if _verb(sys.argv[1:]) in ("create", "run", "exec"):
+        from ..cgroups.common import start_attach_grace_period
+        start_attach_grace_period()
     code = main()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
         except (OSError, ValueError):
             code = code or 1
-    os._exit(code)
+    posix._exit(code)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ import os
 
 from .._sys import consts as c
 from . import state as st
-from .channel import Channel, ChildError
+from .channel import Channel
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
