@@ -76,6 +76,10 @@ def isdir(path: str) -> bool:
     return _mode(path) & _STAT_FMT == _STAT_MODE_DIR
 
 
+def islink(path: str) -> bool:
+    return _mode(path, follow=False) & _STAT_FMT == 0o120000
+
+
 def isfile(path: str) -> bool:
     return _mode(path) & _STAT_FMT == _STAT_MODE_REG
 
