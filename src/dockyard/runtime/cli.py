@@ -17,7 +17,8 @@ VERSION = "0.1.0"
 
 # flag -> takes a value?
 GLOBAL_FLAGS = {"--root": True, "--log": True, "--log-format": True, "--debug": False,
-                "--systemd-cgroup": False, "--criu": True, "--rootless": True}
+                "--systemd-cgroup": False, "--criu": True, "--rootless": True, "--version": False, "-v": False,
+                "--help": False, "-h": False}
 COMMAND_FLAGS: dict[str, dict[str, bool]] = {
     "create": {"--bundle": True, "-b": True, "--pid-file": True, "--console-socket": True,
                "--no-pivot": False, "--no-new-keyring": False, "--preserve-fds": True},
@@ -126,7 +127,7 @@ def cmd_create(root: str, opts: dict[str, Any], args: list[str]) -> int:
     cid = _need_id(args, "create")
     create(root, cid, _opt(opts, "--bundle", "-b", default="."), _opt(opts, "--pid-file"),
            _opt(opts, "--console-socket"), bool(_opt(opts, "--no-pivot")),
-           int(_opt(opts, "--preserve-fds", default=0) or 0) + _listen_fds())
+           _int_flag(opts, "--preserve-fds") + _listen_fds())
     return 0
 
 
@@ -140,19 +141,34 @@ def _listen_fds() -> int:
 def cmd_run(root: str, opts: dict[str, Any], args: list[str]) -> int:
     from . import ops
     from .create import create
+    from .spec import load_spec
     cid = _need_id(args, "run")
     detach = bool(_opt(opts, "--detach", "-d"))
-    s = create(root, cid, _opt(opts, "--bundle", "-b", default="."), _opt(opts, "--pid-file"),
-               _opt(opts, "--console-socket"), bool(_opt(opts, "--no-pivot")),
-               int(_opt(opts, "--preserve-fds", default=0) or 0) + _listen_fds(), subreaper=not detach)
+    bundle = fs.abspath(_opt(opts, "--bundle", "-b", default="."))
+    spec = load_spec(bundle)
+    console_socket = _opt(opts, "--console-socket")
+    proxy = None
+    if (spec.get("process") or {}).get("terminal") and not console_socket and not detach:
+        # runc's foreground terminal: we hold the pty and copy our stdio through it.
+        from .console import TerminalProxy
+        proxy = TerminalProxy(root, cid)
+        console_socket = proxy.path
     try:
-        ops.release(root, s)
-    except BaseException:
-        ops.delete(root, cid, force=True)
-        raise
-    if detach:
-        return 0
-    code = ops.forward_and_wait(s.pid)
+        s = create(root, cid, bundle, _opt(opts, "--pid-file"), console_socket, bool(_opt(opts, "--no-pivot")),
+                   _int_flag(opts, "--preserve-fds") + _listen_fds(), subreaper=not detach, spec=spec)
+        try:
+            if proxy is not None:
+                proxy.receive()
+            ops.release(root, s)
+        except BaseException:
+            ops.delete(root, cid, force=True)
+            raise
+        if detach:
+            return 0
+        code = proxy.pump(s.pid) if proxy is not None else ops.forward_and_wait(s.pid)
+    finally:
+        if proxy is not None:
+            proxy.close()
     if not _opt(opts, "--keep"):
         ops.delete(root, cid, force=True)
     return code
@@ -282,14 +298,24 @@ def cmd_exec(root: str, opts: dict[str, Any], args: list[str]) -> int:
             "additional_gids": _opt(opts, "--additional-gids", "-g"),
             "no_new_privs": _opt(opts, "--no-new-privs"), "apparmor": _opt(opts, "--apparmor"),
             "process_label": _opt(opts, "--process-label")})
+    detach = bool(_opt(opts, "--detach", "-d"))
+    console_socket = _opt(opts, "--console-socket")
+    proxy = None
     try:
-        return exec_process(root, cid, proc, detach=bool(_opt(opts, "--detach", "-d")),
-                            pid_file=_opt(opts, "--pid-file"), console_socket=_opt(opts, "--console-socket"),
+        if proc.get("terminal") and not console_socket and not detach:
+            from .console import TerminalProxy
+            proxy = TerminalProxy(root, f"{cid}-exec")
+            console_socket = proxy.path
+        return exec_process(root, cid, proc, detach=detach, pid_file=_opt(opts, "--pid-file"),
+                            console_socket=console_socket,
                             preserve_fds=_int_flag(opts, "--preserve-fds") + _listen_fds(),
                             ignore_paused=bool(_opt(opts, "--ignore-paused")),
-                            sub_cgroup=_opt(opts, "--cgroup", default="") or "")
+                            sub_cgroup=_opt(opts, "--cgroup", default="") or "", proxy=proxy)
     except Exception as e:
         raise ExecFailed(str(e) or type(e).__name__) from e
+    finally:
+        if proxy is not None:
+            proxy.close()
 
 
 def _int_flag(opts: dict[str, Any], name: str) -> int:
@@ -477,6 +503,12 @@ def main(argv: list[str] | None = None) -> int:
     log = Logger(None, "text", False)
     try:
         gopts, rest = parse(argv, GLOBAL_FLAGS)
+        if gopts.get("--version") or gopts.get("-v"):
+            print(f"dockyard-runtime version {VERSION}\nspec: 1.2.0")
+            return 0
+        if gopts.get("--help") or gopts.get("-h"):
+            sys.stdout.write(USAGE)
+            return 0
         log = Logger(gopts.get("--log"), gopts.get("--log-format", "text"), bool(gopts.get("--debug")))
         if not rest:
             raise UsageError("no command given")

@@ -53,12 +53,17 @@ def default_cgroup_path(cid: str) -> str:
 
 def create(root: str, cid: str, bundle: str, pid_file: str | None = None,
            console_socket: str | None = None, no_pivot: bool = False, preserve_fds: int = 0,
-           subreaper: bool = False) -> st.State:
+           subreaper: bool = False, spec: dict[str, Any] | None = None) -> st.State:
     """Create the container and return its state with init waiting on the
-    exec fifo. ``subreaper``: init's exit status will be waited for (run)."""
+    exec fifo. ``subreaper``: init's exit status will be waited for (run).
+    ``spec``: the bundle's config.json, when the caller loaded it already."""
     st.validate_id(cid)
     bundle = fs.abspath(bundle)
-    spec = load_spec(bundle)
+    if spec is None:
+        spec = load_spec(bundle)
+    if (spec.get("process") or {}).get("terminal") and not console_socket:
+        raise st.RuntimeError_("cannot allocate tty if the runtime will detach without setting console socket "
+                               "(process.terminal is true)")
     sdir = st.state_dir(root, cid)
     try:
         posix.mkdir(sdir, 0o711)

@@ -316,21 +316,36 @@ def events(root: str, cid: str, interval: float, write: Any) -> None:
         time.sleep(min(0.2, max(next_stats - time.monotonic(), 0.01)))
 
 
-def forward_and_wait(pid: int) -> int:
-    """Wait for pid (our child, or reparented to us as subreaper), passing
-    on the signals a terminal or supervisor sends us; its exit status in the
-    shell's convention (128+signal when killed)."""
+def forward_signals(pid: int) -> None:
+    """Pass on to pid the signals a terminal or supervisor sends us."""
     import _signal
-    for sig in (1, 2, 3, 10, 12, 15, 28):  # HUP INT QUIT USR1 USR2 TERM WINCH
+    for sig in (1, 2, 3, 10, 12, 15):  # HUP INT QUIT USR1 USR2 TERM
         _signal.signal(sig, lambda n, _f: _signal_pid(pid, n))
+
+
+def reap(pid: int, block: bool = True) -> int | None:
+    """Reap our children (orphans come to us as subreaper) until pid is
+    among them: its exit status in the shell's convention (128+signal when
+    killed). None if it is still running and not block; 255 if it is not
+    our child at all."""
     while True:
         try:
-            wpid, status = posix.waitpid(-1, 0)
+            wpid, status = posix.waitpid(-1, 0 if block else posix.WNOHANG)
         except ChildProcessError:
             return 255
         except InterruptedError:
             continue
+        if wpid == 0:
+            return None
         if wpid == pid:
             if posix.WIFSIGNALED(status):
                 return 128 + posix.WTERMSIG(status)
             return posix.WEXITSTATUS(status)
+
+
+def forward_and_wait(pid: int) -> int:
+    """Wait for pid (our child, or reparented to us as subreaper), passing
+    on the signals a terminal or supervisor sends us."""
+    forward_signals(pid)
+    code = reap(pid)
+    return 255 if code is None else code
