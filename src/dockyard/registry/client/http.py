@@ -83,8 +83,10 @@ class HTTPClient:
         with _CONTEXTS_LOCK:
             ctx = _CONTEXTS.get(key)
             if ctx is None:
-                ctx = ssl.create_default_context(cafile=self._ca_file)
-                if not verify:
+                if verify:
+                    ctx = ssl.create_default_context(cafile=self._ca_file)
+                else:  # nothing to verify against: skip loading the CA store
+                    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
                     ctx.check_hostname = False
                     ctx.verify_mode = ssl.CERT_NONE
                 _CONTEXTS[key] = ctx
