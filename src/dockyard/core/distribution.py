@@ -1,14 +1,18 @@
 """Pull and push: images between the local store and a registry.
 
 Pull resolves the reference to a manifest (choosing the platform from an
-index), then transfers layers in parallel threads. Each layer streams from
-the registry into the content store's ingest *and* through the decompressor
-into its own snapshot at the same time, so a layer is on disk unpacked when
-its last byte arrives; blob digest, size and diff ID are checked at the end
-and the layer is kept only if all three match. Interrupted downloads resume
-from the partial ingest with a Range request. Layer snapshots are chained
-(committed by chain ID) in order once all are there; the image is recorded
-last. Any failure removes what the pull added.
+index), then transfers layers in parallel, two threads per layer: a
+download thread receives the blob, hashes it and appends it to the content
+store's ingest, and hands the chunks to the layer's extraction, which
+inflates, hashes (diff ID) and writes the files into the layer's own
+snapshot at the same time. So a layer is on disk unpacked when its last
+byte arrives; blob digest, size and diff ID are checked at the end and the
+layer is kept only if all three match. A connection cut mid-blob resumes
+with a Range request inside the same pull; when retries run out, the
+partial ingest is kept and the next pull resumes from it. Layer snapshots
+are chained (committed by chain ID) in order as they complete; the image is
+recorded last. Any failure, and cancellation (the API client going away),
+removes what the pull added.
 
 Progress goes to a callback as docker's JSON messages (status, id,
 progressDetail, progress)."""
@@ -49,8 +53,43 @@ class Interrupted(Exception):
     layer extraction does not mistake it for bad layer data."""
 
 
-class Cancelled(Exception):
-    pass
+class Cancelled(errdefs.EngineError):
+    """The pull was cancelled (its client went away)."""
+
+    def __init__(self, message: str = "pull cancelled") -> None:
+        super().__init__(message)
+
+
+class Cancel(threading.Event):
+    """A cancellation flag whose set() also aborts the transfers in flight
+    (hooks shut their sockets down), so a stalled registry does not hold a
+    cancelled pull until its read timeout."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._hooks: dict[int, Callable[[], None]] = {}
+        self._hooks_lock = threading.Lock()
+        self._next = 0
+
+    def set(self) -> None:
+        super().set()
+        with self._hooks_lock:
+            hooks = list(self._hooks.values())
+        for hook in hooks:
+            try:
+                hook()
+            except Exception:
+                pass
+
+    def hook(self, fn: Callable[[], None]) -> Callable[[], None]:
+        """Run fn on set() (at once when already set); returns the remover."""
+        with self._hooks_lock:
+            self._next += 1
+            key = self._next
+            self._hooks[key] = fn
+        if self.is_set():
+            fn()
+        return lambda: self._hooks.pop(key, None) and None
 
 
 def short_id(digest: str) -> str:
@@ -190,7 +229,8 @@ class _Feed:
 
 class Puller:
     def __init__(self, service: ImageService, registry: Registry, ref: reference.Reference,
-                 platform: platforms.Platform, emit: Progress, explicit_platform: bool = False) -> None:
+                 platform: platforms.Platform, emit: Progress, explicit_platform: bool = False,
+                 cancel: Cancel | None = None) -> None:
         self.service = service
         self.reg = registry
         self.ref = ref
@@ -198,7 +238,7 @@ class Puller:
         self.platform = platform
         self.explicit_platform = explicit_platform
         self.emit = emit
-        self.cancel = threading.Event()
+        self.cancel = cancel if cancel is not None else Cancel()
 
     # -- manifests ------------------------------------------------------------------------
     def resolve(self) -> tuple[dict[str, Any], bytes, dict[str, Any] | None, bytes | None]:
@@ -402,11 +442,6 @@ class Puller:
                 svc.discard_extract(key, lease)
             writer.abort()
             raise errdefs.InvalidArgument(f"failed to verify layer {digest}: {e}") from None
-        except Cancelled:
-            if key:
-                svc.discard_extract(key, lease)
-            writer.close()  # a cancelled download resumes on the next pull
-            raise
         except BaseException:
             if key:
                 svc.discard_extract(key, lease)
@@ -439,6 +474,8 @@ class Puller:
                 try:
                     self._receive(digest, size, writer, feed, meter)
                 except Interrupted:
+                    if self.cancel.is_set():
+                        raise Cancelled() from None
                     attempt += 1
                     if attempt > RETRIES:
                         raise
@@ -458,6 +495,7 @@ class Puller:
             if offset and getattr(e, "status", 0) == 416:
                 raise Interrupted(f"unexpected EOF: the registry has only {offset} of {size} bytes") from None
             raise
+        unhook = self.cancel.hook(resp.abort)
         try:
             skip = offset if offset and resp.status != 206 else 0  # the registry ignored Range
             remaining = size - offset + skip
@@ -480,6 +518,7 @@ class Puller:
                 meter.add(len(data))
                 feed.put(data)
         finally:
+            unhook()
             resp.close(force=True)
 
     def _writer(self, digest: str) -> Any:
@@ -545,12 +584,15 @@ def _validate_manifest(manifest: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def pull(service: ImageService, ref: str, emit: Progress, auth: AuthConfig | None = None,
-         platform: str = "", insecure: Callable[[str], bool] = lambda host: False) -> Image:
+         platform: str = "", insecure: Callable[[str], bool] = lambda host: False,
+         cancel: Cancel | None = None) -> Image:
+    """Pull ref into service; cancel.set() from any thread stops it and
+    removes everything it added, partial downloads included."""
     r = reference.parse(ref)
     plat = platforms.parse(platform)
     reg = Registry(r.domain, auth, insecure(r.domain))
     try:
-        return Puller(service, reg, r, plat, emit, bool(platform)).run()
+        return Puller(service, reg, r, plat, emit, bool(platform), cancel).run()
     finally:
         reg.http.close()
 

@@ -53,6 +53,16 @@ class Response:
         self.close()
         return data
 
+    def abort(self) -> None:
+        """From another thread: make a blocked read return at once."""
+        conn = self._conn
+        sock = conn.sock if conn is not None else None
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
     def close(self, force: bool = False) -> None:
         conn, self._conn = self._conn, None
         if conn is None:
