@@ -14,6 +14,7 @@ import pytest
 
 from _support import images as ti
 from _support.daemon import busybox_tar
+from _support.images import store_listing
 from _support.registry import FaultProxy, TestRegistry
 
 TestRegistry.__test__ = False  # type: ignore[attr-defined]
@@ -62,23 +63,6 @@ def skopeo_push_layout(registry: TestRegistry, top, ref: str, extra=(), fmt: str
         if all_:
             args.append("--all")
         skopeo(*args, f"oci:{d}:t", f"docker://{registry.host}/{ref}")
-
-
-def store_listing(d) -> dict[str, object]:
-    """What a failed operation must not change."""
-    data = d.data_root
-    meta = json.load(open(os.path.join(data, "overlay", "metadata.json")))
-    try:
-        store = json.load(open(os.path.join(data, "image", "images.json")))
-    except FileNotFoundError:
-        store = {}
-    return {
-        "blobs": sorted(os.listdir(os.path.join(data, "content", "blobs", "sha256"))),
-        "snapshots": sorted(meta["snapshots"]),
-        "snapshot_dirs": sorted(os.listdir(os.path.join(data, "overlay", "snapshots"))),
-        "images": sorted(store.get("images", {})),
-        "refs": sorted(store.get("refs", {})),
-    }
 
 
 def test_push_then_pull_into_another_daemon_and_run(daemon, registry, fresh_daemon) -> None:
