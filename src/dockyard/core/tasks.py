@@ -168,6 +168,16 @@ class TaskService:
     def socket_path(self, cid: str) -> str:
         return os.path.join(self.sockets, cid[:16] + ".sock")
 
+    def rootfs_dir(self, cid: str) -> str:
+        return os.path.join(self.bundle_dir(cid), "rootfs")
+
+    def read_spec(self, cid: str) -> dict[str, Any]:
+        """The OCI spec the task runs with (its bundle's config.json)."""
+        try:
+            return dict(read_json(os.path.join(self.bundle_dir(cid), "config.json")))
+        except (FileNotFoundError, ValueError):
+            raise errdefs.NotFound(f"task {cid}: no bundle") from None
+
     def bundle_exists(self, cid: str) -> bool:
         return os.path.isdir(self.bundle_dir(cid))
 

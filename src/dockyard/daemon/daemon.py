@@ -12,10 +12,16 @@ from ..core.snapshots import OverlaySnapshotter
 from ..core.tasks import TaskService
 from ..fsutil import atomic_write
 from .config import DaemonConfig
+from .archive import ArchiveService
 from .container import ContainerStore
 from .containers import ContainerService
 from .events import Events
+from .exec import ExecService
+from .health import HealthMonitor
 from .images import ImageBackend
+from .sandbox import LoopbackSandboxes, Sandboxes
+from .stats import StatsService
+from .volumes import VolumeService
 
 log = logging.getLogger("dockyard.daemon")
 
@@ -36,7 +42,23 @@ class Daemon:
                                  shim=config.shim or None,
                                  debug_log=os.path.join(config.exec_root, "shim-debug.log") if config.debug else None)
         self.containers_store = ContainerStore(root)
+        self.shutting_down = False
+        # Container networking plugs in here (see sandbox.py).
+        self.sandboxes: Sandboxes = LoopbackSandboxes()
+        self.volumes = VolumeService(self)
+        self.execs = ExecService(self)
+        self.health = HealthMonitor(self)
+        self.stats = StatsService(self)
+        self.archive = ArchiveService(self)
         self.containers = ContainerService(self)
+
+    def init_path(self) -> str:
+        """The docker-init binary bound at /sbin/docker-init for --init."""
+        if self.config.init_path:
+            return self.config.init_path if os.path.exists(self.config.init_path) else ""
+        from ..core.tasks import sibling_binary
+        path = sibling_binary("dockyard-init")
+        return path if os.path.isabs(path) and os.path.exists(path) else ""
 
     def _engine_id(self) -> str:
         path = os.path.join(self.config.data_root, "engine-id")
@@ -53,6 +75,8 @@ class Daemon:
 
     async def shutdown(self) -> None:
         """Leave containers running (live restore): just stop watching them."""
+        self.shutting_down = True
         for c in self.containers_store.all():
-            if c.monitor is not None:
-                c.monitor.cancel()
+            for t in (c.monitor, c.health_task, c.restart_task):
+                if t is not None:
+                    t.cancel()
