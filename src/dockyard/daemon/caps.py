@@ -21,13 +21,22 @@ ALL_CAPS = [
 
 
 def kernel_caps() -> list[str]:
-    """The capabilities this kernel knows (what --privileged grants)."""
+    """What --privileged grants: the capabilities this kernel knows that the
+    daemon itself holds (a container cannot get more than its engine has)."""
     try:
         with open("/proc/sys/kernel/cap_last_cap") as f:
             last = int(f.read())
     except (OSError, ValueError):
         last = len(ALL_CAPS) - 1
-    return ALL_CAPS[: last + 1]
+    bounding = (1 << (last + 1)) - 1
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("CapBnd:"):
+                    bounding = int(line.split()[1], 16)
+    except (OSError, ValueError):
+        pass
+    return [c for i, c in enumerate(ALL_CAPS[: last + 1]) if bounding & (1 << i)]
 
 
 def normalize(names: list[str] | None, field: str) -> list[str]:
