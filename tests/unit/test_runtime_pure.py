@@ -70,3 +70,79 @@ def test_invalid_config_names_the_field(tmp_path, over, field) -> None:
 
 def test_valid_config(tmp_path) -> None:
     validate(_spec(tmp_path), str(tmp_path))
+
+
+def test_jsonio_matches_json() -> None:
+    from dockyard.runtime import jsonio
+    doc = {"a": [1, 2.5, {"b": None, "c": True}], "é": 'x"y\n', "n": -3, "e": [], "f": {}}
+    assert jsonio.loads(json.dumps(doc)) == doc
+    assert jsonio.loads(json.dumps(doc).encode()) == doc
+    assert jsonio.dumps(doc) == json.dumps(doc, separators=(",", ":"))
+    assert jsonio.dumps_pretty(doc) == json.dumps(doc, indent=2)
+    assert jsonio.dumps_pretty(doc, "\t") == json.dumps(doc, indent="\t")
+    for bad in ["", "{", "[1,]", "{} x", "nul", '{"a" 1}']:
+        with pytest.raises(ValueError) as ours:
+            jsonio.loads(bad)
+        with pytest.raises(ValueError) as theirs:
+            json.loads(bad)
+        assert str(ours.value) == str(theirs.value)
+
+
+def test_exec_flags_stop_at_the_container_id() -> None:
+    o, args = cli.parse(["-t", "--env", "A=1", "-e", "B=2", "cid", "sh", "-c", "echo --env"],
+                        cli.COMMAND_FLAGS["exec"])
+    assert o == {"-t": True, "--env": ["A=1"], "-e": ["B=2"]}
+    assert args == ["cid", "sh", "-c", "echo --env"]
+
+
+def test_process_from_args() -> None:
+    from dockyard.runtime.exec_ import ExecError, process_from_args
+    base = {"args": ["sh"], "env": ["PATH=/bin"], "cwd": "/", "user": {"uid": 0, "gid": 0},
+            "capabilities": {"bounding": ["CAP_KILL"], "effective": ["CAP_KILL"], "permitted": ["CAP_KILL"]}}
+    p = process_from_args(base, ["id"], {"env": ["A=1"], "cwd": "/tmp", "user": "1000:1001",
+                                         "caps": ["CAP_SYS_ADMIN"], "additional_gids": ["5"], "tty": True})
+    assert p["args"] == ["id"] and p["env"] == ["PATH=/bin", "A=1"] and p["cwd"] == "/tmp"
+    assert p["user"] == {"uid": 1000, "gid": 1001, "additionalGids": [5]} and p["terminal"] is True
+    assert p["capabilities"]["bounding"] == ["CAP_KILL", "CAP_SYS_ADMIN"]
+    assert "ambient" not in p["capabilities"]  # no inheritable set in the config
+    assert base["env"] == ["PATH=/bin"]  # the container's process is not modified
+    with pytest.raises(ExecError):
+        process_from_args(base, ["id"], {"user": "root"})
+
+
+def test_update_flags_to_resources() -> None:
+    o, args = cli.parse(["--memory", "512m", "--memory-swap", "-1", "--cpu-quota", "-1", "--cpu-share", "100",
+                         "--cpuset-cpus", "0-1", "--pids-limit", "10", "--blkio-weight", "300", "id"],
+                        cli.COMMAND_FLAGS["update"])
+    assert cli.update_resources(o) == {
+        "memory": {"limit": 512 << 20, "swap": -1}, "cpu": {"quota": -1, "shares": 100, "cpus": "0-1"},
+        "pids": {"limit": 10}, "blockIO": {"weight": 300}}
+    assert cli.parse_bytes("1.5g", "--memory") == 3 << 29
+    assert cli.parse_bytes("1024", "--memory") == 1024
+    for bad in ("abc", "-5m", "1x"):
+        with pytest.raises(cli.UsageError):
+            cli.parse_bytes(bad, "--memory")
+    import io
+    res = cli.update_resources({"-r": "-"}, io.BytesIO(b'{"pids": {"limit": 5}}'))
+    assert res == {"pids": {"limit": 5}}
+    with pytest.raises(cli.UsageError):
+        cli.update_resources({"-r": "-"}, io.BytesIO(b'{"pids": {"limit": "5"}}'))
+
+
+def test_signal_names_and_numbers() -> None:
+    from dockyard.runtime.ops import parse_signal
+    from dockyard.runtime.state import RuntimeError_
+    assert parse_signal("KILL") == parse_signal("SIGKILL") == parse_signal("9") == 9
+    assert parse_signal("term") == 15 and parse_signal("SIGRTMIN+2") == 36 and parse_signal("RTMAX-1") == 63
+    for bad in ("0", "65", "NOPE", "RTMIN+40"):
+        with pytest.raises(RuntimeError_):
+            parse_signal(bad)
+
+
+def test_container_ids() -> None:
+    from dockyard.runtime.state import RuntimeError_, validate_id
+    for ok in ("abc", "a-b_c.d+e", "0" * 64):
+        validate_id(ok)
+    for bad in ("", ".", "..", "a/b", "a b", "é"):
+        with pytest.raises(RuntimeError_):
+            validate_id(bad)

@@ -17,13 +17,19 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "logs": ("container", "cmd_logs"), "wait": ("container", "cmd_wait"),
     "inspect": ("container", "cmd_inspect"),
     "images": ("image", "cmd_images"), "import": ("image", "cmd_import"), "tag": ("image", "cmd_tag"),
+    "pull": ("image", "cmd_pull"), "push": ("image", "cmd_push"), "rmi": ("image", "cmd_rmi"),
+    "history": ("image", "cmd_history"), "save": ("image", "cmd_save"), "load": ("image", "cmd_load"),
+    "login": ("image", "cmd_login"), "logout": ("image", "cmd_logout"),
+    "image-prune": ("image", "cmd_image_prune"), "image-inspect": ("image", "cmd_image_inspect"),
     "version": ("system", "cmd_version"), "info": ("system", "cmd_info"),
 }
 MANAGEMENT = {
     "container": {"ls": "ps", "list": "ps", "ps": "ps", "run": "run", "create": "create", "start": "start",
                   "stop": "stop", "kill": "kill", "rm": "rm", "logs": "logs", "wait": "wait",
                   "inspect": "inspect"},
-    "image": {"ls": "images", "list": "images", "import": "import", "tag": "tag", "inspect": "inspect"},
+    "image": {"ls": "images", "list": "images", "import": "import", "tag": "tag", "inspect": "image-inspect",
+              "pull": "pull", "push": "push", "rm": "rmi", "remove": "rmi", "history": "history",
+              "save": "save", "load": "load", "prune": "image-prune"},
     "system": {"info": "info"},
 }
 

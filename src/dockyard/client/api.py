@@ -175,3 +175,60 @@ class APIClient:
 
     def image_tag(self, ref: str, repo: str, tag: str = "") -> None:
         self.request("POST", f"/images/{ref}/tag", {"repo": repo, "tag": tag or None}).read()
+
+    def _registry_auth(self, ref: str, auth: dict[str, str] | None) -> dict[str, str]:
+        """X-Registry-Auth from auth, else from docker's config.json for the
+        reference's registry (as docker's CLI sends it)."""
+        from ..registry.client import dockerconfig, encode_registry_auth
+        if auth is None:
+            from ..oci.reference import split_domain
+            domain = split_domain(ref.split("@", 1)[0])[0]
+            try:
+                auth = dockerconfig.get_credentials(domain)
+            except ValueError:
+                auth = None
+        return {"X-Registry-Auth": encode_registry_auth(auth)} if auth else {}
+
+    def image_pull(self, image: str, tag: str = "", platform: str = "",
+                   auth: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:
+        q = {"fromImage": image, "tag": tag or None, "platform": platform or None}
+        resp = self.request("POST", "/images/create", q, headers=self._registry_auth(image, auth))
+        for line in resp.iter_lines():
+            if line.strip():
+                yield json.loads(line)
+
+    def image_push(self, name: str, tag: str = "", auth: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:
+        resp = self.request("POST", f"/images/{name}/push", {"tag": tag or None},
+                            headers=self._registry_auth(name, auth) or {"X-Registry-Auth": "e30="})
+        for line in resp.iter_lines():
+            if line.strip():
+                yield json.loads(line)
+
+    def image_remove(self, ref: str, force: bool = False, noprune: bool = False) -> list[dict[str, str]]:
+        return json.loads(self.request("DELETE", f"/images/{ref}",
+                                       {"force": int(force), "noprune": int(noprune)}).read())
+
+    def image_prune(self, filters: dict[str, list[str]] | None = None) -> dict[str, Any]:
+        return self.post_json("/images/prune", {"filters": json.dumps(filters)} if filters else None)
+
+    def image_history(self, ref: str) -> list[dict[str, Any]]:
+        return self.get_json(f"/images/{ref}/history")
+
+    def image_save(self, names: list[str]) -> Response:
+        """The archive as a streaming response (read it in chunks)."""
+        return self.request("GET", "/images/get", {"names": names})
+
+    def image_load(self, source: Iterable[bytes], quiet: bool = False) -> Iterator[dict[str, Any]]:
+        resp = self.request("POST", "/images/load", {"quiet": int(quiet)}, body=source,
+                            headers={"Content-Type": "application/x-tar"})
+        for line in resp.iter_lines():
+            if line.strip():
+                yield json.loads(line)
+
+    def login(self, username: str, password: str, server: str = "") -> dict[str, Any]:
+        return self.post_json("/auth", body={"username": username, "password": password,
+                                             "serveraddress": server})
+
+    def distribution_inspect(self, ref: str) -> dict[str, Any]:
+        resp = self.request("GET", f"/distribution/{ref}/json", headers=self._registry_auth(ref, None))
+        return json.loads(resp.read())

@@ -228,7 +228,10 @@ def _apply_member(r: _Root, tf: tarfile.TarFile, m: tarfile.TarInfo, same_owner:
             lparts = _clean_parts(m.linkname)
             if not lparts:
                 raise LayerError(f"hard link {m.name!r} has an empty target")
-            lparent = r.open_dir(lparts[:-1], False, m.linkname)
+            try:
+                lparent = r.open_dir(lparts[:-1], False, m.linkname)
+            except FileNotFoundError:
+                raise LayerError(f"hard link {m.name!r} points to missing {m.linkname!r}") from None
             try:
                 try:
                     lst = os.lstat(lparts[-1], dir_fd=lparent)

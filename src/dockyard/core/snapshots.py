@@ -147,13 +147,21 @@ class OverlaySnapshotter:
                 return [Mount("overlay", "overlay", ("index=off", "lowerdir=" + ":".join(lowers)))]
             raise InvalidArgument(f"snapshot {key}: committed snapshots cannot be mounted; prepare a view")
 
-    def commit(self, name: str, key: str, labels: dict[str, str] | None = None) -> None:
+    def commit(self, name: str, key: str, labels: dict[str, str] | None = None, parent: str | None = None) -> None:
+        """Commit the active snapshot key as name. ``parent`` re-parents it:
+        layers are extracted into their own directory without looking at the
+        layers below, so a pull can extract them in parallel and chain them
+        at commit time."""
         with self._lock:
             r = self._rec(key)
             if r["kind"] != ACTIVE:
                 raise InvalidArgument(f"snapshot {key}: only an active snapshot can be committed")
             if name in self._meta["snapshots"]:
                 raise AlreadyExists(f"snapshot {name}: already exists")
+            if parent is not None:
+                if parent and self._rec(parent)["kind"] != COMMITTED:
+                    raise InvalidArgument(f"snapshot {parent}: parent is not committed")
+                r["parent"] = parent
             shutil.rmtree(os.path.join(self.snapshots_dir, str(r["id"]), "work"), ignore_errors=True)
             r["kind"] = COMMITTED
             if labels:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 CAPS = [
     "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
@@ -38,7 +40,7 @@ def to_mask(names: list[str] | None, field: str = "capabilities") -> int:
     return mask
 
 
-def masks(caps: dict[str, Any] | None) -> dict[str, int]:
+def masks(caps: dict[str, Any] | None, field: str = "process.capabilities") -> dict[str, int]:
     caps = caps or {}
-    return {k: to_mask(caps.get(k), f"process.capabilities.{k}")
+    return {k: to_mask(caps.get(k), f"{field}.{k}")
             for k in ("bounding", "effective", "inheritable", "permitted", "ambient")}

@@ -23,9 +23,9 @@ expects, so a protocol slip is reported as such. A child that fails sends
 
 from __future__ import annotations
 
-import json
-import socket
+import _socket
 
+from .jsonio import dumps, loads
 from .state import RuntimeError_
 
 
@@ -34,17 +34,17 @@ class ChildError(RuntimeError_):
 
 
 class Channel:
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: _socket.socket) -> None:
         self.sock = sock
 
     @classmethod
     def pair(cls) -> tuple["Channel", "Channel"]:
-        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        a, b = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
         return cls(a), cls(b)
 
     def send(self, msg_type: str, **fields: object) -> None:
         fields["type"] = msg_type
-        self.sock.sendall(json.dumps(fields).encode())
+        self.sock.sendall(dumps(fields).encode())
 
     def send_error(self, step: str, err: BaseException) -> None:
         errno_ = getattr(err, "errno", None)
@@ -59,20 +59,33 @@ class Channel:
         except OSError:
             pass
 
+    def _raise(self, msg: dict) -> None:
+        step, text = msg.get("step", "init"), msg.get("message", "")
+        # runc's wording, which docker users (and the docker CLI's exit codes) know.
+        if step == "lookup executable":
+            raise ChildError(f"unable to start container process: {text}")
+        raise ChildError(f"unable to start container process: error during container init: {step}: {text}")
+
     def recv(self, *expected: str) -> dict:
         data = self.sock.recv(65536)
         if not data:
             raise ChildError(f"container init exited before sending {'/'.join(expected)}")
-        msg = json.loads(data)
+        msg = loads(data)
         if msg.get("type") == "error" and "error" not in expected:
-            step, text = msg.get("step", "init"), msg.get("message", "")
-            # runc's wording, which docker users (and the docker CLI's exit codes) know.
-            if step == "lookup executable":
-                raise ChildError(f"unable to start container process: {text}")
-            raise ChildError(f"unable to start container process: error during container init: {step}: {text}")
+            self._raise(msg)
         if msg.get("type") not in expected:
             raise ChildError(f"unexpected message {msg.get('type')!r}, expected {'/'.join(expected)}")
         return msg
+
+    def recv_eof_or_error(self) -> None:
+        """Returns at end of file (the peer's execve closed its end);
+        raises the error the peer reported instead."""
+        data = self.sock.recv(65536)
+        if data:
+            msg = loads(data)
+            if msg.get("type") == "error":
+                self._raise(msg)
+            raise ChildError(f"unexpected message {msg.get('type')!r} before exec")
 
     def fileno(self) -> int:
         return self.sock.fileno()

@@ -3,10 +3,12 @@ container operation, so only the verb being run is loaded."""
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-from typing import Any, Callable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 DEFAULT_ROOT = "/run/dockyard-runtime"
 VERSION = "0.1.0"
@@ -34,8 +36,11 @@ COMMAND_FLAGS: dict[str, dict[str, bool]] = {
              "--no-new-privs": False, "--preserve-fds": True, "--process-label": True,
              "--apparmor": True, "--ignore-paused": False, "--cgroup": True},
     "update": {"--resources": True, "-r": True, "--memory": True, "--memory-reservation": True,
-               "--memory-swap": True, "--cpu-shares": True, "--cpu-quota": True, "--cpu-period": True,
-               "--cpuset-cpus": True, "--cpuset-mems": True, "--pids-limit": True, "--blkio-weight": True},
+               "--memory-swap": True, "--kernel-memory": True, "--kernel-memory-tcp": True,
+               "--cpu-share": True, "--cpu-shares": True, "--cpu-quota": True, "--cpu-period": True,
+               "--cpu-burst": True, "--cpu-rt-period": True, "--cpu-rt-runtime": True,
+               "--cpuset-cpus": True, "--cpuset-mems": True, "--pids-limit": True, "--blkio-weight": True,
+               "--l3-cache-schema": True, "--mem-bw-schema": True},
 }
 REPEATABLE = {"--env", "-e", "--cap", "-c", "--additional-gids", "-g"}
 
@@ -71,7 +76,9 @@ def parse(argv: list[str], spec: dict[str, bool]) -> tuple[dict[str, Any], list[
                 opts[name] = value.lower() not in ("false", "0") if eq else True
         else:
             args.append(a)
-            if spec is GLOBAL_FLAGS:
+            if spec is GLOBAL_FLAGS or spec is COMMAND_FLAGS["exec"] or spec is COMMAND_FLAGS["ps"]:
+                # The verb, or exec's/ps's container id: what follows belongs
+                # to the command or to ps(1) (runc's SkipArgReorder).
                 args.extend(argv[i + 1:])
                 break
         i += 1
@@ -96,7 +103,8 @@ class Logger:
         if self.path:
             import time
             ts = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-            line = json.dumps({"level": "error", "msg": msg, "time": ts}) if self.fmt == "json" \
+            from .jsonio import dumps
+            line = dumps({"level": "error", "msg": msg, "time": ts}) if self.fmt == "json" \
                 else f'time="{ts}" level=error msg="{msg}"'
             try:
                 with open(self.path, "a") as f:
@@ -136,26 +144,16 @@ def cmd_run(root: str, opts: dict[str, Any], args: list[str]) -> int:
                _opt(opts, "--console-socket"), bool(_opt(opts, "--no-pivot")),
                int(_opt(opts, "--preserve-fds", default=0) or 0) + _listen_fds(), subreaper=not detach)
     try:
-        ops.start(root, cid)
+        ops.release(root, s)
     except BaseException:
         ops.delete(root, cid, force=True)
         raise
     if detach:
         return 0
-    import signal
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
-        signal.signal(sig, lambda n, _f: _forward(s.pid, n))
-    code = ops.wait_exit(s.pid)
+    code = ops.forward_and_wait(s.pid)
     if not _opt(opts, "--keep"):
         ops.delete(root, cid, force=True)
     return code
-
-
-def _forward(pid: int, signum: int) -> None:
-    try:
-        os.kill(pid, signum)
-    except ProcessLookupError:
-        pass
 
 
 def cmd_start(root: str, opts: dict[str, Any], args: list[str]) -> int:
@@ -166,8 +164,9 @@ def cmd_start(root: str, opts: dict[str, Any], args: list[str]) -> int:
 
 def cmd_state(root: str, opts: dict[str, Any], args: list[str]) -> int:
     from . import state as st
+    from .jsonio import dumps_pretty
     s = st.load(root, _need_id(args, "state"))
-    sys.stdout.write(json.dumps(s.oci(), indent=2) + "\n")
+    sys.stdout.write(dumps_pretty(s.oci()) + "\n")
     return 0
 
 
@@ -204,7 +203,8 @@ def cmd_list(root: str, opts: dict[str, Any], args: list[str]) -> int:
         for it in items:
             print(it["id"])
     elif _opt(opts, "--format", "-f", default="table") == "json":
-        print(json.dumps(items))
+        from .jsonio import dumps
+        print(dumps(items))
     else:
         rows = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
         rows += [(i["id"], str(i["pid"]), i["status"], i["bundle"], i["created"], i["owner"]) for i in items]
@@ -218,7 +218,8 @@ def cmd_ps(root: str, opts: dict[str, Any], args: list[str]) -> int:
     from . import ops
     pids = ops.ps_pids(root, _need_id(args, "ps"))
     if _opt(opts, "--format", "-f", default="table") == "json":
-        print(json.dumps(pids))
+        from .jsonio import dumps
+        print(dumps(pids))
         return 0
     import subprocess
     ps_args = args[1:] or ["-ef"]
@@ -243,21 +244,193 @@ def cmd_spec(root: str, opts: dict[str, Any], args: list[str]) -> int:
     path = os.path.join(bundle, "config.json")
     if os.path.exists(path):
         raise UsageError("File config.json exists. Remove it first")
+    from .jsonio import dumps_pretty
     with open(path, "w") as f:
-        json.dump(default_spec(rootless=bool(_opt(opts, "--rootless"))), f, indent="\t")
+        f.write(dumps_pretty(default_spec(rootless=bool(_opt(opts, "--rootless"))), "\t") + "\n")
     return 0
 
 
 def cmd_features(root: str, opts: dict[str, Any], args: list[str]) -> int:
     from .defaults import features
-    print(json.dumps(features(), indent="    "))
+    from .jsonio import dumps_pretty
+    print(dumps_pretty(features(), "    "))
     return 0
+
+
+class ExecFailed(Exception):
+    """exec could not run the process: runc exits 255 then."""
+
+
+def cmd_exec(root: str, opts: dict[str, Any], args: list[str]) -> int:
+    from .exec_ import exec_process, load_process_file, process_from_args
+    cid = _need_id(args, "exec")
+    process_file = _opt(opts, "--process", "-p")
+    if process_file:
+        proc = load_process_file(process_file)
+    else:
+        if len(args) > 1 and args[1] == "--":
+            args = [args[0]] + args[2:]
+        if len(args) < 2:
+            raise UsageError('"exec" requires a container id and a command, or --process')
+        from . import state as st
+        base = st.load(root, cid).config.get("process") or {}
+        proc = process_from_args(base, args[1:], {
+            "cwd": _opt(opts, "--cwd"), "env": _opt(opts, "--env", "-e"), "tty": _opt(opts, "--tty", "-t"),
+            "user": _opt(opts, "--user", "-u"), "caps": _opt(opts, "--cap", "-c"),
+            "additional_gids": _opt(opts, "--additional-gids", "-g"),
+            "no_new_privs": _opt(opts, "--no-new-privs"), "apparmor": _opt(opts, "--apparmor"),
+            "process_label": _opt(opts, "--process-label")})
+    try:
+        return exec_process(root, cid, proc, detach=bool(_opt(opts, "--detach", "-d")),
+                            pid_file=_opt(opts, "--pid-file"), console_socket=_opt(opts, "--console-socket"),
+                            preserve_fds=_int_flag(opts, "--preserve-fds") + _listen_fds(),
+                            ignore_paused=bool(_opt(opts, "--ignore-paused")),
+                            sub_cgroup=_opt(opts, "--cgroup", default="") or "")
+    except Exception as e:
+        raise ExecFailed(str(e) or type(e).__name__) from e
+
+
+def _int_flag(opts: dict[str, Any], name: str) -> int:
+    value = opts.get(name)
+    if value in (None, ""):
+        return 0
+    try:
+        return int(value)
+    except ValueError:
+        raise UsageError(f"invalid value {value!r} for flag {name}") from None
+
+
+def parse_bytes(value: str, flag: str) -> int:
+    """docker/go-units RAMInBytes ("512m", "1g", "1024"), and -1 for unlimited."""
+    v = value.strip().lower()
+    if v == "-1":
+        return -1
+    units = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mb": 1 << 20,
+             "mib": 1 << 20, "g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30, "t": 1 << 40, "tb": 1 << 40,
+             "tib": 1 << 40, "p": 1 << 50, "pb": 1 << 50, "pib": 1 << 50}
+    num = v.rstrip("abgikmpt")
+    suffix = v[len(num):]
+    try:
+        n = float(num)
+    except ValueError:
+        n = -1.0
+    if suffix not in units or n < 0:
+        raise UsageError(f"invalid value {value!r} for flag {flag}: invalid size")
+    return int(n * units[suffix])
+
+
+def _num(value: str, flag: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise UsageError(f"invalid value {value!r} for flag {flag}") from None
+
+
+def update_resources(opts: dict[str, Any], stdin: Any = None) -> dict[str, Any]:
+    """runc update's resources: the -r JSON (file or - for stdin), else the flags."""
+    source = _opt(opts, "--resources", "-r")
+    if source:
+        from .jsonio import loads
+        try:
+            if source == "-":
+                data = (stdin or sys.stdin.buffer).read()
+            else:
+                with open(source, "rb") as f:
+                    data = f.read()
+            res = loads(data)
+        except OSError as e:
+            raise UsageError(f"reading resources {source}: {e.strerror}") from None
+        except ValueError as e:
+            raise UsageError(f"resources: invalid JSON: {e}") from None
+        if not isinstance(res, dict):
+            raise UsageError("resources: must be a JSON object")
+        _check_resources(res)
+        return res
+    res: dict[str, Any] = {}
+    mem: dict[str, Any] = {}
+    for flag, key in (("--memory", "limit"), ("--memory-reservation", "reservation"), ("--memory-swap", "swap"),
+                      ("--kernel-memory", "kernel"), ("--kernel-memory-tcp", "kernelTCP")):
+        if opts.get(flag) is not None:
+            mem[key] = parse_bytes(opts[flag], flag)
+    cpu: dict[str, Any] = {}
+    for flag, key in (("--cpu-share", "shares"), ("--cpu-shares", "shares"), ("--cpu-quota", "quota"),
+                      ("--cpu-period", "period"), ("--cpu-burst", "burst"),
+                      ("--cpu-rt-period", "realtimePeriod"), ("--cpu-rt-runtime", "realtimeRuntime")):
+        if opts.get(flag) is not None:
+            cpu[key] = _num(opts[flag], flag)
+    for flag, key in (("--cpuset-cpus", "cpus"), ("--cpuset-mems", "mems")):
+        if opts.get(flag) is not None:
+            cpu[key] = opts[flag]
+    if mem:
+        res["memory"] = mem
+    if cpu:
+        res["cpu"] = cpu
+    if opts.get("--pids-limit") is not None:
+        res["pids"] = {"limit": _num(opts["--pids-limit"], "--pids-limit")}
+    if opts.get("--blkio-weight") is not None:
+        res["blockIO"] = {"weight": _num(opts["--blkio-weight"], "--blkio-weight")}
+    for flag in ("--l3-cache-schema", "--mem-bw-schema"):
+        if opts.get(flag):
+            raise UsageError(f"{flag}: Intel RDT is not supported")
+    return res
+
+
+def _check_resources(res: dict[str, Any]) -> None:
+    for section, ints in (("memory", ("limit", "reservation", "swap", "kernel", "kernelTCP", "swappiness")),
+                          ("cpu", ("shares", "quota", "period", "burst", "realtimeRuntime", "realtimePeriod")),
+                          ("pids", ("limit",)), ("blockIO", ("weight", "leafWeight"))):
+        sec = res.get(section)
+        if sec is None:
+            continue
+        if not isinstance(sec, dict):
+            raise UsageError(f"resources.{section}: must be an object")
+        for k in ints:
+            v = sec.get(k)
+            if v is not None and (not isinstance(v, int) or isinstance(v, bool)):
+                raise UsageError(f"resources.{section}.{k}: must be an integer")
+
+
+def cmd_update(root: str, opts: dict[str, Any], args: list[str]) -> int:
+    from . import ops
+    cid = _need_id(args, "update")
+    ops.update(root, cid, update_resources(opts))
+    return 0
+
+
+def cmd_events(root: str, opts: dict[str, Any], args: list[str]) -> int:
+    from . import ops
+    from .jsonio import dumps
+    cid = _need_id(args, "events")
+    if _opt(opts, "--stats"):
+        print(dumps({"type": "stats", "id": cid, "data": ops.stats(root, cid)}))
+        return 0
+    interval = _duration(_opt(opts, "--interval", default="5s"))
+
+    def write(event: dict[str, Any]) -> None:
+        sys.stdout.write(dumps(event) + "\n")
+        sys.stdout.flush()
+    ops.events(root, cid, interval, write)
+    return 0
+
+
+def _duration(value: str) -> float:
+    """Go's time.ParseDuration for the units runc users write (5s, 500ms, 1m)."""
+    for suffix, scale in (("ms", 0.001), ("us", 1e-6), ("ns", 1e-9), ("s", 1.0), ("m", 60.0), ("h", 3600.0)):
+        if value.endswith(suffix):
+            try:
+                d = float(value[:-len(suffix)]) * scale
+            except ValueError:
+                break
+            if d > 0:
+                return d
+            break
+    raise UsageError(f"invalid duration {value!r}")
 
 
 COMMANDS: dict[str, Callable[[str, dict[str, Any], list[str]], int]] = {
     "create": cmd_create, "run": cmd_run, "start": cmd_start, "state": cmd_state, "kill": cmd_kill,
     "delete": cmd_delete, "pause": cmd_pause, "resume": cmd_resume, "list": cmd_list, "ps": cmd_ps,
-    "spec": cmd_spec, "features": cmd_features,
+    "spec": cmd_spec, "features": cmd_features, "exec": cmd_exec, "update": cmd_update, "events": cmd_events,
 }
 
 USAGE = """usage: dockyard-runtime [global options] command [command options] [arguments...]
@@ -275,6 +448,9 @@ commands:
   resume     resumes all processes that have been previously paused
   list       lists containers started by runtime with the given root
   ps         ps displays the processes running inside a container
+  exec       execute new process inside the container
+  update     update container resource constraints
+  events     display container events such as OOM notifications and cpu, memory, and IO usage statistics
   spec       create a new specification file
   features   show the enabled features
 
@@ -303,19 +479,21 @@ def main(argv: list[str] | None = None) -> int:
         if not rest:
             raise UsageError("no command given")
         verb, rest = rest[0], rest[1:]
-        if verb not in COMMANDS:
-            from . import extra
-            handler = extra.COMMANDS.get(verb) if hasattr(extra, "COMMANDS") else None
-            if handler is None:
-                raise UsageError(f"No help topic for '{verb}'")
-        else:
-            handler = COMMANDS[verb]
+        handler = COMMANDS.get(verb)
+        if handler is None:
+            raise UsageError(f"No help topic for '{verb}'")
         opts, args = parse(rest, COMMAND_FLAGS.get(verb, {}))
         root = gopts.get("--root") or DEFAULT_ROOT
         return handler(root, opts, args)
     except UsageError as e:
         log.error(str(e))
         return 1
+    except ExecFailed as e:
+        if os.environ.get("DOCKYARD_RUNTIME_TRACEBACK"):
+            import traceback
+            traceback.print_exception(e.__cause__ or e)
+        log.error(str(e))
+        return 255
     except KeyboardInterrupt:
         return 130
     except Exception as e:  # one line with the cause, never a traceback

@@ -4,15 +4,17 @@ report ready (see channel.py for the message sequence)."""
 
 from __future__ import annotations
 
-import json
 import os
-import signal
 import time
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 from .._sys import consts as c
 from . import state as st
-from .channel import Channel, ChildError
+from .channel import Channel
+from .jsonio import dumps
 from .spec import load_spec, rootfs_path
 
 
@@ -106,7 +108,10 @@ def _create(root: str, cid: str, bundle: str, spec: dict[str, Any], sdir: str,
                      cgroup_path=cgroup_path, cgroup_mode=cgroup_mode,
                      annotations=spec.get("annotations") or {}, rootfs=rootfs_path(spec, bundle),
                      owner="root",
-                     config={"hooks": spec.get("hooks") or {}, "new_namespaces": sorted(new_ns)})
+                     config={"hooks": spec.get("hooks") or {}, "new_namespaces": sorted(new_ns),
+                             # what `exec` applies to a new process in the container
+                             "namespaces": sorted(all_ns), "process": spec.get("process") or {},
+                             "seccomp": linux.get("seccomp")})
     hooks = spec.get("hooks") or {}
     has_hooks = bool(hooks.get("prestart") or hooks.get("createRuntime") or hooks.get("createContainer"))
     ctx = {
@@ -140,7 +145,7 @@ def _create(root: str, cid: str, bundle: str, spec: dict[str, Any], sdir: str,
         state.pid = init_pid
         state.init_start_time = st.proc_start_time(init_pid)
         state.status = st.CREATED
-        state_json = json.dumps(state.oci())
+        state_json = dumps(state.oci())
         msg = parent.recv("hooks", "ready")
         if msg["type"] == "hooks":
             from .hooks import run_hooks
@@ -152,7 +157,7 @@ def _create(root: str, cid: str, bundle: str, spec: dict[str, Any], sdir: str,
         for p in (init_pid, pid):
             if p:
                 try:
-                    os.kill(p, signal.SIGKILL)
+                    os.kill(p, 9)
                 except ProcessLookupError:
                     pass
         _reap(pid)
@@ -163,8 +168,7 @@ def _create(root: str, cid: str, bundle: str, spec: dict[str, Any], sdir: str,
         parent.close()
     st.save(root, state)
     if pid_file:
-        from ..fsutil import atomic_write
-        atomic_write(os.path.abspath(pid_file), str(init_pid).encode(), durable=False)
+        st.write_pid_file(pid_file, init_pid)
     return state
 
 

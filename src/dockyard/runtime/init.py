@@ -5,19 +5,14 @@ block on the exec fifo until ``start``."""
 from __future__ import annotations
 
 import os
-import socket
+import sys
 from typing import Any
 
 from .._sys import consts as c
 from .._sys import libc
-from . import capabilities, rootfs
+from . import rootfs
 from .channel import Channel
-
-
-class Step:
-    """Names the step in progress, so a failure reports where it happened."""
-
-    name = "init"
+from .process import Step, close_fds_from, finalize, setup_terminal
 
 
 def run_init(ctx: dict[str, Any], chan: Channel) -> None:
@@ -73,8 +68,8 @@ def _setup(ctx: dict[str, Any], chan: Channel, step: Step) -> int:
     console = None
     if ctx.get("console_socket"):
         step.name = "connect console socket"
-        console = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        console.connect(ctx["console_socket"])
+        from .fdpass import connect_unix
+        console = connect_unix(ctx["console_socket"])
 
     if "mount" in new_ns:
         step.name = "pivot_root"
@@ -112,45 +107,11 @@ def _setup(ctx: dict[str, Any], chan: Channel, step: Step) -> int:
 
     if console is not None:
         step.name = "set up terminal"
-        _setup_terminal(console, ctx["id"], proc.get("consoleSize"))
+        setup_terminal(console, proc.get("consoleSize"), ctx["id"])
     elif proc.get("terminal") and not ctx.get("console_socket"):
         raise ValueError("process.terminal is true but no --console-socket was given")
 
-    step.name = "rlimits"
-    _set_rlimits(proc.get("rlimits") or [])
-    if proc.get("oomScoreAdj") is not None:
-        step.name = "oom_score_adj"
-        with open("/proc/self/oom_score_adj", "w") as f:
-            f.write(str(proc["oomScoreAdj"]))
-
-    step.name = "chdir"
-    cwd = proc.get("cwd") or "/"
-    os.chdir(cwd)
-
-    step.name = "lookup executable"
-    args = proc.get("args") or []
-    env = proc.get("env") or []
-    ctx["exec_path"] = lookup_path(args[0], env)
-
-    user = proc.get("user") or {}
-    caps = capabilities.masks(proc.get("capabilities"))
-    step.name = "drop bounding capabilities"
-    _drop_bounding(caps["bounding"])
-    step.name = "set user"
-    _set_user(user)
-    step.name = "set capabilities"
-    libc.capset(caps["effective"], caps["permitted"], caps["inheritable"])
-    _set_ambient(caps["ambient"])
-    if proc.get("noNewPrivileges"):
-        step.name = "no_new_privs"
-        libc.prctl(c.PR_SET_NO_NEW_PRIVS, 1)
-    if user.get("umask") is not None:
-        os.umask(user["umask"])
-    seccomp = linux.get("seccomp")
-    if seccomp:
-        step.name = "seccomp"
-        from .seccomp import load_filter
-        load_filter(seccomp)
+    ctx["exec"] = finalize(proc, linux.get("seccomp"), step)
     step.name = "ready"
     chan.send("ready")
     return exec_fd
@@ -164,6 +125,7 @@ def _preload(spec: dict[str, Any]) -> None:
     import resource  # noqa: F401
     import struct  # noqa: F401
     import termios  # noqa: F401
+    from . import fdpass  # noqa: F401
     if (spec.get("linux") or {}).get("seccomp"):
         from . import seccomp
         seccomp.preload()
@@ -185,8 +147,9 @@ def _wait_and_exec(ctx: dict[str, Any], exec_fd: int) -> None:
         if hooks:
             from .hooks import run_hooks
             run_hooks(hooks, ctx["state_json"])
-        _close_fds_from(3 + ctx.get("preserve_fds", 0))
-        os.execve(ctx["exec_path"], proc.get("args"), _env_dict(proc.get("env") or []))
+        close_fds_from(3 + ctx.get("preserve_fds", 0))
+        path, args, env = ctx["exec"]
+        os.execve(path, args, env)
     except BaseException as e:
         try:
             os.write(2, f"dockyard-runtime: exec {proc.get('args', ['?'])[0]}: {e}\n".encode())
@@ -195,120 +158,16 @@ def _wait_and_exec(ctx: dict[str, Any], exec_fd: int) -> None:
         os._exit(127 if isinstance(e, FileNotFoundError) else 126)
 
 
-def _env_dict(env: list[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for kv in env:
-        k, _, v = kv.partition("=")
-        out[k] = v
-    return out
-
-
-def lookup_path(cmd: str, env: list[str]) -> str:
-    """Resolve the executable as execvp would, in the container's root."""
-    def executable(p: str) -> bool:
-        return os.path.isfile(p) and os.access(p, os.X_OK)
-    if "/" in cmd:
-        if executable(cmd):
-            return cmd
-        if not os.path.exists(cmd):
-            raise FileNotFoundError(2, f'exec: "{cmd}": stat {cmd}: no such file or directory')
-        raise PermissionError(13, f'exec: "{cmd}": permission denied')
-    path = _env_dict(env).get("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
-    for d in path.split(":"):
-        p = os.path.join(d or ".", cmd)
-        if executable(p):
-            return p
-    raise FileNotFoundError(2, f'exec: "{cmd}": executable file not found in $PATH')
-
-
-def _close_fds_from(first: int) -> None:
-    """Mark every other fd close-on-exec (runc's fix for CVE-2024-21626)."""
-    import fcntl
-    for name in os.listdir("/proc/self/fd"):
-        fd = int(name)
-        if fd >= first:
-            try:
-                fcntl.fcntl(fd, fcntl.F_SETFD, fcntl.FD_CLOEXEC)
-            except OSError:
-                pass
-
-
 def _loopback_up() -> None:
+    """ifconfig lo up, with the two ioctls (no netlink needed for this)."""
+    import _socket
     import fcntl
-    import struct
     siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
     try:
-        ifreq = struct.pack("16sh14x", b"lo", 0)
-        flags = struct.unpack("16sh14x", fcntl.ioctl(s, siocgifflags, ifreq))[1]
-        fcntl.ioctl(s, siocsifflags, struct.pack("16sh14x", b"lo", flags | iff_up))
+        ifreq = b"lo".ljust(40, b"\0")
+        res = fcntl.ioctl(s.fileno(), siocgifflags, ifreq)
+        flags = int.from_bytes(res[16:18], sys.byteorder) | iff_up
+        fcntl.ioctl(s.fileno(), siocsifflags, b"lo".ljust(16, b"\0") + flags.to_bytes(2, sys.byteorder) + bytes(22))
     finally:
         s.close()
-
-
-def _setup_terminal(console: socket.socket, cid: str, size: dict[str, int] | None) -> None:
-    import fcntl
-    import json
-    import struct
-    import termios
-    master, slave = os.openpty()
-    if size:
-        fcntl.ioctl(slave, termios.TIOCSWINSZ,
-                    struct.pack("HHHH", size.get("height", 0), size.get("width", 0), 0, 0))
-    os.setsid()
-    fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
-    for fd in (0, 1, 2):
-        os.dup2(slave, fd)
-    if slave > 2:
-        os.close(slave)
-    socket.send_fds(console, [json.dumps({"type": "terminal", "container": cid}).encode()], [master])
-    os.close(master)
-    console.close()
-
-
-_RLIMITS = {
-    "RLIMIT_AS": 9, "RLIMIT_CORE": 4, "RLIMIT_CPU": 0, "RLIMIT_DATA": 2, "RLIMIT_FSIZE": 1,
-    "RLIMIT_LOCKS": 10, "RLIMIT_MEMLOCK": 8, "RLIMIT_MSGQUEUE": 12, "RLIMIT_NICE": 13,
-    "RLIMIT_NOFILE": 7, "RLIMIT_NPROC": 6, "RLIMIT_RSS": 5, "RLIMIT_RTPRIO": 14,
-    "RLIMIT_RTTIME": 15, "RLIMIT_SIGPENDING": 11, "RLIMIT_STACK": 3,
-}
-
-
-def _set_rlimits(rlimits: list[dict[str, Any]]) -> None:
-    import resource
-    for rl in rlimits:
-        num = _RLIMITS.get(rl.get("type", ""))
-        if num is None:
-            raise ValueError(f"process.rlimits: unknown type {rl.get('type')!r}")
-        resource.setrlimit(num, (_rlim(rl.get("soft", 0)), _rlim(rl.get("hard", 0))))
-
-
-def _rlim(v: int) -> int:
-    import resource
-    return resource.RLIM_INFINITY if v >= 2**63 - 1 or v == -1 else v
-
-
-def _drop_bounding(bounding: int) -> None:
-    for cap in range(capabilities.last_cap() + 1):
-        if not bounding & (1 << cap):
-            libc.prctl(c.PR_CAPBSET_DROP, cap)
-
-
-def _set_user(user: dict[str, Any]) -> None:
-    uid, gid = int(user.get("uid", 0)), int(user.get("gid", 0))
-    libc.prctl(c.PR_SET_KEEPCAPS, 1)
-    os.setgroups([int(g) for g in user.get("additionalGids") or []])
-    os.setresgid(gid, gid, gid)
-    os.setresuid(uid, uid, uid)
-    libc.prctl(c.PR_SET_KEEPCAPS, 0)
-
-
-def _set_ambient(ambient: int) -> None:
-    if not ambient:
-        return
-    for cap in range(capabilities.last_cap() + 1):
-        if ambient & (1 << cap):
-            try:
-                libc.prctl(c.PR_CAP_AMBIENT, c.PR_CAP_AMBIENT_RAISE, cap)
-            except OSError:
-                pass  # not in permitted+inheritable: runc skips it too

@@ -1,33 +1,57 @@
-"""start, state, kill, delete, pause, resume, ps, list: operations on a
-created container, each checking the status it needs first."""
+"""start, kill, delete, pause, resume, ps, list, update, events: operations
+on an existing container, each checking the status it needs first."""
 
 from __future__ import annotations
 
-import errno
-import json
 import os
-import select
-import signal
-import time
-from typing import Any
 
 from . import state as st
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
-def _cgroup(s: st.State):
+    from ..cgroups import CgroupManager
+
+SIGKILL = 9
+# Linux signal numbers (x86, arm, powerpc, s390, riscv; mips, sparc and alpha
+# number them differently and are not supported hosts).
+SIGNALS = {"HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "TRAP": 5, "ABRT": 6, "IOT": 6, "BUS": 7, "FPE": 8,
+           "KILL": 9, "USR1": 10, "SEGV": 11, "USR2": 12, "PIPE": 13, "ALRM": 14, "TERM": 15,
+           "STKFLT": 16, "CHLD": 17, "CONT": 18, "STOP": 19, "TSTP": 20, "TTIN": 21, "TTOU": 22,
+           "URG": 23, "XCPU": 24, "XFSZ": 25, "VTALRM": 26, "PROF": 27, "WINCH": 28, "IO": 29,
+           "POLL": 29, "PWR": 30, "SYS": 31}
+SIGRTMIN, SIGRTMAX = 34, 64
+
+
+def cgroup_of(s: st.State) -> CgroupManager:
     from ..cgroups import open_manager
     return open_manager(s.cgroup_path, mode=s.cgroup_mode or None)
+
+
+def _status_error(verb: str, s: st.State) -> st.RuntimeError_:
+    return st.RuntimeError_(f"cannot {verb} a container that is {s.status}")
 
 
 def start(root: str, cid: str) -> None:
     s = st.load(root, cid)
     if s.status != st.CREATED:
-        raise st.RuntimeError_(f"cannot start a container that has {'stopped' if s.status == st.STOPPED else 'already started' if s.status in (st.RUNNING, st.PAUSED) else s.status}")
-    fifo = os.path.join(st.state_dir(root, cid), "exec.fifo")
+        if s.status == st.STOPPED:
+            raise st.RuntimeError_("cannot start a container that has stopped")
+        if s.status in (st.RUNNING, st.PAUSED):
+            raise st.RuntimeError_("cannot start an already running container")
+        raise _status_error("start", s)
+    release(root, s)
+
+
+def release(root: str, s: st.State) -> None:
+    """Open the exec fifo: init, blocked writing to it, goes on to execve."""
+    import select
+    fifo = os.path.join(st.state_dir(root, s.id), "exec.fifo")
     fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
-        # Init opens the fifo for writing as soon as a reader exists; poll so
-        # a dead init cannot hang us.
+        # Init opens the fifo for writing once a reader exists; poll, so a
+        # dead init cannot hang us.
         poller = select.poll()
         poller.register(fd, select.POLLIN)
         while True:
@@ -44,53 +68,64 @@ def start(root: str, cid: str) -> None:
         os.close(fd)
     os.unlink(fifo)
     s.status = st.RUNNING
-    from .hooks import run_hooks_warn
-    run_hooks_warn((s.config.get("hooks") or {}).get("poststart"), json.dumps(s.oci()))
-
-
-SIGNALS = {name[3:]: int(getattr(signal, name)) for name in dir(signal)
-           if name.startswith("SIG") and not name.startswith("SIG_") and name[3:].isupper()}
+    hooks = (s.config.get("hooks") or {}).get("poststart")
+    if hooks:
+        from .hooks import run_hooks_warn
+        from .jsonio import dumps
+        run_hooks_warn(hooks, dumps(s.oci()))
 
 
 def parse_signal(value: str) -> int:
     v = value.upper()
     if v.isdigit():
         n = int(v)
-        if 0 < n < 65:
+        if 0 < n <= SIGRTMAX:
             return n
         raise st.RuntimeError_(f"invalid signal: {value}")
     v = v[3:] if v.startswith("SIG") else v
-    if v.startswith("RTMIN+") or v.startswith("RTMAX-"):
-        base = signal.SIGRTMIN if v.startswith("RTMIN") else signal.SIGRTMAX
-        off = int(v[6:])
-        return int(base + off if v.startswith("RTMIN") else base - off)
-    if v not in SIGNALS:
-        raise st.RuntimeError_(f"unknown signal {value!r}")
-    return SIGNALS[v]
+    if v.startswith(("RTMIN+", "RTMAX-")) and v[6:].isdigit():
+        n = SIGRTMIN + int(v[6:]) if v.startswith("RTMIN") else SIGRTMAX - int(v[6:])
+        if SIGRTMIN <= n <= SIGRTMAX:
+            return n
+    elif v in ("RTMIN", "RTMAX"):
+        return SIGRTMIN if v == "RTMIN" else SIGRTMAX
+    elif v in SIGNALS:
+        return SIGNALS[v]
+    raise st.RuntimeError_(f"unknown signal {value!r}")
 
 
 def kill(root: str, cid: str, sig: int, all_processes: bool = False) -> None:
     s = st.load(root, cid)
-    if s.status == st.STOPPED and not all_processes:
-        raise st.RuntimeError_("container not running")
+    if s.status == st.CREATING:
+        raise _status_error("kill", s)
     if all_processes:
-        cg = _cgroup(s)
+        # runc allows --all on a stopped container: it cleans up what is left.
+        cg = cgroup_of(s) if s.cgroup_path else None
+        if cg is None or not cg.exists():
+            if s.status == st.STOPPED:
+                return
+            raise st.RuntimeError_("container's cgroup is gone")
         frozen = cg.is_frozen()
-        pids = cg.pids()
-        for pid in pids:
-            try:
-                os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
-        if frozen and sig == signal.SIGKILL:
+        for pid in cg.pids():
+            _signal_pid(pid, sig)
+        if frozen and sig == SIGKILL:
             cg.thaw()  # a frozen task cannot die until thawed
         return
+    if s.status == st.STOPPED:
+        raise st.RuntimeError_("container not running")
     try:
         os.kill(s.pid, sig)
     except ProcessLookupError:
         raise st.RuntimeError_("container not running") from None
-    if s.status == st.PAUSED and sig == signal.SIGKILL:
-        _cgroup(s).thaw()
+    if s.status == st.PAUSED and sig == SIGKILL:
+        cgroup_of(s).thaw()
+
+
+def _signal_pid(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
 
 
 def delete(root: str, cid: str, force: bool = False) -> None:
@@ -98,78 +133,104 @@ def delete(root: str, cid: str, force: bool = False) -> None:
         s = st.load(root, cid)
     except st.ContainerNotExist:
         if force:
+            # A state dir without state.json: a create killed before it wrote
+            # anything. Nothing else can exist yet.
+            _remove_state_dir(st.state_dir(root, cid))
             return
         raise
-    if s.status in (st.RUNNING, st.PAUSED) and not force:
-        raise st.RuntimeError_(f"cannot delete container {cid} that is not stopped: {s.status}")
-    cg = _cgroup(s) if s.cgroup_path else None
-    if s.status != st.STOPPED or (cg and cg.exists() and cg.pids()):
+    if s.status != st.STOPPED and not force:
+        if s.status == st.CREATED:
+            pass  # runc deletes a created container without --force
+        else:
+            raise st.RuntimeError_(f"cannot delete container {cid} that is not stopped: {s.status}")
+    cg = cgroup_of(s) if s.cgroup_path else None
+    if cg is not None and not cg.exists():
+        cg = None
+    if s.status != st.STOPPED or (cg is not None and cg.pids()):
         _kill_all(s, cg)
-    if cg is not None and cg.exists():
+    if cg is not None:
         try:
             cg.destroy()
         except OSError as e:
-            if e.errno not in (errno.ENOENT,):
-                raise st.RuntimeError_(f"unable to remove container's cgroup: {e}") from None
-    import shutil
-    shutil.rmtree(st.state_dir(root, cid), ignore_errors=True)
-    from .hooks import run_hooks_warn
-    s.status = st.STOPPED
-    run_hooks_warn((s.config.get("hooks") or {}).get("poststop"), json.dumps(s.oci()))
+            raise st.RuntimeError_(f"unable to remove container's cgroup: {e}") from None
+    _remove_state_dir(st.state_dir(root, cid))
+    hooks = (s.config.get("hooks") or {}).get("poststop")
+    if hooks:
+        from .hooks import run_hooks_warn
+        from .jsonio import dumps
+        s.status = st.STOPPED
+        run_hooks_warn(hooks, dumps(s.oci()))
 
 
-def _kill_all(s: st.State, cg: Any) -> None:
+def _remove_state_dir(path: str) -> None:
+    """The state dir holds plain files only (state.json, exec.fifo, temp files)."""
+    try:
+        names = os.listdir(path)
+    except FileNotFoundError:
+        return
+    for name in names:
+        try:
+            os.unlink(os.path.join(path, name))
+        except FileNotFoundError:
+            pass
+    try:
+        os.rmdir(path)
+    except FileNotFoundError:
+        pass
+
+
+def _kill_all(s: st.State, cg: CgroupManager | None) -> None:
     """SIGKILL the init and everything in the cgroup, and wait until gone."""
-    pids = set(cg.pids()) if cg is not None and cg.exists() else set()
+    import time
+    pids = set(cg.pids()) if cg is not None else set()
     if st.init_alive(s):
         pids.add(s.pid)
     for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    if cg is not None and cg.exists() and cg.is_frozen():
+        _signal_pid(pid, SIGKILL)
+    if cg is not None and cg.is_frozen():
         cg.thaw()
     deadline = time.monotonic() + 10
+    delay = 0.0005
     while time.monotonic() < deadline:
         alive = [p for p in pids if st.proc_start_time(p)]
-        remaining = cg.pids() if cg is not None and cg.exists() else []
+        remaining = cg.pids() if cg is not None else []
         if not alive and not remaining:
             return
         for p in remaining:
-            try:
-                os.kill(p, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            _signal_pid(p, SIGKILL)
         for p in alive:
             try:
                 os.waitpid(p, os.WNOHANG)
             except ChildProcessError:
                 pass
-        time.sleep(0.005)
+        time.sleep(delay)
+        delay = min(delay * 2, 0.02)
 
 
 def pause(root: str, cid: str) -> None:
     s = st.load(root, cid)
     if s.status not in (st.RUNNING, st.CREATED):
         raise st.RuntimeError_(f"container not running: {s.status}")
-    _cgroup(s).freeze()
+    cgroup_of(s).freeze()
 
 
 def resume(root: str, cid: str) -> None:
     s = st.load(root, cid)
     if s.status != st.PAUSED:
         raise st.RuntimeError_("container not paused")
-    _cgroup(s).thaw()
+    cgroup_of(s).thaw()
 
 
 def ps_pids(root: str, cid: str) -> list[int]:
     s = st.load(root, cid)
-    return _cgroup(s).pids()
+    if s.status == st.STOPPED and not s.cgroup_path:
+        return []
+    cg = cgroup_of(s)
+    return cg.pids() if cg.exists() else []
 
 
 def list_containers(root: str) -> list[dict[str, Any]]:
-    out = []
+    out: list[dict[str, Any]] = []
     try:
         names = sorted(os.listdir(root))
     except FileNotFoundError:
@@ -185,13 +246,69 @@ def list_containers(root: str) -> list[dict[str, Any]]:
     return out
 
 
-def wait_exit(pid: int) -> int:
-    """Wait for our child (run, as subreaper) and translate its status."""
+def update(root: str, cid: str, resources: dict[str, Any]) -> None:
+    s = st.load(root, cid)
+    if s.status in (st.STOPPED, st.CREATING):
+        raise st.RuntimeError_(f"cannot update a container that is {s.status}")
+    cg = cgroup_of(s)
+    try:
+        cg.set_resources(resources)
+    except (OSError, ValueError) as e:
+        raise st.RuntimeError_(f"unable to set cgroup resources: {e}") from None
+    merged = dict(s.config.get("resources") or {})
+    for key, value in resources.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    s.config["resources"] = merged
+    st.save(root, s)
+
+
+def stats(root: str, cid: str) -> dict[str, Any]:
+    """runc's events --stats document (types.Stats)."""
+    s = st.load(root, cid)
+    if s.status == st.STOPPED:
+        raise st.RuntimeError_("container not running")
+    return cgroup_of(s).stats()
+
+
+def events(root: str, cid: str, interval: float, write: Any) -> None:
+    """Stats every interval, and an "oom" event as soon as the kernel's OOM
+    killer strikes in the container, until the container stops."""
+    import time
+    s = st.load(root, cid)
+    cg = cgroup_of(s)
+    ooms = cg.oom_kill_count()
+    next_stats = time.monotonic()
+    while True:
+        now = time.monotonic()
+        if not st.init_alive(s):
+            return
+        count = cg.oom_kill_count()
+        if count > ooms:
+            write({"type": "oom", "id": cid})
+            ooms = count
+        if now >= next_stats:
+            write({"type": "stats", "id": cid, "data": cg.stats()})
+            next_stats = now + interval
+        time.sleep(min(0.2, max(next_stats - time.monotonic(), 0.01)))
+
+
+def forward_and_wait(pid: int) -> int:
+    """Wait for pid (our child, or reparented to us as subreaper), passing
+    on the signals a terminal or supervisor sends us; its exit status in the
+    shell's convention (128+signal when killed)."""
+    import _signal
+    for sig in (1, 2, 3, 10, 12, 15, 28):  # HUP INT QUIT USR1 USR2 TERM WINCH
+        _signal.signal(sig, lambda n, _f: _signal_pid(pid, n))
     while True:
         try:
             wpid, status = os.waitpid(-1, 0)
         except ChildProcessError:
-            return 0
+            return 255
+        except InterruptedError:
+            continue
         if wpid == pid:
             if os.WIFSIGNALED(status):
                 return 128 + os.WTERMSIG(status)

@@ -33,47 +33,76 @@ def validate(cfg: dict[str, Any]) -> None:
                 raise ValueError(f"linux.seccomp.syscalls[{i}].args: unknown operator {arg.get('op')!r}")
 
 
-def _action(seccomp: Any, name: str, errno_ret: int | None, default_errno: int) -> Any:
+def _action(seccomp: Any, name: str, errno_ret: int | None) -> int:
     if name == "SCMP_ACT_ERRNO":
-        return seccomp.ERRNO(errno_ret if errno_ret is not None else default_errno)
+        return seccomp.ERRNO(errno_mod.EPERM if errno_ret is None else errno_ret)
     if name == "SCMP_ACT_TRACE":
-        return seccomp.TRACE(errno_ret or 0)
-    return {"SCMP_ACT_KILL": seccomp.KILL, "SCMP_ACT_KILL_THREAD": seccomp.KILL,
-            "SCMP_ACT_KILL_PROCESS": getattr(seccomp, "KILL_PROCESS", seccomp.KILL),
-            "SCMP_ACT_TRAP": seccomp.TRAP, "SCMP_ACT_ALLOW": seccomp.ALLOW,
-            "SCMP_ACT_LOG": getattr(seccomp, "LOG", seccomp.ALLOW),
-            "SCMP_ACT_NOTIFY": getattr(seccomp, "NOTIFY", seccomp.ALLOW)}[name]
+        return seccomp.TRACE(errno_mod.EPERM if errno_ret is None else errno_ret)
+    return {"SCMP_ACT_KILL": seccomp.KILL_THREAD, "SCMP_ACT_KILL_THREAD": seccomp.KILL_THREAD,
+            "SCMP_ACT_KILL_PROCESS": seccomp.KILL_PROCESS, "SCMP_ACT_TRAP": seccomp.TRAP,
+            "SCMP_ACT_ALLOW": seccomp.ALLOW, "SCMP_ACT_LOG": seccomp.LOG,
+            "SCMP_ACT_NOTIFY": seccomp.NOTIFY}[name]
 
 
 def preload() -> None:
     import pyseccomp  # noqa: F401  (loads libseccomp.so before pivot_root)
 
 
-def load_filter(cfg: dict[str, Any]) -> None:
+def _conditions(seccomp: Any, args: list[dict[str, Any]]) -> list[list[Any]]:
+    """The rules to add for one syscall entry. libseccomp refuses two
+    comparisons of the same argument in one rule; runc then adds one rule per
+    comparison (OR instead of AND), and so do we."""
+    conds = []
+    for arg in args:
+        op = getattr(seccomp, _OPS[arg["op"]])
+        conds.append(seccomp.Arg(int(arg["index"]), op, int(arg.get("value", 0)), int(arg.get("valueTwo", 0))))
+    indexes = [int(a["index"]) for a in args]
+    if len(set(indexes)) != len(indexes):
+        return [[cond] for cond in conds]
+    return [conds]
+
+
+def build_filter(cfg: dict[str, Any]) -> Any:
     import pyseccomp as seccomp
 
     validate(cfg)
-    default_errno = cfg.get("defaultErrnoRet", errno_mod.EPERM)
-    filt = seccomp.SyscallFilter(_action(seccomp, cfg["defaultAction"], cfg.get("defaultErrnoRet"), errno_mod.EPERM))
+    if cfg.get("listenerPath"):
+        raise ValueError("linux.seccomp.listenerPath: seccomp notify is not supported")
+    default = _action(seccomp, cfg["defaultAction"], cfg.get("defaultErrnoRet"))
+    filt = seccomp.SyscallFilter(default)
+    # no_new_privs is the config's decision (process.noNewPrivileges), not libseccomp's.
+    filt.set_attr(seccomp.Attr.CTL_NNP, 0)
+    flags = cfg.get("flags") or []
+    if "SECCOMP_FILTER_FLAG_LOG" in flags:
+        filt.set_attr(seccomp.Attr.CTL_LOG, 1)
+    if "SECCOMP_FILTER_FLAG_SPEC_ALLOW" in flags:
+        filt.set_attr(seccomp.Attr.CTL_SSB, 1)
     for a in cfg.get("architectures") or []:
-        arch = seccomp.Arch.__members__.get(_ARCHES[a].upper()) if hasattr(seccomp.Arch, "__members__") else None
+        arch = getattr(seccomp.Arch, _ARCHES[a].upper())
         try:
-            filt.add_arch(arch if arch is not None else getattr(seccomp.Arch, _ARCHES[a].upper()))
-        except Exception:
-            pass  # already present (the native one) or unknown to this libseccomp
+            filt.add_arch(arch)
+        except OSError as e:
+            if e.errno != errno_mod.EEXIST:  # the native one is already there
+                raise ValueError(f"linux.seccomp.architectures: {a}: {e.strerror}") from None
     for sc in cfg.get("syscalls") or []:
-        action = _action(seccomp, sc["action"], sc.get("errnoRet"), default_errno)
-        conds = []
-        for arg in sc.get("args") or []:
-            op = getattr(seccomp, _OPS[arg["op"]])
-            if arg["op"] == "SCMP_CMP_MASKED_EQ":
-                conds.append(seccomp.Arg(arg["index"], op, arg.get("value", 0), arg.get("valueTwo", 0)))
-            else:
-                conds.append(seccomp.Arg(arg["index"], op, arg.get("value", 0)))
+        action = _action(seccomp, sc["action"], sc.get("errnoRet"))
+        if action == default:
+            continue  # libseccomp refuses a rule equal to the default; runc skips it too
+        rules = _conditions(seccomp, sc.get("args") or [])
         for name in sc.get("names") or []:
             try:
-                filt.add_rule(action, name, *conds)
+                number = seccomp.resolve_syscall(seccomp.Arch.NATIVE, name)
             except Exception:
-                # A syscall unknown on this architecture, or a rule equal to the default.
-                continue
-    filt.load()
+                number = -1
+            if number == -1:  # __NR_SCMP_ERROR
+                continue  # unknown to this kernel/architecture: runc ignores it
+            for conds in rules:
+                try:
+                    filt.add_rule(action, number, *conds)
+                except OSError as e:
+                    raise ValueError(f"linux.seccomp.syscalls: {name}: {e.strerror}") from None
+    return filt
+
+
+def load_filter(cfg: dict[str, Any]) -> None:
+    build_filter(cfg).load()

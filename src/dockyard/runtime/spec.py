@@ -3,12 +3,14 @@ config fails with the field's name and leaves nothing behind."""
 
 from __future__ import annotations
 
-import json
 import os
-from typing import Any
 
 from .._sys.consts import NAMESPACE_FLAGS
 from .state import RuntimeError_
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class ConfigError(RuntimeError_):
@@ -16,10 +18,11 @@ class ConfigError(RuntimeError_):
 
 
 def load_spec(bundle: str) -> dict[str, Any]:
+    from .jsonio import loads
     path = os.path.join(bundle, "config.json")
     try:
         with open(path, "rb") as f:
-            spec = json.loads(f.read())
+            spec = loads(f.read())
     except FileNotFoundError:
         raise ConfigError(f"JSON specification file {path} not found") from None
     except ValueError as e:
@@ -28,9 +31,9 @@ def load_spec(bundle: str) -> dict[str, Any]:
     return spec
 
 
-def _need(cond: bool, msg: str) -> None:
+def _need(cond: bool, msg: str, source: str = "config.json") -> None:
     if not cond:
-        raise ConfigError(f"config.json: {msg}")
+        raise ConfigError(f"{source}: {msg}")
 
 
 def validate(spec: Any, bundle: str) -> None:
@@ -43,18 +46,7 @@ def validate(spec: Any, bundle: str) -> None:
     _need(os.path.isdir(rootfs), f"root.path: rootfs {rootfs} does not exist or is not a directory")
     proc = spec.get("process")
     _need(isinstance(proc, dict), "process: required object")
-    args = proc.get("args")
-    _need(isinstance(args, list) and len(args) > 0 and all(isinstance(a, str) for a in args),
-          "process.args: must be a non-empty list of strings")
-    cwd = proc.get("cwd", "/")
-    _need(isinstance(cwd, str) and cwd.startswith("/"), f"process.cwd: {cwd!r} must be an absolute path")
-    env = proc.get("env") or []
-    _need(isinstance(env, list) and all(isinstance(e, str) for e in env), "process.env: must be a list of strings")
-    user = proc.get("user") or {}
-    _need(isinstance(user, dict), "process.user: must be an object")
-    for k in ("uid", "gid"):
-        v = user.get(k, 0)
-        _need(isinstance(v, int) and v >= 0, f"process.user.{k}: must be a non-negative integer")
+    validate_process(proc, "process")
     for i, m in enumerate(spec.get("mounts") or []):
         _need(isinstance(m, dict), f"mounts[{i}]: must be an object")
         dest = m.get("destination")
@@ -81,21 +73,63 @@ def validate(spec: Any, bundle: str) -> None:
     if linux.get("sysctl"):
         for key in linux["sysctl"]:
             _need("/" not in key and ".." not in key, f"linux.sysctl: invalid key {key!r}")
-    caps = proc.get("capabilities") or {}
-    from .capabilities import masks
-    try:
-        masks(caps)
-    except ValueError as e:
-        raise ConfigError(f"config.json: {e}") from None
     if linux.get("seccomp"):
         from .seccomp import validate as validate_seccomp
         try:
             validate_seccomp(linux["seccomp"])
         except ValueError as e:
             raise ConfigError(f"config.json: {e}") from None
-    for i, rl in enumerate(proc.get("rlimits") or []):
-        from .init import _RLIMITS
-        _need(rl.get("type") in _RLIMITS, f"process.rlimits[{i}].type: unknown rlimit {rl.get('type')!r}")
+
+
+def validate_process(proc: Any, field: str, source: str = "config.json") -> None:
+    """The checks on a process object, for config.json and exec's --process."""
+    def need(cond: bool, msg: str) -> None:
+        _need(cond, msg, source)
+    need(isinstance(proc, dict), f"{field}: must be an object")
+    args = proc.get("args")
+    need(isinstance(args, list) and len(args) > 0 and all(isinstance(a, str) for a in args),
+          f"{field}.args: must be a non-empty list of strings")
+    cwd = proc.get("cwd", "/")
+    need(isinstance(cwd, str) and cwd.startswith("/"), f"{field}.cwd: {cwd!r} must be an absolute path")
+    env = proc.get("env") or []
+    need(isinstance(env, list) and all(isinstance(e, str) for e in env), f"{field}.env: must be a list of strings")
+    user = proc.get("user") or {}
+    need(isinstance(user, dict), f"{field}.user: must be an object")
+    for k in ("uid", "gid"):
+        v = user.get(k, 0)
+        need(isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+              f"{field}.user.{k}: must be a non-negative integer")
+    gids = user.get("additionalGids") or []
+    need(isinstance(gids, list) and all(isinstance(g, int) and g >= 0 for g in gids),
+          f"{field}.user.additionalGids: must be a list of non-negative integers")
+    umask = user.get("umask")
+    need(umask is None or (isinstance(umask, int) and 0 <= umask <= 0o777),
+          f"{field}.user.umask: must be an integer between 0 and 0777")
+    caps = proc.get("capabilities") or {}
+    need(isinstance(caps, dict), f"{field}.capabilities: must be an object")
+    from .capabilities import masks
+    try:
+        masks(caps, field + ".capabilities")
+    except ValueError as e:
+        raise ConfigError(f"{source}: {e}") from None
+    from .process import RLIMITS
+    rlimits = proc.get("rlimits") or []
+    need(isinstance(rlimits, list), f"{field}.rlimits: must be a list")
+    seen: set[str] = set()
+    for i, rl in enumerate(rlimits):
+        need(isinstance(rl, dict) and rl.get("type") in RLIMITS,
+              f"{field}.rlimits[{i}].type: unknown rlimit {rl.get('type') if isinstance(rl, dict) else rl!r}")
+        need(rl["type"] not in seen, f"{field}.rlimits[{i}].type: duplicate rlimit {rl['type']}")
+        seen.add(rl["type"])
+        for k in ("soft", "hard"):
+            need(isinstance(rl.get(k, 0), int), f"{field}.rlimits[{i}].{k}: must be an integer")
+    oom = proc.get("oomScoreAdj")
+    need(oom is None or (isinstance(oom, int) and -1000 <= oom <= 1000),
+          f"{field}.oomScoreAdj: must be an integer between -1000 and 1000")
+    size = proc.get("consoleSize")
+    need(size is None or (isinstance(size, dict) and all(isinstance(size.get(k, 0), int) for k in ("height", "width"))),
+          f"{field}.consoleSize: must be an object with integer height and width")
+    need(isinstance(proc.get("terminal", False), bool), f"{field}.terminal: must be a boolean")
 
 
 def rootfs_path(spec: dict[str, Any], bundle: str) -> str:

@@ -5,16 +5,13 @@ init gone or a zombie -> stopped; otherwise running."""
 
 from __future__ import annotations
 
-import json
 import os
-import re
-from dataclasses import asdict, dataclass, field
-from typing import Any
 
-from ..fsutil import atomic_write_json
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 OCI_VERSION = "1.2.0"
-_ID_RE = re.compile(r"^[\w+.-]+$")
 
 CREATING, CREATED, RUNNING, PAUSED, STOPPED = "creating", "created", "running", "paused", "stopped"
 
@@ -28,24 +25,40 @@ class ContainerNotExist(RuntimeError_):
 
 
 def validate_id(cid: str) -> None:
-    if not cid or cid in (".", "..") or not _ID_RE.match(cid):
+    """runc's rule: [\\w+.-]+, and not . or .. (a path component)."""
+    ok = bool(cid) and cid not in (".", "..") and all(ch.isalnum() or ch in "_+.-" for ch in cid) \
+        and cid.isascii()
+    if not ok:
         raise RuntimeError_(f"invalid container id {cid!r}")
 
 
-@dataclass
 class State:
+    """What the runtime remembers about a container, saved as state.json."""
+
+    FIELDS = {"id": "", "bundle": "", "pid": 0, "status": CREATING, "created": "", "init_start_time": 0,
+              "cgroup_path": "", "cgroup_mode": "", "annotations": None, "config": None, "rootfs": "",
+              "owner": ""}
+
     id: str
     bundle: str
-    pid: int = 0
-    status: str = CREATING
-    created: str = ""
-    init_start_time: int = 0
-    cgroup_path: str = ""
-    cgroup_mode: str = ""
-    annotations: dict[str, str] = field(default_factory=dict)
-    config: dict[str, Any] = field(default_factory=dict)  # hooks and what delete needs
-    rootfs: str = ""
-    owner: str = ""
+    pid: int
+    status: str
+    created: str
+    init_start_time: int
+    cgroup_path: str
+    cgroup_mode: str
+    annotations: dict[str, str]
+    config: dict[str, Any]  # hooks and what delete/exec need
+    rootfs: str
+    owner: str
+
+    def __init__(self, **fields: Any) -> None:
+        for k, default in self.FIELDS.items():
+            v = fields.get(k, default)
+            setattr(self, k, {} if v is None else v)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.FIELDS}
 
     def oci(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -63,25 +76,47 @@ class State:
         return out
 
 
+def atomic_write(path: str, data: bytes, mode: int = 0o644) -> None:
+    """Write a temporary file and rename it over path: readers see the old
+    or the new content. No fsync: the runtime's state lives on tmpfs (/run)
+    and means nothing after a reboot."""
+    tmp = f"{path}.tmp{os.getpid()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+    try:
+        os.write(fd, data)
+    except BaseException:
+        os.close(fd)
+        os.unlink(tmp)
+        raise
+    os.close(fd)
+    os.replace(tmp, path)
+
+
+def write_pid_file(path: str, pid: int) -> None:
+    atomic_write(os.path.abspath(path), str(pid).encode())
+
+
 def state_dir(root: str, cid: str) -> str:
     return os.path.join(root, cid)
 
 
 def save(root: str, st: State) -> None:
-    atomic_write_json(os.path.join(state_dir(root, st.id), "state.json"), asdict(st), mode=0o600)
+    from .jsonio import dumps
+    atomic_write(os.path.join(state_dir(root, st.id), "state.json"), dumps(st.to_dict()).encode(), mode=0o600)
 
 
 def load(root: str, cid: str) -> State:
+    from .jsonio import loads
     validate_id(cid)
     path = os.path.join(state_dir(root, cid), "state.json")
     try:
         with open(path, "rb") as f:
-            data = json.loads(f.read())
+            data = loads(f.read())
     except FileNotFoundError:
         raise ContainerNotExist(f"container {cid} does not exist") from None
     except ValueError as e:
         raise RuntimeError_(f"container {cid}: corrupt state file: {e}") from None
-    st = State(**{k: v for k, v in data.items() if k in State.__dataclass_fields__})
+    st = State(**data)
     refresh(root, st)
     return st
 

@@ -1,20 +1,22 @@
-"""/images/... routes."""
+"""/images/..., /auth and /distribution/{name}/json routes."""
 
 from __future__ import annotations
 
 import asyncio
 import io
-import json
 import os
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable
 
 from ... import errdefs
+from ...registry.client import decode_registry_auth
 from ..server.http import Request, Response, json_response
 from ..server.router import Router
 
 if TYPE_CHECKING:
     from ...daemon.daemon import Daemon
+
+_DONE = object()
 
 
 class _PipeReader(io.RawIOBase):
@@ -44,12 +46,75 @@ async def feed_body(req: Request, pipe: _PipeReader) -> None:
             while view:
                 n = await asyncio.to_thread(os.write, w, view)
                 view = view[n:]
+    except (BrokenPipeError, OSError):
+        pass
     finally:
         os.close(w)
 
 
+async def consume_body(req: Request, fn: Callable[[io.RawIOBase], Any]) -> Any:
+    """Run fn(file) in a thread while the request body streams into file."""
+    pipe = _PipeReader()
+    feeder = asyncio.create_task(feed_body(req, pipe))
+    try:
+        return await asyncio.to_thread(fn, pipe)
+    finally:
+        pipe.close()
+        try:
+            await feeder
+        except (OSError, ConnectionError):
+            pass
+
+
+async def stream_progress(req: Request, work: Callable[[Callable[[dict[str, Any]], None]], Any]) -> None:
+    """Run work(emit) in a thread and stream what it emits as JSON lines.
+    An error before the first message is an HTTP error; after it, docker's
+    {"errorDetail": ..., "error": ...} line ends the stream."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+
+    def emit(msg: dict[str, Any]) -> None:
+        loop.call_soon_threadsafe(queue.put_nowait, msg)
+
+    def run() -> None:
+        try:
+            work(emit)
+            loop.call_soon_threadsafe(queue.put_nowait, _DONE)
+        except BaseException as e:  # handed to the loop, raised or streamed there
+            loop.call_soon_threadsafe(queue.put_nowait, e)
+
+    threading.Thread(target=run, name="image-op", daemon=True).start()
+    resp = None
+    while True:
+        item = await queue.get()
+        if item is _DONE:
+            if resp is None:
+                resp = req.stream_response_(200, "application/json")
+                await resp.start()
+            return
+        if isinstance(item, BaseException):
+            if resp is None:
+                if isinstance(item, errdefs.EngineError):
+                    raise item
+                raise errdefs.Internal(str(item) or type(item).__name__) from item
+            msg = item.message if isinstance(item, errdefs.EngineError) else (str(item) or type(item).__name__)
+            await resp.write_json({"errorDetail": {"message": msg}, "error": msg})
+            return
+        if resp is None:
+            resp = req.stream_response_(200, "application/json")
+        await resp.write_json(item)
+
+
+def _auth(req: Request):
+    return decode_registry_auth(req.headers.get("x-registry-auth"))
+
+
 def register(r: Router, d: "Daemon") -> None:
     images = d.images
+    try:
+        images.loop = asyncio.get_running_loop()
+    except RuntimeError:
+        pass
 
     async def get_images_json(req: Request) -> Response:
         from ...daemon.filters import normalize
@@ -59,40 +124,119 @@ def register(r: Router, d: "Daemon") -> None:
     async def get_image_json(req: Request) -> Response:
         return json_response(await asyncio.to_thread(images.inspect, req.match["name"]))
 
+    async def get_image_history(req: Request) -> Response:
+        return json_response(await asyncio.to_thread(images.history, req.match["name"]))
+
     async def post_images_create(req: Request) -> Response | None:
+        images.loop = asyncio.get_running_loop()
         src = req.query.get("fromSrc")
         if src:
             if src != "-":
                 raise errdefs.NotImplementedKind("importing from a URL is not supported; use fromSrc=-")
             repo, tag = req.query.get("repo"), req.query.get("tag")
             changes = req.query.getall("changes")
-            pipe = _PipeReader()
-            feeder = asyncio.create_task(feed_body(req, pipe))
-            try:
-                img = await asyncio.to_thread(images.import_image, pipe, repo, tag, changes,
-                                              req.query.get("message"), req.query.get("platform"))
-            finally:
-                pipe.close()
-                try:
-                    await feeder
-                except (OSError, ConnectionError):
-                    pass
+            img = await consume_body(req, lambda pipe: images.import_image(
+                pipe, repo, tag, changes, req.query.get("message"), req.query.get("platform")))
             resp = req.stream_response_(200, "application/json")
             await resp.write_json({"status": img.id})
             return None
         image = req.query.get("fromImage")
         if not image:
             raise errdefs.InvalidArgument("fromImage or fromSrc is required")
-        return await pull(req, image, req.query.get("tag"))
+        auth = _auth(req)
+        tag, platform = req.query.get("tag"), req.query.get("platform")
+        await stream_progress(req, lambda emit: images.pull(image, tag, platform, auth, emit))
+        return None
 
-    async def pull(req: Request, image: str, tag: str) -> Response | None:
-        raise errdefs.NotImplementedKind("pulling from a registry is not available in this build")
+    async def post_image_push(req: Request) -> None:
+        images.loop = asyncio.get_running_loop()
+        auth = _auth(req)
+        name, tag = req.match["name"], req.query.get("tag")
+        await stream_progress(req, lambda emit: images.push(name, tag, auth, emit))
 
     async def post_image_tag(req: Request) -> Response:
         await asyncio.to_thread(images.tag, req.match["name"], req.query.get("repo"), req.query.get("tag"))
         return Response(201)
 
+    async def delete_image(req: Request) -> Response:
+        return json_response(await asyncio.to_thread(
+            images.delete, req.match["name"], req.query.bool("force"), not req.query.bool("noprune")))
+
+    async def post_images_prune(req: Request) -> Response:
+        from ...daemon.filters import normalize
+        filters = normalize(req.query.json("filters", {}))
+        return json_response(await asyncio.to_thread(images.prune, filters))
+
+    async def save(req: Request, names: list[str]) -> None:
+        await asyncio.to_thread(images.check_save, names)
+        r_fd, w_fd = os.pipe()
+        failure: list[BaseException] = []
+
+        def produce() -> None:
+            try:
+                with os.fdopen(w_fd, "wb", buffering=1 << 20) as out:
+                    images.save(names, out)
+            except BaseException as e:
+                failure.append(e)
+
+        t = threading.Thread(target=produce, name="image-save", daemon=True)
+        t.start()
+        resp = req.stream_response_(200, "application/x-tar")
+        try:
+            while True:
+                data = await asyncio.to_thread(os.read, r_fd, 1 << 20)
+                if not data:
+                    break
+                await resp.write(data)
+        finally:
+            os.close(r_fd)
+            await asyncio.to_thread(t.join)
+        if failure and not isinstance(failure[0], (BrokenPipeError, ConnectionError)):
+            # The archive is cut short: the client sees a truncated tar, and the log says why.
+            raise ConnectionError(f"save failed: {failure[0]}")
+
+    async def get_images_get(req: Request) -> None:
+        await save(req, req.query.getall("names"))
+
+    async def get_image_get(req: Request) -> None:
+        await save(req, [req.match["name"]])
+
+    async def post_images_load(req: Request) -> None:
+        images.loop = asyncio.get_running_loop()
+        platform = req.query.get("platform")
+        pipe = _PipeReader()
+        feeder = asyncio.create_task(feed_body(req, pipe))
+
+        def work(emit: Callable[[dict[str, Any]], None]) -> None:
+            try:
+                images.load(pipe, emit, platform)
+            finally:
+                pipe.close()
+        try:
+            await stream_progress(req, work)
+        finally:
+            try:
+                await feeder
+            except (OSError, ConnectionError):
+                pass
+
+    async def post_auth(req: Request) -> Response:
+        body = await req.json({})
+        return json_response(await asyncio.to_thread(images.login, body))
+
+    async def get_distribution(req: Request) -> Response:
+        return json_response(await asyncio.to_thread(images.distribution_inspect, req.match["name"], _auth(req)))
+
     r.get("/images/json", get_images_json)
     r.post("/images/create", post_images_create)
+    r.get("/images/get", get_images_get)
+    r.post("/images/load", post_images_load)
+    r.post("/images/prune", post_images_prune)
     r.get("/images/{name:.+}/json", get_image_json)
+    r.get("/images/{name:.+}/history", get_image_history)
+    r.get("/images/{name:.+}/get", get_image_get)
+    r.post("/images/{name:.+}/push", post_image_push)
     r.post("/images/{name:.+}/tag", post_image_tag)
+    r.delete("/images/{name:.+}", delete_image)
+    r.post("/auth", post_auth)
+    r.get("/distribution/{name:.+}/json", get_distribution)

@@ -149,12 +149,8 @@ def _create(api: Any, body: dict[str, Any], name: str) -> str:
     except errdefs.NotFound as e:
         if "No such image" in e.message:
             sys.stderr.write(f"Unable to find image '{_familiar(body['Image'])}' locally\n")
-            # Pulling comes with the registry client; until then the daemon says why it cannot.
-            try:
-                for _ in api.request("POST", "/images/create", {"fromImage": body["Image"]}).iter_lines():
-                    pass
-            except errdefs.EngineError as pe:
-                raise daemon_error(pe, 125) from None
+            from .image import pull_image
+            pull_image(api, _familiar(body["Image"]), out=sys.stderr, status=125)
             res = daemon_call(api.container_create, body, name, status=125)
         else:
             raise daemon_error(e, 125) from None

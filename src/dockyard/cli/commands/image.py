@@ -1,4 +1,5 @@
-"""Image commands: images, import, tag."""
+"""Image commands: images, pull, push, rmi, tag, history, save, load, import,
+login, logout, image prune/inspect."""
 
 from __future__ import annotations
 
@@ -31,7 +32,8 @@ def cmd_images(argv: list[str], gopts: dict) -> int:
     seen = set()
     for img in imgs:
         iid = img["Id"] if a.no_trunc else img["Id"].split(":", 1)[-1][:12]
-        tags = img.get("RepoTags") or ["<none>:<none>"]
+        tags = [t for t in img.get("RepoTags") or [] if t != "<none>:<none>"] or ["<none>:<none>"]
+        digests = [d for d in img.get("RepoDigests") or [] if d != "<none>@<none>"]
         for t in tags:
             repo, _, tag = t.rpartition(":")
             if a.quiet:
@@ -39,9 +41,16 @@ def cmd_images(argv: list[str], gopts: dict) -> int:
                     print(iid)
                     seen.add(iid)
                 continue
-            rows.append([repo, tag, iid, ago(img.get("Created", 0)), human_size(img.get("Size", 0))])
+            row = [repo, tag, iid, ago(img.get("Created", 0)), human_size(img.get("Size", 0))]
+            if a.digests:
+                dig = next((d.split("@", 1)[1] for d in digests if d.split("@", 1)[0] == repo), "<none>")
+                row.insert(2, dig)
+            rows.append(row)
     if not a.quiet:
-        print_table(["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], rows)
+        headers = ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]
+        if a.digests:
+            headers.insert(2, "DIGEST")
+        print_table(headers, rows)
     return 0
 
 
@@ -99,3 +108,324 @@ def cmd_tag(argv: list[str], gopts: dict) -> int:
         repo, tag = repo.rsplit(":", 1)
     daemon_call(client(gopts).image_tag, a.source, repo, tag)
     return 0
+
+
+def _split_tag(ref: str) -> tuple[str, str]:
+    """name[:tag][@digest] -> (name, tag or digest)."""
+    if "@" in ref:
+        name, digest = ref.split("@", 1)
+        return name, digest
+    last = ref.rsplit("/", 1)[-1]
+    if ":" in last:
+        name, tag = ref.rsplit(":", 1)
+        return name, tag
+    return ref, ""
+
+
+def _full_name(name: str, tag: str) -> str:
+    from ...oci import reference
+    try:
+        r = reference.parse(name if not tag else (f"{name}@{tag}" if tag.startswith("sha256:") else f"{name}:{tag}"))
+        return str(r)
+    except errdefs.InvalidArgument:
+        return name
+
+
+def pull_image(api, ref: str, platform: str = "", quiet: bool = False, all_tags: bool = False,
+               out=None, status: int = 1) -> None:
+    """docker pull's client side (also used by run/create for a missing image)."""
+    from ..progress import display_stream
+    name, tag = _split_tag(ref)
+    if not tag and not all_tags:
+        tag = "latest"
+        if not quiet:
+            (out or sys.stdout).write("Using default tag: latest\n")
+    try:
+        display_stream(api.image_pull(name, tag, platform), out=out, quiet=quiet)
+    except errdefs.EngineError as e:
+        raise daemon_error(e, status) from None
+    except CLIError as e:
+        raise CLIError(e.args[0], status) from None
+
+
+def cmd_pull(argv: list[str], gopts: dict) -> int:
+    p = Parser(prog="dockyard pull", usage="dockyard pull [OPTIONS] NAME[:TAG|@DIGEST]")
+    p.add_argument("-a", "--all-tags", action="store_true", help="Download all tagged images in the repository")
+    p.add_argument("-q", "--quiet", action="store_true", help="Suppress verbose output")
+    p.add_argument("--platform", default="", help="Set platform if server is multi-platform capable")
+    p.add_argument("--disable-content-trust", action="store_true", default=True, help=argparse_hidden())
+    p.add_argument("name")
+    a = p.parse_args(argv)
+    name, tag = _split_tag(a.name)
+    if a.all_tags and tag:
+        raise CLIError("tag can't be used with --all-tags/-a", 1)
+    pull_image(client(gopts), a.name, a.platform, a.quiet, a.all_tags)
+    print(_full_name(name, tag or ("" if a.all_tags else "latest")))
+    return 0
+
+
+def argparse_hidden() -> str:
+    import argparse
+    return argparse.SUPPRESS
+
+
+def cmd_push(argv: list[str], gopts: dict) -> int:
+    from ..progress import display_stream
+    p = Parser(prog="dockyard push", usage="dockyard push [OPTIONS] NAME[:TAG]")
+    p.add_argument("-a", "--all-tags", action="store_true", help="Push all tags of an image to the repository")
+    p.add_argument("-q", "--quiet", action="store_true", help="Suppress verbose output")
+    p.add_argument("--disable-content-trust", action="store_true", default=True, help=argparse_hidden())
+    p.add_argument("name")
+    a = p.parse_args(argv)
+    name, tag = _split_tag(a.name)
+    if "@" in a.name:
+        raise CLIError("cannot push a digest reference", 1)
+    if a.all_tags and tag:
+        raise CLIError("tag can't be used with --all-tags/-a", 1)
+    if not tag and not a.all_tags:
+        tag = "latest"
+        if not a.quiet:
+            print("Using default tag: latest")
+    api = client(gopts)
+    try:
+        display_stream(api.image_push(name, tag), quiet=a.quiet)
+    except errdefs.EngineError as e:
+        raise daemon_error(e) from None
+    if a.quiet:
+        print(_full_name(name, tag))
+    return 0
+
+
+def cmd_rmi(argv: list[str], gopts: dict) -> int:
+    p = Parser(prog="dockyard rmi", usage="dockyard rmi [OPTIONS] IMAGE [IMAGE...]")
+    p.add_argument("-f", "--force", action="store_true", help="Force removal of the image")
+    p.add_argument("--no-prune", action="store_true", help="Do not delete untagged parents")
+    p.add_argument("images", nargs="+")
+    a = p.parse_args(argv)
+    api = client(gopts)
+    failed = False
+    for ref in a.images:
+        try:
+            for rec in api.image_remove(ref, a.force, a.no_prune):
+                for k, v in rec.items():
+                    print(f"{k}: {v}")
+        except errdefs.EngineError as e:
+            sys.stderr.write(daemon_error(e).args[0] + "\n")
+            failed = True
+    return 1 if failed else 0
+
+
+def cmd_history(argv: list[str], gopts: dict) -> int:
+    from ..format import trunc_id
+    p = Parser(prog="dockyard history", usage="dockyard history [OPTIONS] IMAGE")
+    p.add_argument("-H", "--human", default="true", nargs="?", const="true", help="Print sizes and dates in human readable format")
+    p.add_argument("--no-trunc", action="store_true", help="Don't truncate output")
+    p.add_argument("-q", "--quiet", action="store_true", help="Only show image IDs")
+    p.add_argument("--format", default="", help="Format output using a custom template")
+    p.add_argument("image")
+    a = p.parse_args(argv)
+    rows_in = daemon_call(client(gopts).image_history, a.image)
+    human = str(a.human).lower() not in ("false", "0")
+    if a.format:
+        from ..template import render
+        for h in rows_in:
+            print(render(a.format, h))
+        return 0
+    if a.quiet:
+        for h in rows_in:
+            print(h["Id"] if a.no_trunc or h["Id"] == "<missing>" else trunc_id(h["Id"]))
+        return 0
+    import time as _time
+    rows = []
+    for h in rows_in:
+        iid = h["Id"] if a.no_trunc or h["Id"] == "<missing>" else trunc_id(h["Id"])
+        created_by = (h.get("CreatedBy") or "").replace("\t", " ")
+        if not a.no_trunc and len(created_by) > 45:
+            created_by = created_by[:44] + "…"
+        created = ago(h.get("Created", 0)) if human else _time.strftime("%Y-%m-%dT%H:%M:%SZ", _time.gmtime(h.get("Created", 0)))
+        size = human_size(h.get("Size", 0)) if human else str(h.get("Size", 0))
+        rows.append([iid, created, created_by, size, h.get("Comment", "")])
+    print_table(["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"], rows)
+    return 0
+
+
+def cmd_save(argv: list[str], gopts: dict) -> int:
+    import os
+    p = Parser(prog="dockyard save", usage="dockyard save [OPTIONS] IMAGE [IMAGE...]")
+    p.add_argument("-o", "--output", default="", help="Write to a file, instead of STDOUT")
+    p.add_argument("images", nargs="+")
+    a = p.parse_args(argv)
+    if not a.output and sys.stdout.isatty():
+        raise CLIError("cowardly refusing to save to a terminal. Use the -o flag or redirect", 1)
+    resp = daemon_call(client(gopts).image_save, a.images)
+    if a.output:
+        tmp = a.output + ".dockyard-tmp"
+        try:
+            out = open(tmp, "wb")
+        except OSError as e:
+            raise CLIError(f"failed to save image: {e.strerror}: {a.output}", 1) from None
+    else:
+        out = sys.stdout.buffer
+    try:
+        for chunk in resp.iter_chunks():
+            out.write(chunk)
+        out.flush()
+        if a.output:
+            out.close()
+            os.replace(tmp, a.output)
+    except BaseException:
+        if a.output:
+            out.close()
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+        raise
+    return 0
+
+
+def cmd_load(argv: list[str], gopts: dict) -> int:
+    from ..progress import display_stream
+    p = Parser(prog="dockyard load", usage="dockyard load [OPTIONS]")
+    p.add_argument("-i", "--input", default="", help="Read from tar archive file, instead of STDIN")
+    p.add_argument("-q", "--quiet", action="store_true", help="Suppress the load output")
+    p.add_argument("--platform", default="", help="Load only the given platform")
+    a = p.parse_args(argv)
+    if a.input:
+        try:
+            f = open(a.input, "rb")
+        except OSError as e:
+            raise CLIError(f"open {a.input}: {(e.strerror or str(e)).lower()}", 1) from None
+    else:
+        if sys.stdin.isatty():
+            raise CLIError("requested load from stdin, but stdin is empty", 1)
+        f = sys.stdin.buffer
+    try:
+        display_stream(client(gopts).image_load(_chunks(f), a.quiet))
+    except errdefs.EngineError as e:
+        raise daemon_error(e) from None
+    return 0
+
+
+def cmd_login(argv: list[str], gopts: dict) -> int:
+    from ...registry.client import dockerconfig
+    p = Parser(prog="dockyard login", usage="dockyard login [OPTIONS] [SERVER]")
+    p.add_argument("-u", "--username", default="", help="Username")
+    p.add_argument("-p", "--password", default="", help="Password")
+    p.add_argument("--password-stdin", action="store_true", help="Take the password from stdin")
+    p.add_argument("server", nargs="?", default="")
+    a = p.parse_args(argv)
+    password = a.password
+    if a.password_stdin:
+        if a.password:
+            raise CLIError("--password and --password-stdin are mutually exclusive", 1)
+        if not a.username:
+            raise CLIError("Must provide --username with --password-stdin", 1)
+        password = sys.stdin.read().rstrip("\r\n")
+    elif a.password:
+        sys.stderr.write("WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n")
+    server = a.server or dockerconfig.DOCKER_HUB_KEY
+    username = a.username
+    if not username or not password:
+        saved = dockerconfig.get_credentials(server) or {}
+        if not sys.stdin.isatty():
+            if saved and not username:
+                username, password = saved.get("username", ""), saved.get("password", "")
+            if not username or not password:
+                raise CLIError("Error: Cannot perform an interactive login from a non TTY device", 1)
+        else:
+            import getpass
+            if not username:
+                username = input(f"Username ({saved.get('username', '')}): " if saved else "Username: ").strip() \
+                    or saved.get("username", "")
+            if not password:
+                password = getpass.getpass("Password: ")
+        if not username:
+            raise CLIError("Error: Non-null Username Required", 1)
+        if not password:
+            raise CLIError("Error: Password Required", 1)
+    res = daemon_call(client(gopts).login, username, password, server)
+    try:
+        path = dockerconfig.config_path()
+        dockerconfig.store_credentials(server, username, password, (res or {}).get("IdentityToken", ""))
+    except (OSError, ValueError) as e:
+        raise CLIError(f"Error saving credentials: {e}", 1) from None
+    sys.stderr.write(f"WARNING! Your password will be stored unencrypted in {path}.\n")
+    print((res or {}).get("Status") or "Login Succeeded")
+    return 0
+
+
+def cmd_logout(argv: list[str], gopts: dict) -> int:
+    from ...registry.client import dockerconfig
+    p = Parser(prog="dockyard logout", usage="dockyard logout [SERVER]")
+    p.add_argument("server", nargs="?", default="")
+    a = p.parse_args(argv)
+    server = a.server or dockerconfig.DOCKER_HUB_KEY
+    key = dockerconfig.server_key(server)
+    try:
+        removed = dockerconfig.erase_credentials(server)
+    except (OSError, ValueError) as e:
+        raise CLIError(f"Error: {e}", 1) from None
+    if not removed:
+        print(f"Not logged in to {key}")
+        return 0
+    print(f"Removing login credentials for {key}")
+    return 0
+
+
+def cmd_image_prune(argv: list[str], gopts: dict) -> int:
+    p = Parser(prog="dockyard image prune", usage="dockyard image prune [OPTIONS]")
+    p.add_argument("-a", "--all", action="store_true", help="Remove all unused images, not just dangling ones")
+    p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
+    p.add_argument("--filter", action="append", default=[], help='Provide filter values (e.g. "until=<timestamp>")')
+    a = p.parse_args(argv)
+    filters: dict[str, list[str]] = {}
+    for f in a.filter:
+        k, _, v = f.partition("=")
+        filters.setdefault(k, []).append(v)
+    if a.all:
+        filters["dangling"] = ["false"]
+    if not a.force:
+        warning = ("WARNING! This will remove all images without at least one container associated to them."
+                   if a.all else "WARNING! This will remove all dangling images.")
+        sys.stdout.write(warning + "\nAre you sure you want to continue? [y/N] ")
+        sys.stdout.flush()
+        answer = sys.stdin.readline().strip().lower() if not sys.stdin.closed else ""
+        if answer not in ("y", "yes"):
+            return 0
+    res = daemon_call(client(gopts).image_prune, filters or None)
+    deleted = res.get("ImagesDeleted") or []
+    if deleted:
+        print("Deleted Images:")
+        for rec in deleted:
+            for k, v in rec.items():
+                print(f"{k.lower()}: {v}")
+        print()
+    print(f"Total reclaimed space: {human_size(res.get('SpaceReclaimed', 0))}")
+    return 0
+
+
+def cmd_image_inspect(argv: list[str], gopts: dict) -> int:
+    import json
+    p = Parser(prog="dockyard image inspect", usage="dockyard image inspect [OPTIONS] IMAGE [IMAGE...]")
+    p.add_argument("-f", "--format", default="", help="Format output using a custom template")
+    p.add_argument("images", nargs="+")
+    a = p.parse_args(argv)
+    api = client(gopts)
+    out, failed = [], False
+    for ref in a.images:
+        try:
+            out.append(api.image_inspect(ref))
+        except errdefs.NotFound:
+            sys.stderr.write(f"Error: No such image: {ref}\n")
+            failed = True
+        except errdefs.EngineError as e:
+            sys.stderr.write(daemon_error(e).args[0] + "\n")
+            failed = True
+    if a.format:
+        from ..template import render
+        for obj in out:
+            print(render(a.format, obj))
+    else:
+        print(json.dumps(out, indent=4))
+    return 1 if failed else 0

@@ -1,0 +1,188 @@
+"""A real registry for tests: Debian's docker-registry (the CNCF
+distribution registry) on 127.0.0.1 and a free port, with its own config and
+storage in a temp dir, optionally with htpasswd basic auth. Stopping it
+checks that its process is gone."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+from . import leaks
+
+REGISTRY_BIN = "/usr/bin/docker-registry"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class TestRegistry:
+    def __init__(self, users: dict[str, str] | None = None) -> None:
+        self.base = tempfile.mkdtemp(prefix="dyreg", dir="/tmp")
+        self.storage = os.path.join(self.base, "storage")
+        self.port = free_port()
+        self.host = f"127.0.0.1:{self.port}"
+        self.users = dict(users or {})
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = os.path.join(self.base, "registry.log")
+
+    def _config(self) -> str:
+        lines = [
+            "version: 0.1",
+            "log:",
+            "  level: info",
+            "  accesslog:",
+            "    disabled: false",
+            "storage:",
+            "  filesystem:",
+            f"    rootdirectory: {self.storage}",
+            "  delete:",
+            "    enabled: true",
+            "http:",
+            f"  addr: {self.host}",
+            "  secret: dockyard-test-secret",
+        ]
+        if self.users:
+            import bcrypt
+            path = os.path.join(self.base, "htpasswd")
+            with open(path, "w") as f:
+                for user, password in self.users.items():
+                    f.write(f"{user}:{bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=5)).decode()}\n")
+            lines += ["auth:", "  htpasswd:", "    realm: dockyard-test", f"    path: {path}"]
+        cfg = os.path.join(self.base, "config.yml")
+        with open(cfg, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        return cfg
+
+    def start(self, timeout: float = 20.0) -> "TestRegistry":
+        if not os.path.exists(REGISTRY_BIN):
+            raise RuntimeError(f"{REGISTRY_BIN} is missing (tools/setup.sh installs docker-registry)")
+        cfg = self._config()
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([REGISTRY_BIN, "serve", cfg], stdout=log, stderr=log,
+                                     stdin=subprocess.DEVNULL)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"docker-registry exited with {self.proc.returncode}:\n{self.log()}")
+            try:
+                urllib.request.urlopen(f"http://{self.host}/v2/", timeout=2).read()
+                return self
+            except urllib.error.HTTPError as e:
+                if e.code == 401:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"docker-registry did not answer within {timeout}s:\n{self.log()}")
+
+    def log(self) -> str:
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()[-8000:]
+        except OSError:
+            return ""
+
+    def blob_path(self, digest: str) -> str:
+        hexd = digest.split(":", 1)[1]
+        return os.path.join(self.storage, "docker", "registry", "v2", "blobs", "sha256", hexd[:2], hexd, "data")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.terminate()
+                try:
+                    self.proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+            self.proc = None
+        left = leaks.processes_mentioning(self.base)
+        leaks.kill_pids([pid for pid, _ in left])
+        shutil.rmtree(self.base, ignore_errors=True)
+        if left:
+            raise AssertionError(f"registry processes left behind: {left}")
+
+
+class FaultProxy:
+    """An HTTP proxy on 127.0.0.1 in front of a real registry that injects
+    faults a network or a broken registry produces: a blob response cut off
+    mid-body (once per digest listed), or a manifest served with another
+    Content-Type. Everything else passes through unchanged; ``ranges``
+    records the Range headers clients sent."""
+
+    def __init__(self, upstream: str) -> None:
+        import http.server
+        import threading
+        self.upstream = upstream
+        self.truncate_once: set[str] = set()
+        self.content_types: dict[str, str] = {}  # path suffix -> Content-Type to answer with
+        self.ranges: list[str] = []
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a: object) -> None:
+                pass
+
+            def _forward(self) -> None:
+                import http.client
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+                if "Range" in headers:
+                    proxy.ranges.append(headers["Range"])
+                conn = http.client.HTTPConnection(proxy.upstream, timeout=30)
+                conn.request(self.command, self.path, body=body, headers=headers)
+                resp = conn.getresponse()
+                data = resp.read()
+                conn.close()
+                cut = None
+                for d in list(proxy.truncate_once):
+                    if self.command == "GET" and self.path.endswith("/blobs/" + d) and resp.status in (200, 206):
+                        proxy.truncate_once.discard(d)
+                        cut = len(data) // 2
+                self.send_response(resp.status)
+                for k, v in resp.getheaders():
+                    if k.lower() in ("transfer-encoding", "connection"):
+                        continue
+                    if k.lower() == "content-type":
+                        v = next((ct for suffix, ct in proxy.content_types.items() if self.path.endswith(suffix)), v)
+                    if k.lower() == "location" and v.startswith("http://" + proxy.upstream):
+                        v = "http://" + proxy.host + v[len("http://" + proxy.upstream):]
+                    self.send_header(k, v)
+                if cut is not None:
+                    self.send_header("Connection", "close")
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data if cut is None else data[:cut])
+                if cut is not None:
+                    self.wfile.flush()
+                    self.close_connection = True
+
+            do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _forward
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.host = f"127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self) -> "FaultProxy":
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(10)
