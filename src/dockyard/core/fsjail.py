@@ -39,12 +39,13 @@ class JailSpec:
     """How to rebuild the container's filesystem view."""
 
     rootfs: list[Mount]  # mounts for the root (overlay, or one bind of a mounted rootfs)
+    scratch: str  # an existing directory; the helper mounts a private tmpfs on it for its root
     binds: list[tuple[str, str, bool]] = field(default_factory=list)  # (host source, destination, read-only)
     readonly_rootfs: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {"rootfs": [m.to_json() for m in self.rootfs], "binds": [list(b) for b in self.binds],
-                "readonly_rootfs": self.readonly_rootfs}
+        return {"rootfs": [m.to_json() for m in self.rootfs], "scratch": self.scratch,
+                "binds": [list(b) for b in self.binds], "readonly_rootfs": self.readonly_rootfs}
 
 
 # -- client side (in dockyardd) ---------------------------------------------------
@@ -198,8 +199,11 @@ def _enter(req: dict[str, Any]) -> None:
     from .mount import mount_all
     libc.unshare(c.CLONE_NEWNS)
     libc.mount(None, "/", None, c.MS_REC | c.MS_PRIVATE)
-    import tempfile
-    root = tempfile.mkdtemp(prefix="dockyard-fsjail-")
+    # Our root lives on a tmpfs only this namespace sees: nothing to clean up after us.
+    scratch = req["scratch"]
+    libc.mount("tmpfs", scratch, "tmpfs", c.MS_NOSUID | c.MS_NODEV, "mode=700,size=64k")
+    root = os.path.join(scratch, "root")
+    os.mkdir(root, 0o755)
     mount_all([Mount.from_json(m) for m in req["rootfs"]], root)
     if req.get("readonly_rootfs"):
         libc.mount(None, root, None, c.MS_BIND | c.MS_REMOUNT | c.MS_RDONLY)
@@ -258,7 +262,7 @@ def _resolve(path: str) -> tuple[str, str, str]:
     ends in "/" or "/." (then it is followed; "/." means its contents)."""
     if not path:
         raise _Fail("InvalidArgument", "path must not be empty")
-    abs_path = os.path.normpath("/" + path)
+    abs_path = os.path.normpath("/" + path.lstrip("/"))
     if path.endswith("/.") and abs_path != "/":
         return os.path.realpath(abs_path) + "/.", abs_path + "/.", "."
     if abs_path == "/":

@@ -47,7 +47,9 @@ class ArchiveService:
                     continue
                 if src and os.path.exists(src):
                     binds.append((src, mp["Destination"], not mp.get("RW", True)))
-        return fsjail.JailSpec(rootfs=rootfs, binds=binds,
+        scratch = os.path.join(self.d.config.exec_root, "fsjail")
+        os.makedirs(scratch, 0o700, exist_ok=True)
+        return fsjail.JailSpec(rootfs=rootfs, scratch=scratch, binds=binds,
                                readonly_rootfs=bool(c.host_config.get("ReadonlyRootfs")))
 
     @staticmethod

@@ -786,7 +786,9 @@ class ContainerService:
         from ..core.diff import changes_for_mounts
         mounts = self.d.snapshotter.mounts(c.snapshot_key)
         out = await asyncio.to_thread(changes_for_mounts, mounts)
-        return [ch.to_json() for ch in out] or None  # type: ignore[return-value]
+        # What docker keeps in its init layer is not the container's change.
+        hidden = {"/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/.dockerenv", "/sbin/docker-init"}
+        return [ch.to_json() for ch in out if not (ch.kind == 1 and ch.path in hidden)] or None  # type: ignore[return-value]
 
     def rw_size(self, c: Container) -> int:
         try:

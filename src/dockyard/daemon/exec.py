@@ -178,12 +178,13 @@ class ExecService:
             if not detach and conn is not None:
                 from .streams import AttachSession, parse_detach_keys
                 session = AttachSession(c, conn, ec.attach_stdin, ec.attach_stdout, ec.attach_stderr,
-                                        parse_detach_keys(ec.detach_keys), exec_id=ec.id)
+                                        parse_detach_keys(ec.detach_keys), exec_id=ec.id, tty=ec.tty)
                 await session.connect(task)
             ec.pid = await task.start(exec_id=ec.id)
         except BaseException as e:
             ec.started = False
-            ec.exit_code = 126 if isinstance(e, errdefs.EngineError) else 1
+            msg = getattr(e, "message", str(e))
+            ec.exit_code = 127 if ("executable file not found" in msg or "no such file" in msg) else 126
             ec.done.set()
             try:
                 await task.delete_exec(ec.id)
@@ -303,10 +304,12 @@ class ExecService:
 
 
 def _exec_error(msg: str) -> str:
-    """runc-style exec failures as docker words them."""
-    if "executable file not found" in msg or "no such file or directory" in msg:
-        return f"OCI runtime exec failed: exec failed: unable to start container process: {msg}: unknown"
-    return msg
+    """Runtime exec failures as docker words them."""
+    if msg.startswith("OCI runtime"):
+        return msg
+    if "unable to start container process" not in msg:
+        msg = f"unable to start container process: {msg}"
+    return f"OCI runtime exec failed: exec failed: {msg}: unknown"
 
 
 def _duration(seconds: float) -> str:

@@ -139,7 +139,7 @@ def validate_log_config(hc: dict[str, Any]) -> None:
         raise errdefs.InvalidArgument("invalid LogConfig: must be an object")
     kind = lc.get("Type") or "json-file"
     if kind not in LOG_DRIVERS:
-        raise errdefs.InvalidArgument(f"failed to create container: logger: no log driver named '{kind}' is registered")
+        raise errdefs.InvalidArgument(f"logger: no log driver named '{kind}' is registered")
     opts = lc.get("Config") or {}
     for k, v in opts.items():
         if k not in LOG_DRIVERS[kind]:

@@ -49,7 +49,7 @@ def parse_detach_keys(spec: str) -> bytes:
 
 class AttachSession:
     def __init__(self, c: "Container", conn: Hijacked, stdin: bool, stdout: bool, stderr: bool,
-                 detach_keys: bytes, exec_id: str = "") -> None:
+                 detach_keys: bytes, exec_id: str = "", tty: bool | None = None) -> None:
         self.c = c
         self.conn = conn
         self.stdin = stdin
@@ -58,11 +58,14 @@ class AttachSession:
         self.detach_keys = detach_keys
         self.exec_id = exec_id
         self.done = asyncio.get_running_loop().create_future()
-        self.tty = bool(c.config.get("Tty"))
+        self.tty = bool(c.config.get("Tty")) if tty is None else tty
         self._tasks: list[asyncio.Task] = []
 
     async def connect(self, task: Any) -> None:
-        close_on_eof = bool(self.c.config.get("StdinOnce")) if not self.exec_id else True
+        # docker closes the process's stdin when the client's ends (StdinOnce,
+        # and always for an exec), but never a terminal's: detaching from a
+        # shell must leave it running.
+        close_on_eof = (bool(self.c.config.get("StdinOnce")) if not self.exec_id else True) and not self.tty
         reader, writer, tty = await task.attach(self.stdin, self.stdout, self.stderr, close_on_eof, self.exec_id)
         self.tty = tty
         self._tasks.append(asyncio.create_task(self._output(reader)))

@@ -52,10 +52,43 @@ class _RotatingFile:
         self._size = self._f.tell()
 
     def write(self, payload: bytes) -> None:
-        if self.max_size > 0 and self._size > 0 and self._size + len(payload) > self.max_size:
-            self._rotate()
-        self._f.write(payload)
-        self._size += len(payload)
+        """Newline-separated records (json-file): rotate, like docker, before
+        the first record that finds the file at or over max-size."""
+        if self.max_size <= 0:
+            self._write(payload)
+            return
+        while payload:
+            if self._size >= self.max_size:
+                self._rotate()
+            need = self.max_size - self._size
+            cut = payload.find(b"\n", need - 1) + 1 if need <= len(payload) else len(payload)
+            if cut <= 0:
+                cut = len(payload)
+            self._write(payload[:cut])
+            payload = payload[cut:]
+
+    def write_records(self, records: list[bytes]) -> None:
+        """Framed records (local): the same rule, record by record."""
+        if self.max_size <= 0:
+            self._write(b"".join(records))
+            return
+        batch: list[bytes] = []
+        size = self._size
+        for r in records:
+            if size >= self.max_size:
+                if batch:
+                    self._write(b"".join(batch))
+                    batch = []
+                self._rotate()
+                size = 0
+            batch.append(r)
+            size += len(r)
+        if batch:
+            self._write(b"".join(batch))
+
+    def _write(self, data: bytes) -> None:
+        self._f.write(data)
+        self._size += len(data)
 
     def _rotate(self) -> None:
         self._f.close()
@@ -204,12 +237,12 @@ class LocalLogger:
         entries = _entries(lines) + [(p, False) for p in pieces]
         if entries:
             now = time.time_ns()
-            self._file.write(b"".join(encode_entry(stream, now, body, not complete) for body, complete in entries))
+            self._file.write_records([encode_entry(stream, now, body, not complete) for body, complete in entries])
 
     def flush(self) -> None:
         now = time.time_ns()
         for stream, buf in self._lines.drain():
-            self._file.write(encode_entry(stream, now, buf, True))
+            self._file.write_records([encode_entry(stream, now, buf, True)])
 
     def close(self) -> None:
         self.flush()

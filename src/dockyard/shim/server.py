@@ -289,12 +289,17 @@ class Server:
                            self.opts.get("log_opts") or {})
 
     # -- setup ----------------------------------------------------------------
+    def _console_path(self, name: str) -> str:
+        """Beside the control socket: bundle paths can exceed sun_path's 108 bytes."""
+        sock = self.opts.get("socket") or os.path.join(self.bundle, "shim.sock")
+        return f"{sock[:-5] if sock.endswith('.sock') else sock}.{name}.con"
+
     def create_container(self) -> int:
         pid_file = os.path.join(self.bundle, "init.pid")
         console_path = None
         console_listener = None
         if self.init.tty:
-            console_path = os.path.join(self.bundle, "console.sock")
+            console_path = self._console_path("init")
             console_listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             if os.path.exists(console_path):
                 os.unlink(console_path)
@@ -691,7 +696,7 @@ class Server:
         console_path = None
         listener = None
         if p.tty:
-            console_path = os.path.join(exec_dir, f"{p.exec_id}.sock")
+            console_path = self._console_path(p.exec_id[:12])
             listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             listener.bind(console_path)
             listener.listen(1)

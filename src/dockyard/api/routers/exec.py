@@ -46,7 +46,12 @@ def register(r: Router, d: "Daemon") -> None:
             try:
                 await d.execs.start(ec.id, False, conn, console_size=size)
             except errdefs.EngineError as e:
-                await conn.write((e.message + "\r\n").encode())
+                # docker writes the failure into the stream (framed as stdout without a TTY).
+                msg = (e.message + "\r\n").encode()
+                if not ec.tty:
+                    import struct
+                    msg = struct.pack(">BxxxL", 1, len(msg)) + msg
+                await conn.write(msg)
         finally:
             try:
                 await conn.writer.drain()
