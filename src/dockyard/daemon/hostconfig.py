@@ -230,9 +230,17 @@ def validate(config: dict[str, Any], hc: dict[str, Any]) -> list[str]:
     if seccomp and seccomp != "unconfined":
         from .seccomp import parse_profile
         parse_profile(seccomp)
-    for k, v in (hc.get("Sysctls") or {}).items():
+    sysctls = hc.get("Sysctls") or {}
+    if not isinstance(sysctls, dict):
+        raise errdefs.InvalidArgument("invalid Sysctls: must be an object")
+    from .specgen import parse_sysctl_ns
+    shared = {"ipc": "host" if hc.get("IpcMode") == "host" else "",
+              "network": "host" if hc.get("NetworkMode") == "host" else "",
+              "uts": "host" if hc.get("UTSMode") == "host" else ""}
+    for k in sysctls:
         if not isinstance(k, str) or "/" in k or ".." in k:
             raise errdefs.InvalidArgument(f"invalid sysctl key: {k!r}")
+        parse_sysctl_ns(k, shared)
     for d in hc.get("Devices") or []:
         if not isinstance(d, dict) or not d.get("PathOnHost"):
             raise errdefs.InvalidArgument("invalid device mapping: PathOnHost is required")

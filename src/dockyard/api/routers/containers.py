@@ -106,10 +106,10 @@ def register(r: Router, d: "Daemon") -> None:
         return json_response(await svc.prune(filters))
 
     async def post_container_wait(req: Request) -> None:
-        c = d.containers_store.get(req.match["id"])
         condition = req.query.get("condition", "not-running")
         if condition not in ("", "not-running", "next-exit", "removed"):
-            raise errdefs.InvalidArgument(f"invalid condition: {condition!r}")
+            raise errdefs.InvalidArgument(f'invalid condition: "{condition}"')
+        c = d.containers_store.get(req.match["id"])
         # Headers go out at once (the CLI waits for them before starting the
         # container); the body follows when the condition is met.
         resp = req.stream_response_(200, "application/json")
