@@ -277,6 +277,8 @@ class ImageService:
         self._cache: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}  # manifest digest -> (manifest, config)
         # Set by the daemon: image IDs containers use (kept even when untagged and deleted).
         self.extra_roots: Callable[[], set[str]] = set
+        # Set by the daemon: (blob digests, snapshot chain IDs) other owners keep, e.g. the build cache.
+        self.extra_refs: Callable[[], tuple[set[str], set[str]]] = lambda: (set(), set())
         self._recover()
 
     def _recover(self) -> None:
@@ -624,6 +626,9 @@ class ImageService:
         for image_id in self.extra_roots():
             if image_id.startswith("sha256:"):
                 mark_config(image_id)
+        more_blobs, more_chains = self.extra_refs()
+        blobs |= more_blobs
+        chains |= more_chains
         for lease in self._leases:
             if lease is skip:
                 continue

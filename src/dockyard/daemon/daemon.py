@@ -51,6 +51,11 @@ class Daemon:
         self.stats = StatsService(self)
         self.archive = ArchiveService(self)
         self.containers = ContainerService(self)
+        from ..build.builder import Builder
+        from .builds import BuildBackend
+        self.builder = Builder(os.path.join(root, "builder"), config.exec_root, self.content, self.snapshotter,
+                               self.images.service, self.tasks, BuildBackend(self))
+        self.images.service.extra_refs = self.builder.cache.references
 
     def init_path(self) -> str:
         """The docker-init binary bound at /sbin/docker-init for --init."""
@@ -72,6 +77,7 @@ class Daemon:
 
     async def start(self) -> None:
         await self.containers.restore()
+        await self.builder.recover()
 
     async def shutdown(self) -> None:
         """Leave containers running (live restore): just stop watching them."""

@@ -12,9 +12,9 @@ if TYPE_CHECKING:
 
 
 def build_router(d: "Daemon") -> Router:
-    from ..routers import containers, exec, images, system, volumes
+    from ..routers import build, containers, exec, images, system, volumes
     r = Router()
-    for module in (system, containers, exec, images, volumes):
+    for module in (system, containers, exec, images, volumes, build):
         module.register(r, d)
     return r
 

@@ -219,6 +219,19 @@ class Request:
         self._conn.hijacked = True
         return self.hijacked
 
+    async def disconnected(self) -> None:
+        """Returns when the client closes its connection (call once the
+        body is read: a long operation is then cancelled, as docker does)."""
+        await self._drain_body()
+        reader = self._conn.reader
+        while True:
+            try:
+                data = await reader.read(READ_SIZE)
+            except (ConnectionError, OSError):
+                return
+            if not data:
+                return
+
     async def _drain_body(self) -> None:
         if not self.body_done:
             async for _ in self.stream():

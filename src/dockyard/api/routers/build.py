@@ -1,0 +1,201 @@
+"""/build and /build/prune.
+
+POST /build takes the context as a tar (plain or compressed) in the body,
+or a `remote` URL, and answers with the classic builder's JSON stream. An
+error before the first message (an unreadable context, a Dockerfile that
+does not parse) is an HTTP error; later ones are an errorDetail message.
+The build is cancelled when the client goes away."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import shutil
+from typing import TYPE_CHECKING, Any
+
+from ... import errdefs
+from ..server.http import Request, Response, json_response
+from ..server.router import Router
+
+if TYPE_CHECKING:
+    from ...daemon.daemon import Daemon
+
+
+class _BodyPipe:
+    """The request body as a blocking file object for a worker thread."""
+
+    def __init__(self) -> None:
+        self.r, self.w = os.pipe()
+        self.f = os.fdopen(self.r, "rb", buffering=1 << 20)
+
+    def read(self, n: int = -1) -> bytes:
+        return self.f.read(n)
+
+    def peek(self, n: int = 0) -> bytes:
+        return self.f.peek(n)
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self.f.close()
+
+
+async def _feed(req: Request, pipe: _BodyPipe) -> None:
+    try:
+        async for chunk in req.stream():
+            view = memoryview(chunk)
+            while view:
+                n = await asyncio.to_thread(os.write, pipe.w, view)
+                view = view[n:]
+    except BrokenPipeError:
+        pass
+    finally:
+        os.close(pipe.w)
+
+
+def _json_map(req: Request, name: str) -> dict[str, Any]:
+    value = req.query.json(name, {}) or {}
+    if not isinstance(value, dict):
+        raise errdefs.InvalidArgument(f"invalid {name}: a JSON object is expected")
+    return value
+
+
+def parse_options(req: Request) -> Any:
+    from ...build.builder import BuildOptions
+    q = req.query
+    if q.bool("squash"):
+        raise errdefs.InvalidArgument("squash is only supported with experimental mode")
+    if q.get("version", "1") not in ("", "1"):
+        raise errdefs.InvalidArgument("BuildKit (version=2) is not supported by this daemon: "
+                                      "use the classic builder (DOCKER_BUILDKIT=0)")
+    if q.get("outputs"):
+        raise errdefs.InvalidArgument("outputs are only supported by BuildKit")
+    build_args = _json_map(req, "buildargs")
+    labels = _json_map(req, "labels")
+    hosts: list[str] = []
+    for v in q.getall("extrahosts"):
+        hosts += [h for h in v.split(",") if h]
+    network = q.get("networkmode") or "default"
+    resources = {k: q.get(k) for k in ("memory", "memswap", "cpushares", "cpusetcpus", "cpuperiod", "cpuquota")
+                 if q.get(k) not in ("", "0")}
+    auth = None
+    raw = req.headers.get("X-Registry-Config")
+    if raw:
+        try:
+            auth = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+        except ValueError:
+            auth = None
+    return BuildOptions(
+        dockerfile=q.get("dockerfile") or "Dockerfile", tags=[t for t in q.getall("t") if t],
+        build_args={str(k): (None if v is None else str(v)) for k, v in build_args.items()},
+        target=q.get("target"), no_cache=q.bool("nocache"), pull=q.bool("pull"), quiet=q.bool("q"),
+        labels={str(k): str(v) for k, v in labels.items()}, network=network, platform=q.get("platform"),
+        extra_hosts=hosts, resources=resources, shm_size=q.int("shmsize", 0), registry_auth=auth)
+
+
+def register(r: Router, d: "Daemon") -> None:
+    builder = d.builder
+
+    async def load_context(req: Request, workdir: str) -> Any:
+        from ...build.context import BuildContext
+        remote = req.query.get("remote")
+        if remote:
+            return await asyncio.to_thread(_remote_context, remote, workdir)
+        pipe = _BodyPipe()
+        feeder = asyncio.create_task(_feed(req, pipe))
+        try:
+            return await asyncio.to_thread(BuildContext.load, pipe, workdir)
+        finally:
+            pipe.close()
+            try:
+                await feeder
+            except (OSError, ConnectionError):
+                pass
+
+    async def post_build(req: Request) -> Response | None:
+        opts = parse_options(req)
+        workdir = builder.new_workdir()
+        ctx = None
+        try:
+            ctx = await load_context(req, workdir)
+            resp = req.stream_response_(200, "application/json")
+
+            async def send(msg: dict[str, Any]) -> None:
+                await resp.write_json(msg)
+
+            build = asyncio.ensure_future(builder.build(ctx, opts, send))
+            gone = asyncio.ensure_future(req.disconnected())
+            try:
+                await asyncio.wait({build, gone}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                if not build.done():
+                    build.cancel()
+                    try:
+                        await build
+                    except BaseException:
+                        pass
+                    raise ConnectionError("client went away: build cancelled")
+                gone.cancel()
+            try:
+                build.result()
+            except errdefs.EngineError as e:
+                if not resp.started:
+                    raise
+                detail: dict[str, Any] = {"message": e.message}
+                code = getattr(e, "exit_code", None)
+                if code is not None:
+                    detail["code"] = code
+                await resp.write_json({"errorDetail": detail, "error": e.message})
+            return None
+        finally:
+            if ctx is not None:
+                ctx.close()
+            await asyncio.to_thread(shutil.rmtree, workdir, True)
+
+    async def post_build_prune(req: Request) -> Response:
+        from ...daemon.timeutil import parse_time_filter
+        filters = req.query.json("filters", {}) or {}
+        until = None
+        values = filters.get("until") if isinstance(filters, dict) else None
+        if isinstance(values, dict):
+            values = [k for k, v in values.items() if v]
+        if values:
+            until = parse_time_filter(values[-1])
+        all_ = req.query.bool("all")
+        res = await asyncio.to_thread(builder.prune, all_, until, req.query.int("keep-storage", 0))
+        return json_response(res)
+
+    r.post("/build", post_build)
+    r.post("/build/prune", post_build_prune)
+
+
+def _remote_context(url: str, workdir: str) -> Any:
+    """A context from a URL: a tarball, or a bare Dockerfile."""
+    import io
+    import tarfile
+    import urllib.request
+
+    from ...build.context import BuildContext, ContextError
+    if url.startswith(("git@", "git://")) or url.endswith(".git") or ".git#" in url:
+        raise errdefs.NotImplementedKind("git repositories as build contexts are not supported")
+    if not url.startswith(("http://", "https://")):
+        raise errdefs.InvalidArgument(f"unable to prepare context: unsupported remote {url!r}")
+    try:
+        with urllib.request.urlopen(url, timeout=60) as resp:
+            data = resp.read(512 << 20)
+    except OSError as e:
+        raise errdefs.InvalidArgument(f"unable to prepare context: {getattr(e, 'reason', None) or e}") from None
+    try:
+        return BuildContext.load(io.BytesIO(data), workdir)
+    except ContextError:
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tf:
+            ti = tarfile.TarInfo("Dockerfile")
+            ti.size = len(data)
+            ti.mode = 0o644
+            tf.addfile(ti, io.BytesIO(data))
+        buf.seek(0)
+        return BuildContext.load(buf, workdir)

@@ -1,0 +1,413 @@
+"""`dockyard build` and `dockyard builder prune`.
+
+The context directory is sent as a tarball streamed while it is read,
+filtered by .dockerignore (or the Dockerfile's own <name>.dockerignore), with
+owners set to root as docker's CLI sends them; a Dockerfile outside the
+context travels inside the tarball under a random name. The daemon's
+classic JSON stream is shown one step per block: the instruction, its
+output, then CACHED or DONE with the step's duration (colours only on a
+terminal; --progress=plain forces plain lines)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import secrets
+import stat
+import sys
+import tarfile
+import time
+from typing import Any, Iterator
+
+from ... import errdefs
+from ...build.dockerignore import IGNORE_FILE, PatternMatcher, read_patterns
+from ..errors import CLIError
+from ..format import human_size
+from .common import Parser, client, daemon_error
+
+_CHUNK = 1 << 20
+
+
+# -- the context tarball ---------------------------------------------------------------
+
+class ContextTar:
+    """A directory as a tar stream, filtered, in chunks of about 1 MiB."""
+
+    def __init__(self, root: str, matcher: PatternMatcher, keep: set[str],
+                 extra: list[tuple[str, bytes]] | None = None) -> None:
+        self.root = root
+        self.matcher = matcher
+        self.keep = keep  # Dockerfile and ignore files: sent even when excluded
+        self.extra = extra or []
+        self.files = 0
+        self.bytes = 0
+        self._links: dict[tuple[int, int], str] = {}
+
+    def chunks(self) -> Iterator[bytes]:
+        buf = bytearray()
+        for piece in self._pieces():
+            buf += piece
+            if len(buf) >= _CHUNK:
+                self.bytes += len(buf)
+                yield bytes(buf)
+                buf.clear()
+        buf += b"\0" * 1024
+        self.bytes += len(buf)
+        yield bytes(buf)
+
+    def _pieces(self) -> Iterator[bytes]:
+        yield from self._walk("")
+        for name, data in self.extra:
+            ti = tarfile.TarInfo(name)
+            ti.size, ti.mode, ti.mtime = len(data), 0o644, int(time.time())
+            yield ti.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+            yield data + b"\0" * (-len(data) % 512)
+
+    def _excluded(self, rel: str) -> bool:
+        return rel not in self.keep and self.matcher.matches(rel)
+
+    def _walk(self, rel_dir: str) -> Iterator[bytes]:
+        path = os.path.join(self.root, rel_dir) if rel_dir else self.root
+        try:
+            names = sorted(os.listdir(path))
+        except OSError as e:
+            raise CLIError(f"error checking context: {e.strerror.lower() if e.strerror else e}: {path}") from None
+        for name in names:
+            rel = f"{rel_dir}/{name}" if rel_dir else name
+            full = os.path.join(path, name)
+            try:
+                st = os.lstat(full)
+            except FileNotFoundError:
+                continue
+            excluded = self.matcher.patterns and self._excluded(rel)
+            if stat.S_ISDIR(st.st_mode):
+                if excluded and not self.matcher.may_match_below(rel):
+                    continue
+                if not excluded:
+                    yield self._header(rel, st, tarfile.DIRTYPE)
+                yield from self._walk(rel)
+                continue
+            if excluded:
+                continue
+            if stat.S_ISREG(st.st_mode):
+                key = (st.st_dev, st.st_ino)
+                if st.st_nlink > 1 and key in self._links:
+                    yield self._header(rel, st, tarfile.LNKTYPE, linkname=self._links[key])
+                    continue
+                if st.st_nlink > 1:
+                    self._links[key] = rel
+                yield self._header(rel, st, tarfile.REGTYPE, size=st.st_size)
+                yield from self._content(full, st.st_size)
+                self.files += 1
+            elif stat.S_ISLNK(st.st_mode):
+                yield self._header(rel, st, tarfile.SYMTYPE, linkname=os.readlink(full))
+            elif stat.S_ISFIFO(st.st_mode):
+                yield self._header(rel, st, tarfile.FIFOTYPE)
+
+    @staticmethod
+    def _header(name: str, st: os.stat_result, kind: bytes, size: int = 0, linkname: str = "") -> bytes:
+        ti = tarfile.TarInfo(name)
+        ti.type, ti.size, ti.linkname = kind, size, linkname
+        ti.mode = stat.S_IMODE(st.st_mode)
+        ti.mtime = int(st.st_mtime)
+        ti.uid = ti.gid = 0  # docker's CLI sends the context owned by root
+        return ti.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+
+    @staticmethod
+    def _content(path: str, size: int) -> Iterator[bytes]:
+        try:
+            with open(path, "rb", buffering=0) as f:
+                left = size
+                while left > 0:
+                    data = f.read(min(left, _CHUNK))
+                    if not data:
+                        break
+                    left -= len(data)
+                    yield data
+        except OSError as e:
+            raise CLIError(f"error checking context: can't open {path}: {e.strerror or e}") from None
+        if left:
+            yield b"\0" * left  # the file shrank while being sent
+        if size % 512:
+            yield b"\0" * (512 - size % 512)
+
+
+def _is_tar_or_compressed(head: bytes) -> bool:
+    return head[:2] == b"\x1f\x8b" or head[:3] == b"BZh" or head[:6] == b"\xfd7zXZ\x00" or \
+        head[:4] == b"\x28\xb5\x2f\xfd" or head[257:262] == b"ustar"
+
+
+def _stdin_chunks(first: bytes) -> Iterator[bytes]:
+    yield first
+    while True:
+        data = sys.stdin.buffer.read(_CHUNK)
+        if not data:
+            return
+        yield data
+
+
+def _single_file_tar(name: str, data: bytes) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        ti = tarfile.TarInfo(name)
+        ti.size, ti.mode, ti.mtime = len(data), 0o644, int(time.time())
+        tf.addfile(ti, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def prepare_context(path: str, dockerfile: str) -> tuple[Any, str, ContextTar | None, str]:
+    """(request body, dockerfile query value, tar writer, remote URL)."""
+    if path == "-":
+        if dockerfile == "-":
+            raise CLIError("invalid argument: can't use stdin for both build context and dockerfile", 1)
+        head = sys.stdin.buffer.read(1024)
+        if _is_tar_or_compressed(head):
+            return _stdin_chunks(head), dockerfile, None, ""
+        data = head + sys.stdin.buffer.read()
+        return _single_file_tar("Dockerfile", data), "Dockerfile", None, ""
+    if "://" in path or path.startswith("git@"):
+        return None, dockerfile, None, path
+    root = os.path.abspath(path)
+    if not os.path.isdir(root):
+        raise CLIError(f"unable to prepare context: path \"{path}\" not found", 1)
+    extra: list[tuple[str, bytes]] = []
+    if dockerfile == "-":
+        name = f".dockerfile.{secrets.token_hex(10)}"
+        extra.append((name, sys.stdin.buffer.read()))
+        df_path, df_rel = "", name
+    else:
+        df_path = os.path.abspath(dockerfile) if dockerfile else os.path.join(root, "Dockerfile")
+        if not os.path.exists(df_path) and not dockerfile and os.path.exists(os.path.join(root, "dockerfile")):
+            df_path = os.path.join(root, "dockerfile")
+        if not os.path.isfile(df_path):
+            raise CLIError(f"unable to prepare context: unable to evaluate symlinks in Dockerfile path: "
+                           f"lstat {df_path}: no such file or directory", 1)
+        rel = os.path.relpath(os.path.realpath(df_path), os.path.realpath(root))
+        if rel.startswith(".."):
+            df_rel = f".dockerfile.{secrets.token_hex(10)}"
+            with open(df_path, "rb") as f:
+                extra.append((df_rel, f.read()))
+        else:
+            df_rel = rel.replace(os.sep, "/")
+    # The Dockerfile's own ignore file wins over the context's.
+    patterns: list[str] = []
+    for candidate in ([df_path + IGNORE_FILE] if df_path else []) + [os.path.join(root, IGNORE_FILE)]:
+        if os.path.isfile(candidate):
+            with open(candidate, "rb") as f:
+                patterns = read_patterns(f.read())
+            break
+    try:
+        matcher = PatternMatcher(patterns)
+    except ValueError as e:
+        raise CLIError(f"error checking context: {e}", 1) from None
+    keep = {IGNORE_FILE}
+    if df_rel and not df_rel.startswith(".dockerfile."):
+        keep |= {df_rel, df_rel + IGNORE_FILE}
+    tar = ContextTar(root, matcher, keep, extra)
+    return tar.chunks(), df_rel, tar, ""
+
+
+# -- showing the build -----------------------------------------------------------------
+
+class Display:
+    """Classic stream messages as steps: header, output, status, time."""
+
+    def __init__(self, out: Any, tty: bool) -> None:
+        self.out = out
+        self.tty = tty
+        self.step = ""
+        self.num = 0
+        self.started = 0.0
+        self.cached = False
+        self.image_id = ""
+        self.errored = False
+
+    def _c(self, code: str, text: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if self.tty else text
+
+    def _write(self, text: str) -> None:
+        self.out.write(text)
+        self.out.flush()
+
+    def finish(self, failed: bool = False) -> None:
+        if not self.step:
+            return
+        took = time.monotonic() - self.started
+        if failed:
+            status = self._c("31", "ERROR")
+        elif self.cached:
+            status = self._c("34", "CACHED")
+        else:
+            status = self._c("32", "DONE")
+        self._write(f"#{self.num} {status} {took:.1f}s\n")
+        self.step = ""
+
+    def message(self, msg: dict[str, Any]) -> None:
+        if "errorDetail" in msg or "error" in msg:
+            self.finish(failed=True)
+            self.errored = True
+            return
+        aux = msg.get("aux")
+        if isinstance(aux, dict) and aux.get("ID"):
+            self.image_id = aux["ID"]
+            return
+        if "status" in msg:  # pull progress
+            line = " ".join(str(msg[k]) for k in ("id", "status", "progress") if msg.get(k))
+            self._write(f"#{self.num} {line}\n" if self.step else line + "\n")
+            return
+        text = msg.get("stream")
+        if not isinstance(text, str):
+            return
+        for line in text.splitlines(keepends=True):
+            self._line(line)
+
+    def _line(self, line: str) -> None:
+        body = line.rstrip("\n")
+        if body.startswith("Step ") and " : " in body:
+            self.finish()
+            counter, _, instruction = body[5:].partition(" : ")
+            self.num += 1
+            self.step = instruction
+            self.cached = False
+            self.started = time.monotonic()
+            self._write(f"#{self.num} " + self._c("1", f"[{counter}] {instruction}") + "\n")
+        elif body == " ---> Using cache":
+            self.cached = True
+        elif body.startswith(" ---> Running in ") or body.startswith(" ---> Removed intermediate"):
+            pass
+        elif body.startswith(" ---> ") or body.startswith("# Executing"):
+            if body.startswith("# Executing"):
+                self._write(f"#{self.num} {body}\n")
+        elif body.startswith(("Successfully built", "Successfully tagged", "[Warning]")):
+            self.finish()
+            self._write(body + "\n")
+        elif self.step:
+            elapsed = time.monotonic() - self.started
+            self._write(f"#{self.num} " + self._c("2", f"{elapsed:.3f} {body}") + "\n")
+        else:
+            self._write(line if line.endswith("\n") else line + "\n")
+
+
+# -- commands ------------------------------------------------------------------------
+
+def _kv_list(values: list[str], what: str) -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for v in values:
+        k, eq, val = v.partition("=")
+        if not k:
+            raise CLIError(f"invalid argument \"{v}\" for \"--{what}\" flag", 125)
+        out[k] = val if eq else (os.environ.get(k) if what == "build-arg" else "")
+    return out
+
+
+def cmd_build(argv: list[str], gopts: dict) -> int:
+    p = Parser(prog="dockyard build", usage="dockyard build [OPTIONS] PATH | URL | -", add_help=False)
+    p.add_argument("--help", action="help", help="Print usage")
+    p.add_argument("-t", "--tag", action="append", default=[], help="Name and optionally a tag (name:tag)")
+    p.add_argument("-f", "--file", default="", help="Name of the Dockerfile (default: PATH/Dockerfile)")
+    p.add_argument("--build-arg", action="append", default=[], help="Set build-time variables")
+    p.add_argument("--target", default="", help="Set the target build stage to build")
+    p.add_argument("--no-cache", action="store_true", help="Do not use cache when building the image")
+    p.add_argument("--pull", action="store_true", help="Always attempt to pull a newer version of the image")
+    p.add_argument("--label", action="append", default=[], help="Set metadata for an image")
+    p.add_argument("--network", default="default", help="Set the networking mode for the RUN instructions")
+    p.add_argument("-q", "--quiet", action="store_true", help="Suppress the build output and print image ID")
+    p.add_argument("--platform", default="", help="Set platform if server is multi-platform capable")
+    p.add_argument("--add-host", action="append", default=[], help="Add a custom host-to-IP mapping (host:ip)")
+    p.add_argument("--iidfile", default="", help="Write the image ID to the file")
+    p.add_argument("--progress", default="auto", choices=["auto", "plain", "tty", "quiet"],
+                   help="Type of progress output")
+    p.add_argument("--shm-size", default="", help="Size of /dev/shm")
+    p.add_argument("-m", "--memory", default="", help="Memory limit")
+    p.add_argument("--cpu-shares", type=int, default=0, help="CPU shares (relative weight)")
+    p.add_argument("--rm", default="true", nargs="?", const="true", help="Remove intermediate containers")
+    p.add_argument("--force-rm", action="store_true", help="Always remove intermediate containers")
+    p.add_argument("--cache-from", action="append", default=[], help="Images to consider as cache sources")
+    p.add_argument("path")
+    a = p.parse_args(argv)
+    quiet = a.quiet or a.progress == "quiet"
+    body, df_rel, tar, remote = prepare_context(a.path, a.file)
+    q: dict[str, Any] = {"t": a.tag or None, "dockerfile": df_rel or None, "q": int(quiet),
+                         "nocache": int(a.no_cache), "pull": int(a.pull), "target": a.target or None,
+                         "networkmode": a.network, "platform": a.platform or None, "remote": remote or None,
+                         "rm": 1, "forcerm": int(a.force_rm), "version": "1"}
+    args = _kv_list(a.build_arg, "build-arg")
+    if args:
+        q["buildargs"] = json.dumps(args)
+    labels = _kv_list(a.label, "label")
+    if labels:
+        q["labels"] = json.dumps(labels)
+    if a.add_host:
+        q["extrahosts"] = a.add_host
+    if a.cache_from:
+        q["cachefrom"] = json.dumps(a.cache_from)
+    if a.shm_size:
+        from .container import _parse_size
+        q["shmsize"] = _parse_size(a.shm_size)
+    if a.memory:
+        from .container import _parse_size
+        q["memory"] = _parse_size(a.memory)
+    if a.cpu_shares:
+        q["cpushares"] = a.cpu_shares
+    tty = a.progress == "tty" or (a.progress == "auto" and sys.stdout.isatty())
+    display = Display(sys.stdout if not quiet else io.StringIO(), tty)
+    error = ""
+    status = 1
+    try:
+        for msg in client(gopts).image_build(body, q):
+            if msg.get("error") or msg.get("errorDetail"):
+                detail = msg.get("errorDetail") or {}
+                error = msg.get("error") or detail.get("message", "")
+                status = int(detail.get("code") or 1)  # a failed RUN's exit code, as docker exits
+            if quiet:
+                if msg.get("aux", {}).get("ID") if isinstance(msg.get("aux"), dict) else False:
+                    display.image_id = msg["aux"]["ID"]
+                continue
+            display.message(msg)
+    except errdefs.EngineError as e:
+        raise daemon_error(e) from None
+    if error:
+        raise CLIError(error, status)
+    if a.iidfile and display.image_id:
+        with open(a.iidfile, "w") as f:
+            f.write(display.image_id)
+    if quiet:
+        print(display.image_id)
+    return 0
+
+
+def cmd_builder_prune(argv: list[str], gopts: dict) -> int:
+    p = Parser(prog="dockyard builder prune", usage="dockyard builder prune [OPTIONS]")
+    p.add_argument("-a", "--all", action="store_true", help="Remove all unused build cache, not just dangling ones")
+    p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
+    p.add_argument("--filter", action="append", default=[], help="Provide filter values (e.g. \"until=24h\")")
+    p.add_argument("--keep-storage", default="", help="Amount of disk space to keep for cache")
+    a = p.parse_args(argv)
+    if not a.force:
+        what = "all build cache" if a.all else "all dangling build cache"
+        sys.stdout.write(f"WARNING! This will remove {what}.\nAre you sure you want to continue? [y/N] ")
+        sys.stdout.flush()
+        answer = sys.stdin.readline().strip().lower()
+        if answer not in ("y", "yes"):
+            return 0
+    filters: dict[str, list[str]] = {}
+    for f in a.filter:
+        k, _, v = f.partition("=")
+        filters.setdefault(k, []).append(v)
+    keep = 0
+    if a.keep_storage:
+        from .container import _parse_size
+        keep = _parse_size(a.keep_storage)
+    try:
+        res = client(gopts).build_prune(a.all, filters, keep)
+    except errdefs.EngineError as e:
+        raise daemon_error(e) from None
+    deleted = res.get("CachesDeleted") or []
+    if deleted:
+        print("Deleted build cache objects:")
+        for i in deleted:
+            print(i)
+        print()
+    print(f"Total reclaimed space: {human_size(res.get('SpaceReclaimed') or 0)}")
+    return 0

@@ -1,0 +1,138 @@
+"""The daemon's side of builds (moby's builder Backend): the OCI spec of a
+RUN step's container, made by the same code as `docker run`'s, and image
+pulls for FROM and --pull."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+from typing import TYPE_CHECKING, Any
+
+from .. import errdefs
+from ..build.run import Progress, RunRequest
+from ..core.images import Image
+from ..fsutil import atomic_write
+from ..oci import reference
+from ..registry.client import AuthConfig
+from . import specgen
+from .container import Container
+from .containers import host_resolv_conf
+from .timeutil import now_rfc3339
+
+if TYPE_CHECKING:
+    from .daemon import Daemon
+
+
+class BuildBackend:
+    def __init__(self, daemon: "Daemon") -> None:
+        self.d = daemon
+
+    def run_spec(self, req: RunRequest) -> dict[str, Any]:
+        if req.network not in ("default", "none", "host"):
+            raise errdefs.InvalidArgument(f"network mode {req.network!r} is not supported for builds")
+        hostname = req.hostname or req.id[:12]
+        c = Container(id=req.id, name="/" + req.id, created=now_rfc3339(), image="", image_name="",
+                      path=req.args[0], args=list(req.args[1:]),
+                      config={"Env": list(req.env), "User": req.user, "WorkingDir": req.workdir,
+                              "Hostname": hostname, "Tty": False},
+                      host_config={"NetworkMode": req.network, "ExtraHosts": list(req.extra_hosts),
+                                   "ShmSize": req.shm_size})
+        files = self._files(c, req.files_dir, hostname, req.network)
+        spec = specgen.build_spec(c, {}, req.rootfs, self.d.config.cgroup_parent, files + list(req.mounts))
+        if req.network == "host":
+            # Until networking lands, "default" and "none" both get a private
+            # network namespace with lo only; host shares the daemon's.
+            spec["linux"]["namespaces"] = [n for n in spec["linux"]["namespaces"] if n["type"] != "network"]
+        self._resources(spec, req.resources)
+        return spec
+
+    @staticmethod
+    def _files(c: Container, directory: str, hostname: str, network: str) -> list[dict[str, Any]]:
+        hosts = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
+        for entry in c.host_config.get("ExtraHosts") or []:
+            host, _, ip = entry.partition(":")
+            if ip:
+                hosts.append(f"{ip}\t{host}")
+        contents = {"hostname": hostname + "\n", "hosts": "\n".join(hosts) + "\n",
+                    "resolv.conf": host_resolv_conf(c)}
+        if network == "host":
+            try:
+                with open("/etc/resolv.conf") as f:
+                    contents["resolv.conf"] = f.read()
+            except OSError:
+                pass
+        out = []
+        for name, text in contents.items():
+            path = os.path.join(directory, name)
+            atomic_write(path, text.encode(), durable=False)
+            out.append({"destination": f"/etc/{name}", "type": "bind", "source": path,
+                        "options": ["rbind", "rprivate"]})
+        return out
+
+    @staticmethod
+    def _resources(spec: dict[str, Any], res: dict[str, Any]) -> None:
+        r = spec["linux"].setdefault("resources", {})
+        mem = r.setdefault("memory", {})
+        if res.get("memory"):
+            mem["limit"] = int(res["memory"])
+        if res.get("memswap"):
+            mem["swap"] = int(res["memswap"])
+        cpu = r.setdefault("cpu", {})
+        if res.get("cpushares"):
+            cpu["shares"] = int(res["cpushares"])
+        if res.get("cpuquota"):
+            cpu["quota"] = int(res["cpuquota"])
+        if res.get("cpuperiod"):
+            cpu["period"] = int(res["cpuperiod"])
+        if res.get("cpusetcpus"):
+            cpu["cpus"] = str(res["cpusetcpus"])
+        if not mem:
+            r.pop("memory")
+        if not cpu:
+            r.pop("cpu")
+
+    async def pull(self, ref: str, platform: str, auth: dict[str, Any] | None, progress: Progress) -> Image:
+        """The images backend's pull (a blocking call in a thread), its
+        progress messages relayed into the build's stream."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+
+        def emit(msg: dict[str, Any]) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, msg)
+
+        async def relay() -> None:
+            while (msg := await queue.get()) is not None:
+                await progress(msg)
+        relaying = asyncio.ensure_future(relay())
+        try:
+            img = await asyncio.to_thread(self.d.images.pull, ref, "", platform, _auth_for(ref, auth), emit)
+        finally:
+            queue.put_nowait(None)
+            await relaying
+        if img is None:
+            raise errdefs.NotFound(f"pull access denied for {reference.familiar(ref)}")
+        return img
+
+
+def _auth_for(ref: str, configs: dict[str, Any] | None) -> AuthConfig | None:
+    """X-Registry-Config holds credentials per registry: pick the ref's."""
+    if not configs:
+        return None
+    domain = reference.split_domain(ref.split("@", 1)[0])[0]
+    keys = [domain, "https://" + domain, "http://" + domain]
+    if domain == reference.DEFAULT_DOMAIN:
+        keys += ["https://index.docker.io/v1/", "index.docker.io", "registry-1.docker.io"]
+    for k in keys:
+        c = configs.get(k)
+        if isinstance(c, dict):
+            user, password = c.get("username") or "", c.get("password") or ""
+            if not user and c.get("auth"):
+                try:
+                    user, _, password = base64.b64decode(c["auth"]).decode().partition(":")
+                except (ValueError, UnicodeDecodeError):
+                    pass
+            cfg = AuthConfig(user, password, c.get("identitytoken") or "", c.get("registrytoken") or "",
+                             c.get("serveraddress") or domain)
+            return None if cfg.empty else cfg
+    return None

@@ -1,0 +1,121 @@
+"""The build context index: spooled tarballs, digests, lookups, ignore
+files, and COPY's source resolution from it (no daemon)."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import lzma
+import os
+import tarfile
+
+import pytest
+
+from dockyard.build import copy as cp
+from dockyard.build.context import BuildContext, ContextError
+from dockyard.build.dockerignore import PatternMatcher
+from dockyard.build.fsops import Meta, RootFS
+
+
+def make_tar(entries: list[tuple]) -> bytes:
+    """(name, bytes) files, (name, None) dirs, (name, '->target') symlinks, (name, '=>target') hard links."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        for name, data in entries:
+            ti = tarfile.TarInfo(name)
+            ti.mtime = 1_600_000_000
+            if data is None:
+                ti.type, ti.mode = tarfile.DIRTYPE, 0o755
+                tf.addfile(ti)
+            elif isinstance(data, str) and data.startswith("->"):
+                ti.type, ti.linkname = tarfile.SYMTYPE, data[2:]
+                tf.addfile(ti)
+            elif isinstance(data, str) and data.startswith("=>"):
+                ti.type, ti.linkname = tarfile.LNKTYPE, data[2:]
+                tf.addfile(ti)
+            else:
+                ti.size, ti.mode = len(data), 0o640
+                tf.addfile(ti, io.BytesIO(data))
+    return buf.getvalue()
+
+
+ENTRIES = [("Dockerfile", b"FROM scratch\n"), ("src", None), ("src/a.txt", b"A"), ("src/b.log", b"B"),
+           ("src/deep/c.txt", b"C"), ("link", "->src/a.txt"), ("hard", "=>src/b.log"),
+           ("../../escape", b"clamped")]
+
+
+@pytest.fixture(params=["plain", "gzip", "xz"])
+def ctx(request, tmp_path):
+    data = make_tar(ENTRIES)
+    data = {"plain": data, "gzip": gzip.compress(data), "xz": lzma.compress(data)}[request.param]
+    c = BuildContext.load(io.BytesIO(data), str(tmp_path / "w"))
+    yield c
+    c.close()
+
+
+def test_index(ctx) -> None:
+    assert ctx.get("src/a.txt").digest == hashlib.sha256(b"A").hexdigest()
+    assert ctx.get("src/deep").type == "d"  # implied by its child
+    assert ctx.get("escape").size == 7  # '..' stops at the root: nothing is extracted by name
+    assert ctx.get("hard").type == "h" and ctx.get("hard").digest == ctx.get("src/b.log").digest
+    assert ctx.read("link") == b"A" and ctx.resolve("link").path == "src/a.txt"
+    assert ctx.glob("src/*.txt") == ["src/a.txt"] and ctx.glob("*/*.log") == ["src/b.log"]
+    assert [e.path for e in ctx.children("src")] == ["src/a.txt", "src/b.log", "src/deep", "src/deep/c.txt"]
+
+
+def test_ignore(ctx) -> None:
+    ctx.apply_ignore(PatternMatcher(["src", "!src/deep"]))
+    assert ctx.get("src/a.txt") is None and ctx.get("src/deep/c.txt") is not None
+
+
+def test_not_a_tar(tmp_path) -> None:
+    with pytest.raises(ContextError, match="not a tar archive"):
+        BuildContext.load(io.BytesIO(b"\x00not a tar at all" * 100), str(tmp_path / "w"))
+
+
+def test_sources_and_errors(ctx) -> None:
+    (src,) = cp.from_context(ctx, "src")
+    assert src.is_dir and [i.rel for i in src.items] == ["", "a.txt", "b.log", "deep", "deep/c.txt"]
+    (f,) = cp.from_context(ctx, "link")
+    assert not f.is_dir and f.name == "link" and f.items[0].digest == hashlib.sha256(b"A").hexdigest()
+    assert [s.name for s in cp.from_context(ctx, "src/*.txt")] == ["a.txt"]
+    with pytest.raises(cp.CopyError, match="file not found in build context or excluded by .dockerignore"):
+        cp.from_context(ctx, "missing")
+    with pytest.raises(cp.CopyError, match="Forbidden path outside the build context"):
+        cp.from_context(ctx, "../x")
+    with pytest.raises(cp.CopyError, match="no source files were specified"):
+        cp.from_context(ctx, "*.nothing")
+    excl = cp.from_context(ctx, "src", PatternMatcher(["*.log"]))[0]
+    assert [i.rel for i in excl.items] == ["", "a.txt", "deep", "deep/c.txt"]
+
+
+def test_checksum_ignores_times_not_content(tmp_path) -> None:
+    def checksum(entries, mtime):
+        data = make_tar(entries)
+        c = BuildContext.load(io.BytesIO(data), str(tmp_path / f"w{mtime}{len(data)}"))
+        for e in c.entries.values():
+            e.mtime = mtime
+        try:
+            return cp.from_context(c, ".")[0].checksum()
+        finally:
+            c.close()
+    base = [("a", b"1"), ("d", None), ("d/b", b"2")]
+    assert checksum(base, 1) == checksum(base, 2)
+    assert checksum(base, 1) != checksum([("a", b"1"), ("d", None), ("d/b", b"3")], 1)
+
+
+def test_write_into_a_root_never_leaves_it(ctx, tmp_path) -> None:
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    os.symlink("/etc", root / "etc-link")          # absolute link: resolved inside the root
+    os.symlink("../../..", root / "up")              # climbing link: stops at the root
+    with RootFS(str(root)) as fs:
+        assert fs.resolve("/etc-link/x") == "etc/x"
+        assert fs.resolve("/up/etc") == "etc"
+        (src,) = cp.from_context(ctx, "src")
+        cp.write(fs, "/up/dest/", True, src.items, cp.Ownership((os.getuid(), os.getgid()), None, False),
+                 Meta(0o755, os.getuid(), os.getgid()))
+    assert (root / "dest/deep/c.txt").read_bytes() == b"C"
+    assert oct((root / "dest/a.txt").stat().st_mode & 0o777) == "0o640"
+    assert (root / "dest/a.txt").stat().st_mtime == 1_600_000_000
