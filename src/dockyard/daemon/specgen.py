@@ -395,8 +395,6 @@ def _default_mounts(c: Container, ctx: SpecContext, privileged: bool, user_dests
             else:
                 size = int(hc.get("ShmSize") or 67108864)
                 m["options"] = [o for o in m["options"] if not o.startswith("size=")] + [f"size={size}"]
-        if dest == "/dev/mqueue" and ipc == "host":
-            m = {"destination": dest, "type": "bind", "source": "/dev/mqueue", "options": ["rbind", "rprivate"]}
         out.append(m)
     return out
 

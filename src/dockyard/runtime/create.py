@@ -92,9 +92,8 @@ def _create(root: str, cid: str, bundle: str, spec: dict[str, Any], sdir: str,
         undo.append(cg.destroy)
     resources = dict(linux.get("resources") or {})
     if "devices" in resources:
-        resources["devices"] = list(resources["devices"] or []) + ALLOWED_DEVICES + [
-            {"allow": True, "type": d.get("type", "c"), "major": d.get("major"), "minor": d.get("minor"),
-             "access": "rwm"} for d in linux.get("devices") or []]
+        # As runc: linux.devices only makes the nodes; access is what resources.devices allows.
+        resources["devices"] = list(resources["devices"] or []) + ALLOWED_DEVICES
     try:
         cg.set_resources(resources)
     except OSError as e:

@@ -80,12 +80,6 @@ def _setup(ctx: dict[str, Any], chan: Channel, step: Step) -> int:
         if (spec.get("root") or {}).get("readonly"):
             step.name = "readonly rootfs"
             rootfs.readonly_root()
-        for p in linux.get("maskedPaths") or []:
-            step.name = f"mask {p}"
-            rootfs.mask_path(p, linux.get("mountLabel", ""))
-        for p in linux.get("readonlyPaths") or []:
-            step.name = f"readonly {p}"
-            rootfs.readonly_path(p)
     else:
         os.chroot(root) if root != "/" else None
         os.chdir("/")
@@ -101,6 +95,14 @@ def _setup(ctx: dict[str, Any], chan: Channel, step: Step) -> int:
         step.name = f"sysctl {key}"
         with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
             f.write(str(value))
+    if "mount" in new_ns:
+        # After the sysctls, as runc orders them: /proc/sys becomes read-only here.
+        for p in linux.get("readonlyPaths") or []:
+            step.name = f"readonly {p}"
+            rootfs.readonly_path(p)
+        for p in linux.get("maskedPaths") or []:
+            step.name = f"mask {p}"
+            rootfs.mask_path(p, linux.get("mountLabel", ""))
     if "network" in new_ns and not ctx["network_path"]:
         step.name = "bring up loopback"
         _loopback_up()
