@@ -33,6 +33,12 @@ class ArchiveService:
             rootfs = self.d.snapshotter.mounts(c.snapshot_key)
         binds: list[tuple[str, str, bool]] = []
         if with_mounts:
+            # The files the daemon manages for the container, as it sees them.
+            user_dests = {mp["Destination"] for mp in c.mounts}
+            for name in ("hostname", "hosts", "resolv.conf"):
+                src = os.path.join(self.d.containers_store.dir(c.id), name)
+                if f"/etc/{name}" not in user_dests and os.path.exists(src):
+                    binds.append((src, f"/etc/{name}", False))
             for mp in c.mounts:
                 if mp["Type"] == "bind":
                     src = mp.get("Source") or ""
