@@ -27,6 +27,13 @@ def sibling_binary(name: str) -> str:
     return cand if os.path.exists(cand) else (shutil.which(name) or name)
 
 
+def _last_json(out: bytes) -> dict[str, Any]:
+    try:
+        return json.loads(out.decode().strip().splitlines()[-1]) if out.strip() else {}
+    except (ValueError, IndexError):
+        return {}
+
+
 @dataclass
 class ExitStatus:
     exit_code: int
@@ -222,11 +229,22 @@ class TaskService:
             proc = await asyncio.create_subprocess_exec(*args, stdin=asyncio.subprocess.DEVNULL,
                                                         stdout=asyncio.subprocess.PIPE,
                                                         stderr=asyncio.subprocess.PIPE)
-            out, err = await proc.communicate()
+            waiter = asyncio.ensure_future(proc.communicate())
             try:
-                res = json.loads(out.decode().strip().splitlines()[-1]) if out.strip() else {}
-            except ValueError:
-                res = {}
+                out, err = await asyncio.shield(waiter)
+            except asyncio.CancelledError:
+                # Cancelled while the shim starts: let it finish, then take it
+                # down again, so no shim outlives a start that did not happen.
+                out, _ = await waiter
+                res = _last_json(out)
+                if "address" in res:
+                    orphan = Task(self, cid, res["address"], int(res.get("pid") or 0), int(res.get("shim_pid") or 0))
+                    try:
+                        await orphan.call("delete", force=True)
+                    except errdefs.EngineError:
+                        pass
+                raise
+            res = _last_json(out)
             if proc.returncode != 0 or "error" in res or "address" not in res:
                 e = res.get("error") or {}
                 msg = e.get("message") or err.decode(errors="replace").strip() or "shim failed to start"
@@ -239,16 +257,26 @@ class TaskService:
         return Task(self, cid, res["address"], int(res["pid"]), int(res["shim_pid"]))
 
     async def connect(self, cid: str) -> Task | None:
-        """Re-attach to the shim of a container after a daemon restart."""
+        """Re-attach to the shim of a container after a daemon restart. A
+        daemon that died between starting the shim and recording it left no
+        shim.json: the shim is found by its socket then."""
+        path = os.path.join(self.bundle_dir(cid), "shim.json")
         try:
-            info = read_json(os.path.join(self.bundle_dir(cid), "shim.json"))
+            info = read_json(path)
+            recorded = True
         except (FileNotFoundError, ValueError):
-            return None
-        task = Task(self, cid, info["address"], int(info["pid"]), int(info["shim_pid"]))
+            if not os.path.exists(self.socket_path(cid)):
+                return None
+            info, recorded = {"address": self.socket_path(cid), "pid": 0, "shim_pid": 0}, False
+        task = Task(self, cid, info["address"], int(info.get("pid") or 0), int(info.get("shim_pid") or 0))
         try:
-            await task.call("connect")
+            res = await task.call("connect")
         except errdefs.Unavailable:
             return None
+        task.pid = int(res.get("pid") or task.pid)
+        task.shim_pid = int(res.get("shim_pid") or task.shim_pid)
+        if not recorded:
+            atomic_write_json(path, {"address": task.address, "shim_pid": task.shim_pid, "pid": task.pid})
         return task
 
     def recorded_exit(self, cid: str) -> ExitStatus | None:
@@ -263,6 +291,7 @@ class TaskService:
         which calls the runtime, and report the recorded exit if any."""
         bundle = self.bundle_dir(cid)
         status = self.recorded_exit(cid) or ExitStatus(255, "", False)
+        self._kill_orphan_shim(cid)
         if os.path.isdir(bundle):
             proc = await asyncio.create_subprocess_exec(
                 self.shim, "delete", "--id", cid, "--bundle", bundle, "--runtime", self.runtime,
@@ -270,6 +299,32 @@ class TaskService:
                 stderr=asyncio.subprocess.DEVNULL)
             await proc.wait()
         return status
+
+    def _kill_orphan_shim(self, cid: str) -> None:
+        """A shim we cannot talk to but that still runs (its socket is gone):
+        stop it, or it would hold the container's stdio forever."""
+        try:
+            info = read_json(os.path.join(self.bundle_dir(cid), "shim.json"))
+            pid = int(info.get("shim_pid") or 0)
+        except (FileNotFoundError, ValueError, TypeError):
+            try:  # the shim writes its own pid before it answers
+                with open(os.path.join(self.bundle_dir(cid), "shim.pid")) as f:
+                    pid = int(f.read().strip() or 0)
+            except (OSError, ValueError):
+                return
+        if pid <= 1:
+            return
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read()
+        except OSError:
+            return
+        if cid.encode() in cmdline and b"dockyard-shim" in cmdline:
+            import signal
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
     async def remove_bundle(self, cid: str) -> None:
         bundle = self.bundle_dir(cid)

@@ -80,6 +80,7 @@ class Container:
         self.start_failed = False
         self.restart_manager: Any = None  # restart.RestartManager, made at start
         self.restart_task: asyncio.Task | None = None  # a pending policy restart
+        self.restart_started = False  # that restart holds the lock and is starting the task
         self.exit_on_next = False  # stop/kill asked for this exit: no policy restart
         self.health_task: asyncio.Task | None = None
         self.volumes_mounted: list[str] = []  # volume names mounted for the running task

@@ -179,11 +179,15 @@ class ContainerService:
             await self._start(c)
 
     def _cancel_restart(self, c: Container) -> None:
-        if c.restart_task is not None and not c.restart_task.done():
-            c.restart_task.cancel()
-        c.restart_task = None
+        """Call off a pending policy restart. One already starting the
+        container is left to finish (the caller waits for the lock)."""
+        t = c.restart_task
+        if t is not None and not t.done() and not getattr(c, "restart_started", False):
+            t.cancel()
+            c.restart_task = None
 
     async def _start(self, c: Container) -> None:
+        log.debug("container %s: starting", c.short_id)
         tasks = self.d.tasks
         undo = _Undo()
         try:
@@ -412,8 +416,11 @@ class ContainerService:
         await self._handle_exit(c, task, status.exit_code, status.exited_at, status.oom_killed)
 
     async def _handle_exit(self, c: Container, task: Any, code: int, exited_at: str, oom: bool) -> None:
+        log.debug("container %s: exited with %d", c.short_id, code)
         restart = False
         async with c.lock:
+            if self.store.get_or_none(c.id) is not c:
+                return  # removed meanwhile: the remove cleaned up
             self.d.health.on_stop(c)
             try:
                 await task.delete()
@@ -458,7 +465,7 @@ class ContainerService:
         async with c.lock:
             if c.restart_task is not asyncio.current_task() or c.status is not Status.RESTARTING:
                 return
-            c.restart_task = None
+            c.restart_started = True
             try:
                 await self._start(c)
             except errdefs.EngineError as e:
@@ -472,6 +479,10 @@ class ContainerService:
                 c.state.error = str(e)
                 self.store.save(c)
                 c.notify()
+            finally:
+                c.restart_started = False
+                if c.restart_task is asyncio.current_task():
+                    c.restart_task = None
 
     # -- stop / kill ----------------------------------------------------------
     async def kill(self, ref: str, signal: str | int | None = None) -> None:
@@ -651,11 +662,16 @@ class ContainerService:
         async with c.lock:
             if self.store.get_or_none(c.id) is not c or c.status is Status.REMOVING:
                 return
+            log.debug("container %s: removing (%s, task %s)", c.short_id, c.status.value, c.task is not None)
             self._cancel_restart(c)
             prev = c.state.status
             c.state.status = Status.REMOVING.value
             try:
                 if c.task is not None:
+                    # We delete the task ourselves: its exit needs no handling.
+                    if c.monitor is not None and c.monitor is not asyncio.current_task():
+                        c.monitor.cancel()
+                    self.d.health.on_stop(c)
                     await c.task.delete()
                     c.task = None
                 await self._release(c)
@@ -843,7 +859,8 @@ class ContainerService:
         for c in self.store.load_all():
             c.exec_ids = []
             if c.status in (Status.RUNNING, Status.PAUSED, Status.RESTARTING, Status.REMOVING):
-                task = await self.d.tasks.connect(c.id) if c.status is not Status.RESTARTING else None
+                # A restarting container may have a shim too: the daemon died mid-restart.
+                task = await self.d.tasks.connect(c.id)
                 if task is not None:
                     st = await task.state()
                     c.task = task

@@ -82,7 +82,14 @@ class Daemon:
     async def shutdown(self) -> None:
         """Leave containers running (live restore): just stop watching them."""
         self.shutting_down = True
+        import asyncio
         for c in self.containers_store.all():
+            if c.restart_task is not None and c.restart_started:
+                # A restart already creating the task: let it finish (live restore keeps it).
+                try:
+                    await asyncio.wait_for(asyncio.shield(c.restart_task), 30)
+                except (asyncio.TimeoutError, Exception):
+                    pass
             for t in (c.monitor, c.health_task, c.restart_task):
                 if t is not None:
                     t.cancel()
