@@ -17,7 +17,6 @@ from ..oci import reference
 from ..registry.client import AuthConfig
 from . import specgen
 from .container import Container
-from .containers import host_resolv_conf
 from .timeutil import now_rfc3339
 
 if TYPE_CHECKING:
@@ -113,6 +112,14 @@ class BuildBackend:
         if img is None:
             raise errdefs.NotFound(f"pull access denied for {reference.familiar(ref)}")
         return img
+
+
+def host_resolv_conf(c: Container) -> str:
+    """The container's resolv.conf without the embedded DNS (the host's servers, or --dns)."""
+    from ..network import hostfiles
+    hc = c.host_config
+    return hostfiles.resolv_conf(hostfiles.read_host_resolv_conf(), list(hc.get("Dns") or []),
+                                 list(hc.get("DnsSearch") or []), list(hc.get("DnsOptions") or []), embedded=False)
 
 
 def _auth_for(ref: str, configs: dict[str, Any] | None) -> AuthConfig | None:

@@ -111,6 +111,7 @@ class ContainerService:
         warnings = hostconfig.validate(config, host_config)
         # Mount points are checked before anything exists (VolumesFrom needs the store).
         points = mountsmod.collect(host_config, config, self.store.get)
+        network_settings = self.d.networks.settings_for_create(config, host_config, body.get("NetworkingConfig"))
         cid = new_id()
         full_name = self.store.reserve_name(name or "", cid)
         if not config.get("Hostname"):
@@ -125,6 +126,7 @@ class ContainerService:
         c = Container(
             id=cid, name=full_name, created=now_rfc3339(), image=image.id, image_name=image_ref,
             path=argv[0], args=argv[1:], config=config, host_config=host_config,
+            network_settings=network_settings,
         )
         lc = host_config["LogConfig"]
         from ..shimapi.logsize import log_path
@@ -198,15 +200,16 @@ class ContainerService:
             await self._mount_volumes(c, rootfs, undo)
             namespaces = self._join_namespaces(c)
             shm = await self._prepare_shm(c, undo)
-            # The network sandbox: the one place networking hooks into start.
-            netns = await self.d.sandboxes.prepare(c)
+            # The network sandbox: the one place networking hooks into start (released in _release).
+            await self.d.networks.setup(c)
             c.sandbox_ready = True
             undo.push(lambda: self._release_sandbox(c))
-            namespaces["network"] = netns
-            files = await asyncio.to_thread(self._container_files, c)
+            namespaces["network"] = "host" if (c.host_config.get("NetworkMode") or "") == "host" else ""
+            files = await asyncio.to_thread(self.d.networks.container_files, c)
             ctx = specgen.SpecContext(rootfs=rootfs, cgroup_parent=self.d.config.cgroup_parent, files=files,
                                       namespaces=namespaces, shm_source=shm, init_path=self.d.init_path())
             spec = await asyncio.to_thread(specgen.build_spec, c, image.config, ctx)
+            self.d.networks.apply_spec(c, spec)
             lc = c.host_config.get("LogConfig") or {}
             task = await tasks.create(
                 c.id, spec, stdin=bool(c.config.get("OpenStdin")), tty=bool(c.config.get("Tty")),
@@ -339,7 +342,7 @@ class ContainerService:
     async def _release_sandbox(self, c: Container) -> None:
         if c.sandbox_ready:
             c.sandbox_ready = False
-            await self.d.sandboxes.release(c)
+            await self.d.networks.teardown(c)
 
     async def _release(self, c: Container) -> None:
         """Give back what a start took, once the task is gone: network
@@ -373,26 +376,6 @@ class ContainerService:
             c.state.status = Status.EXITED.value
         self.store.save(c)
         c.notify()
-
-    def _container_files(self, c: Container) -> list[dict[str, Any]]:
-        """hostname, hosts and resolv.conf of the container, bind-mounted."""
-        from ..fsutil import atomic_write
-        cdir = self.store.dir(c.id)
-        hostname = c.config.get("Hostname") or c.short_id
-        atomic_write(os.path.join(cdir, "hostname"), (hostname + "\n").encode(), durable=False)
-        hosts = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback",
-                 "fe00::0\tip6-localnet", "ff00::0\tip6-mcastprefix", "ff02::1\tip6-allnodes",
-                 "ff02::2\tip6-allrouters"]
-        for entry in c.host_config.get("ExtraHosts") or []:
-            sep = ":" if ":" in entry else "="
-            host, _, ip = entry.partition(sep)
-            if ip:
-                hosts.append(f"{ip}\t{host}")
-        atomic_write(os.path.join(cdir, "hosts"), ("\n".join(hosts) + "\n").encode(), durable=False)
-        atomic_write(os.path.join(cdir, "resolv.conf"), host_resolv_conf(c).encode(), durable=False)
-        opts = ["rbind", "rprivate"]
-        return [{"destination": f"/etc/{n}", "type": "bind", "source": os.path.join(cdir, n),
-                 "options": opts} for n in ("resolv.conf", "hostname", "hosts")]
 
     async def _remove_quietly(self, cid: str) -> None:
         try:
@@ -886,6 +869,7 @@ class ContainerService:
                         continue
                     c.state.status = Status.PAUSED.value if st.get("status") == "paused" else Status.RUNNING.value
                     c.state.pid = int(st.get("pid") or c.state.pid)
+                    await self.d.networks.restore(c)
                     self.store.save(c)
                     c.monitor = asyncio.create_task(self._monitor(c, task))
                     self.d.health.on_start(c, restored=True)
@@ -1015,32 +999,3 @@ def merge_image_config(config: dict[str, Any], img: dict[str, Any]) -> dict[str,
     return out
 
 
-def host_resolv_conf(c: Container) -> str:
-    dns = c.host_config.get("Dns") or []
-    search = c.host_config.get("DnsSearch") or []
-    options = c.host_config.get("DnsOptions") or []
-    lines: list[str] = []
-    if not dns:
-        try:
-            with open("/etc/resolv.conf") as f:
-                for line in f:
-                    s = line.strip()
-                    if s.startswith("nameserver"):
-                        parts = s.split()
-                        if len(parts) > 1 and (parts[1].startswith("127.") or parts[1] == "::1"):
-                            continue  # the host's loopback resolver is unreachable from the container
-                        dns.append(parts[1]) if len(parts) > 1 else None
-                    elif s.startswith("search") and not search:
-                        search = s.split()[1:]
-                    elif s.startswith("options") and not options:
-                        options = s.split()[1:]
-        except OSError:
-            pass
-        if not dns:
-            dns = ["8.8.8.8", "8.8.4.4"]
-    lines += [f"nameserver {d}" for d in dns]
-    if search:
-        lines.append("search " + " ".join(search))
-    if options:
-        lines.append("options " + " ".join(options))
-    return "\n".join(lines) + "\n"

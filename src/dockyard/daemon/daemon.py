@@ -19,7 +19,7 @@ from .events import Events
 from .exec import ExecService
 from .health import HealthMonitor
 from .images import ImageBackend
-from .sandbox import LoopbackSandboxes, Sandboxes
+from .networks import NetworkService
 from .stats import StatsService
 from .volumes import VolumeService
 
@@ -43,14 +43,13 @@ class Daemon:
                                  debug_log=os.path.join(config.exec_root, "shim-debug.log") if config.debug else None)
         self.containers_store = ContainerStore(root)
         self.shutting_down = False
-        # Container networking plugs in here (see sandbox.py).
-        self.sandboxes: Sandboxes = LoopbackSandboxes()
         self.volumes = VolumeService(self)
         self.execs = ExecService(self)
         self.health = HealthMonitor(self)
         self.stats = StatsService(self)
         self.archive = ArchiveService(self)
         self.containers = ContainerService(self)
+        self.networks = NetworkService(self)
         from ..build.builder import Builder
         from .builds import BuildBackend
         self.builder = Builder(os.path.join(root, "builder"), config.exec_root, self.content, self.snapshotter,
@@ -76,7 +75,9 @@ class Daemon:
             return eid
 
     async def start(self) -> None:
+        await self.networks.start()
         await self.containers.restore()
+        await self.networks.restored()
         await self.builder.recover()
 
     async def shutdown(self) -> None:
@@ -93,3 +94,4 @@ class Daemon:
             for t in (c.monitor, c.health_task, c.restart_task):
                 if t is not None:
                     t.cancel()
+        await self.networks.shutdown()

@@ -117,19 +117,16 @@ def container_matches(c: Container, f: dict[str, list[str]], svc: "ContainerServ
         if not any(v in names for v in f["volume"]):
             return False
     if "network" in f:
-        nets = set(((c.network_settings or {}).get("Networks") or {}).keys())
-        nets.add(c.host_config.get("NetworkMode") or "default")
-        ids = {(n or {}).get("NetworkID", "") for n in ((c.network_settings or {}).get("Networks") or {}).values()}
-        if not any(v in nets or any(i.startswith(v) for i in ids if i) for v in f["network"]):
+        nets = (c.network_settings or {}).get("Networks") or {}
+        if not any(x in nets or any(x and str(v.get("NetworkID") or "").startswith(x) for v in nets.values())
+                   for x in f["network"]):
             return False
-    if "expose" in f or "publish" in f:
-        exposed = set((c.config.get("ExposedPorts") or {}).keys())
-        published = set((c.host_config.get("PortBindings") or {}).keys())
-        for key, have in (("expose", exposed), ("publish", published)):
-            for v in f.get(key, []):
-                port = v if "/" in v else v + "/tcp"
-                if port not in have:
-                    return False
+    if "publish" in f:
+        published = {k for k, v in ((c.network_settings or {}).get("Ports") or {}).items() if v}
+        if not published & _port_set(f["publish"]):
+            return False
+    if "expose" in f and not set(c.config.get("ExposedPorts") or {}) & _port_set(f["expose"]):
+        return False
     if "is-task" in f and f["is-task"] != ["false"]:
         return False
     return True
@@ -151,3 +148,19 @@ def prune_matches(c: Container, f: dict[str, list[str]]) -> bool:
     if "label!" in f and any(labels_match(labels, [w]) for w in f["label!"]):
         return False
     return True
+
+
+def _port_set(specs: list[str]) -> set[str]:
+    """docker's publish/expose filter values: <port>[/<proto>] or <start>-<end>[/<proto>]."""
+    out = set()
+    for spec in specs:
+        ports, _, proto = spec.partition("/")
+        lo, _, hi = ports.partition("-")
+        try:
+            first, last = int(lo), int(hi or lo)
+        except ValueError:
+            raise errdefs.InvalidArgument(f"invalid filter value {spec!r}") from None
+        if last - first > 65535 or first < 0:
+            raise errdefs.InvalidArgument(f"invalid filter value {spec!r}")
+        out.update(f"{p}/{proto or 'tcp'}" for p in range(first, last + 1))
+    return out

@@ -17,10 +17,12 @@ API_VERSION = "1.45"
 
 
 def _client_info(gopts: dict) -> dict[str, Any]:
-    import platform
-    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+    import os
+    machine = os.uname().machine  # not the platform module: it costs more than the rest of `version`
+    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine)
+    py = "python%d.%d.%d" % sys.version_info[:3]
     return {"Platform": {"Name": ""}, "Version": __version__, "ApiVersion": API_VERSION,
-            "DefaultAPIVersion": API_VERSION, "GitCommit": "", "GoVersion": "python" + platform.python_version(),
+            "DefaultAPIVersion": API_VERSION, "GitCommit": "", "GoVersion": py,
             "Os": "linux", "Arch": arch, "BuildTime": "", "Context": gopts.get("context") or "default"}
 
 
