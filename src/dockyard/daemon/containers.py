@@ -192,11 +192,13 @@ class ContainerService:
         log.debug("container %s: starting", c.short_id)
         tasks = self.d.tasks
         undo = _Undo()
+        marks = [("begin", time.monotonic())]
         try:
             image = await asyncio.to_thread(self.d.images.service.resolve, c.image)
             mounts: list[Mount] = self.d.snapshotter.mounts(c.snapshot_key)
             undo.push(lambda: tasks.remove_bundle(c.id))
             rootfs = await tasks.mount_rootfs(c.id, mounts)
+            marks.append(("rootfs", time.monotonic()))
             await self._mount_volumes(c, rootfs, undo)
             namespaces = self._join_namespaces(c)
             shm = await self._prepare_shm(c, undo)
@@ -208,8 +210,10 @@ class ContainerService:
             files = await asyncio.to_thread(self.d.networks.container_files, c)
             ctx = specgen.SpecContext(rootfs=rootfs, cgroup_parent=self.d.config.cgroup_parent, files=files,
                                       namespaces=namespaces, shm_source=shm, init_path=self.d.init_path())
+            marks.append(("network", time.monotonic()))
             spec = await asyncio.to_thread(specgen.build_spec, c, image.config, ctx)
             self.d.networks.apply_spec(c, spec)
+            marks.append(("spec", time.monotonic()))
             lc = c.host_config.get("LogConfig") or {}
             task = await tasks.create(
                 c.id, spec, stdin=bool(c.config.get("OpenStdin")), tty=bool(c.config.get("Tty")),
@@ -220,10 +224,12 @@ class ContainerService:
             raise
         c.task = task
         try:
+            marks.append(("shim+create", time.monotonic()))
             for pending in c.pending_attaches:
                 await pending.connect(task)
             c.pending_attaches.clear()
             await task.start()
+            marks.append(("start", time.monotonic()))
         except BaseException as e:
             await task.delete()
             c.task = None
@@ -243,6 +249,10 @@ class ContainerService:
         c.notify()
         self.d.events.publish("container", "start", c.id, self._attrs(c))
         c.monitor = asyncio.create_task(self._monitor(c, task))
+        if log.isEnabledFor(logging.DEBUG):
+            phases = " ".join(f"{name}={(t - marks[i][1]) * 1000:.1f}ms" for i, (name, t) in enumerate(marks[1:]))
+            log.debug("container %s: started: %s runtime_create=%sms", c.short_id, phases,
+                      getattr(task, "runtime_create_ms", "?"))
 
     async def _mount_volumes(self, c: Container, rootfs: str, undo: _Undo) -> None:
         """Mount the volumes (reference counted by the driver), create missing
@@ -405,12 +415,16 @@ class ContainerService:
             if self.store.get_or_none(c.id) is not c:
                 return  # removed meanwhile: the remove cleaned up
             self.d.health.on_stop(c)
+            t0 = time.monotonic()
             try:
                 await task.delete()
             except Exception as e:  # the exit is recorded whatever happens to cleanup
                 log.warning("container %s: deleting task: %s", c.short_id, e)
             c.task = None
+            t1 = time.monotonic()
             await self._release(c)
+            log.debug("container %s: exit cleanup: delete=%.1fms release=%.1fms", c.short_id,
+                      (t1 - t0) * 1000, (time.monotonic() - t1) * 1000)
             self.d.execs.container_stopped(c)
             c.state.exit_code = code
             c.state.pid = 0

@@ -13,6 +13,7 @@ from ..core.tasks import TaskService
 from ..fsutil import atomic_write
 from .config import DaemonConfig
 from .archive import ArchiveService
+from .commit import CommitService
 from .container import ContainerStore
 from .containers import ContainerService
 from .events import Events
@@ -48,6 +49,7 @@ class Daemon:
         self.health = HealthMonitor(self)
         self.stats = StatsService(self)
         self.archive = ArchiveService(self)
+        self.commits = CommitService(self)
         self.containers = ContainerService(self)
         self.networks = NetworkService(self)
         from ..build.builder import Builder

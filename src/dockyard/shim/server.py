@@ -12,7 +12,9 @@ import selectors
 import signal
 import socket
 import time
-from typing import Any, Callable
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing stays out of the long-lived shim's memory
+    from typing import Any, Callable
 
 from ..fsutil import atomic_write_json
 from ..shimapi import protocol as proto

@@ -5,7 +5,9 @@ cgroup (v1 or v2) and from /proc/<init>/net/dev."""
 from __future__ import annotations
 
 import os
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing stays out of the long-lived shim's memory
+    from typing import Any
 
 from ..cgroups import open_manager
 from ..cgroups.common import normalize_path

@@ -226,6 +226,17 @@ def register(r: Router, d: "Daemon") -> None:
             await stream.close()
         return None
 
+    async def post_commit(req: Request) -> Response:
+        body = await req.json(default=None)
+        ref = req.query.get("container")
+        if not ref:
+            raise errdefs.InvalidArgument("Bad parameter: container is required")
+        res = await d.commits.commit(ref, req.query.get("repo"), req.query.get("tag"), req.query.get("comment"),
+                                     req.query.get("author"), req.query.bool("pause", True),
+                                     req.query.getall("changes"), body)
+        return json_response(res, 201)
+
+    r.post("/commit", post_commit)
     r.post("/containers/create", post_containers_create)
     r.get("/containers/json", get_containers_json)
     r.post("/containers/prune", post_containers_prune)
