@@ -529,3 +529,12 @@ def test_ps_filters_by_network_and_ports(net: TestDaemon) -> None:
     assert docker(net, "ps", "-q", "--no-trunc", "--filter", "publish=8000").split() == [b]
     assert docker(net, "ps", "-q", "--no-trunc", "--filter", "expose=9000/tcp").split() == [a]
     assert docker(net, "ps", "-q", "--filter", "publish=1-100").split() == []
+
+
+def test_bridge_none_disables_the_default_network(fresh_daemon) -> None:
+    d = fresh_daemon("--bridge=none", net_defaults=False)
+    assert "bridge" not in {n["Name"] for n in d.client().get_json("/networks")}
+    assert sh(d, "default", "echo $(ls /sys/class/net)").stdout.decode().split() == ["lo"]
+    docker(d, "network", "create", "still")
+    assert sh(d, "still", "echo $(ls /sys/class/net)").stdout.decode().split() == ["eth0", "lo"]
+    docker(d, "network", "rm", "still")

@@ -169,6 +169,10 @@ class Controller:
 
     def _ensure_default_bridge(self, existing: Network | None) -> None:
         device = self.cfg.default_bridge
+        if device == "none":  # --bridge=none: no default bridge; such containers get lo only
+            if existing is not None and not existing.endpoints:
+                self._drop_network(existing)
+            return
         bip = ipaddress.IPv4Interface(self.cfg.bip) if self.cfg.bip else None
         if existing is not None:
             same_device = existing.device == device
