@@ -16,6 +16,7 @@ import os
 import secrets
 import socket
 import struct
+import sys
 import subprocess
 import threading
 import time
@@ -538,3 +539,27 @@ def test_bridge_none_disables_the_default_network(fresh_daemon) -> None:
     docker(d, "network", "create", "still")
     assert sh(d, "still", "echo $(ls /sys/class/net)").stdout.decode().split() == ["eth0", "lo"]
     docker(d, "network", "rm", "still")
+
+
+def test_outbound_traffic_is_masqueraded(net: TestDaemon) -> None:
+    """A container reaches "another host" (a namespace wired to this one) from the host's address."""
+    other = OtherHost(net)
+    try:
+        server = subprocess.Popen(
+            ["ip", "netns", "exec", other.ns, sys.executable, "-c",
+             "import socket; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); "
+             f"s.bind(('{other.peer_ip}', 9000)); s.listen(4); print('ready', flush=True)\n"
+             "while True:\n c, a = s.accept(); c.sendall(a[0].encode() + b'\\n'); c.close()"],
+            stdout=subprocess.PIPE, text=True)
+        try:
+            assert server.stdout.readline().strip() == "ready"
+            res = sh(net, "bridge", f"nc -w2 {other.peer_ip} 9000 </dev/null")
+            assert res.stdout.decode().strip() == other.host_ip, res.stderr  # not the container's address
+            docker(net, "network", "create", "--internal", "sealed")
+            res = sh(net, "sealed", f"nc -w2 {other.peer_ip} 9000 </dev/null")
+            assert res.returncode != 0 and res.stdout == b""
+        finally:
+            server.kill()
+            server.wait()
+    finally:
+        other.close()
