@@ -519,3 +519,13 @@ def test_default_pools_for_a_daemon_without_bip(fresh_daemon) -> None:
     nid = d.client().post_json("/networks/create", body={"Name": "auto"})["Id"]
     sub = ipaddress.IPv4Network(d.client().get_json(f"/networks/{nid}")["IPAM"]["Config"][0]["Subnet"])
     assert sub.prefixlen == 16 and sub != bridge and not any(sub.overlaps(r) for r in routed if r != bridge)
+
+
+def test_ps_filters_by_network_and_ports(net: TestDaemon) -> None:
+    docker(net, "network", "create", "flt")
+    a = docker(net, "run", "-d", "--network", "flt", "--expose", "9000", "busybox", "sleep", "300").strip()
+    b = docker(net, "run", "-d", "-p", "8000", "busybox", "sleep", "300").strip()
+    assert docker(net, "ps", "-q", "--no-trunc", "--filter", "network=flt").split() == [a]
+    assert docker(net, "ps", "-q", "--no-trunc", "--filter", "publish=8000").split() == [b]
+    assert docker(net, "ps", "-q", "--no-trunc", "--filter", "expose=9000/tcp").split() == [a]
+    assert docker(net, "ps", "-q", "--filter", "publish=1-100").split() == []
