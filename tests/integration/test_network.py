@@ -235,6 +235,13 @@ def test_connect_and_disconnect_a_running_container(net: TestDaemon) -> None:
     # The address went back to the pool: connecting again gets it again.
     docker(net, "network", "connect", "--ip", "10.127.254.77", "two", "roamer")
     assert ip_on(net, "roamer", "two") == "10.127.254.77"
+    # A container that is not running is connected when it starts.
+    docker(net, "create", "--name", "later", "--network", "one", "busybox", "sleep", "300")
+    docker(net, "network", "connect", "--alias", "late", "two", "later")
+    assert inspect(net, "later")["NetworkSettings"]["Networks"]["two"]["IPAddress"] == ""
+    docker(net, "start", "later")
+    assert sh(net, "two", "ping -c1 -W2 late").returncode == 0
+    assert set(inspect(net, "later")["NetworkSettings"]["Networks"]) == {"one", "two"}
 
 
 # -- published ports ----------------------------------------------------------------------------------------
@@ -359,7 +366,7 @@ def test_macvlan_containers_reach_each_other(net: TestDaemon) -> None:
         key = inspect(net, "mv1")["NetworkSettings"]["SandboxKey"]
         link = subprocess.run(["nsenter", f"--net={key}", "ip", "-d", "link", "show", "eth0"], capture_output=True,
                               text=True).stdout
-        assert "macvlan mode bridge" in link and f"@if" in link
+        assert "macvlan mode bridge" in link and "@if" in link
     finally:
         net.remove_all_containers()
         net.docker("network", "rm", "mvl")

@@ -141,7 +141,7 @@ def test_published_ports() -> None:
 def test_names_fit_and_differ_between_daemons() -> None:
     a, b = Names.for_data_root("/var/lib/a"), Names.for_data_root("/var/lib/b")
     assert a.instance != b.instance and a == Names.for_data_root("/var/lib/a")
-    for name in (a.bridge("f" * 64), a.veth(), a.transit(), a.default_bridge("/var/lib/a")):
+    for name in (a.bridge("f" * 64), a.veth(), a.default_bridge("/var/lib/a")):
         assert len(name) <= 15 and name.startswith(a.link_prefix)
     assert Names.for_data_root("/var/lib/dockyard").default_bridge("/var/lib/dockyard") == "dockyard0"
     assert len(a.chain("ISO1")) <= 28

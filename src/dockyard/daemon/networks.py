@@ -246,9 +246,7 @@ class NetworkService:
                 if sb.port_network == "" and c.network_settings.get("Ports"):
                     c.network_settings["Ports"] = {}
                 await self._ensure_dns(c)
-            del nets[name]
-            if network_mode(c) == n.name:
-                c.host_config["NetworkMode"] = next(iter(nets), "none") if nets else network_mode(c)
+            del nets[name]  # HostConfig.NetworkMode stays, as in docker: Networks is what a start joins
             if c.is_running():
                 await asyncio.to_thread(self._rewrite_hosts, c)
             self._refresh_legacy_fields(c)
