@@ -55,3 +55,6 @@ if [ ! -x .venv/bin/dockyard-init ] || [ src/init/dockyard-init.c -nt .venv/bin/
     gcc -Os -static -s -Wall -o .venv/bin/dockyard-init.tmp src/init/dockyard-init.c
     mv .venv/bin/dockyard-init.tmp .venv/bin/dockyard-init
 fi
+# dockyard-runtime starts per container operation: replace pip's console script
+# with a launcher that skips site (see src/dockyard/runtime/launcher.py). Idempotent.
+.venv/bin/python -m dockyard.runtime.launcher >/dev/null

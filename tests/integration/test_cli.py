@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import time
 
+import pexpect
 import pytest
 
 from _support.paths import binary
@@ -227,3 +228,36 @@ def test_tcp_with_tls_verification(fresh_daemon, certs) -> None:
                          capture_output=True, env=env, timeout=60)
     assert res.returncode == 1 and b"certificate verify failed" in res.stderr
     del d
+
+
+def test_pull_and_push_progress_on_a_terminal_and_in_a_pipe(daemon) -> None:
+    """Per-layer lines redrawn in place on a terminal; plain status lines otherwise."""
+    from _support.registry_server import DockyardRegistry
+    registry = DockyardRegistry().start()
+    try:
+        ref = f"{registry.host}/cli/busybox:progress"
+        assert daemon.cli("tag", "busybox:latest", ref).returncode == 0
+        child = pexpect.spawn(binary("dockyard"), ["push", ref], env=daemon.env(), dimensions=(40, 120),
+                              encoding="utf-8", timeout=180)
+        child.expect(pexpect.EOF, timeout=180)
+        shown = child.before
+        child.close()
+        assert child.exitstatus == 0, shown
+        assert "\x1b[2K" in shown and "Pushed" in shown  # cursor-addressed layer lines
+        assert daemon.cli("rmi", ref).returncode == 0
+        child = pexpect.spawn(binary("dockyard"), ["pull", ref], env=daemon.env(), dimensions=(40, 120),
+                              encoding="utf-8", timeout=180)
+        child.expect(pexpect.EOF, timeout=180)
+        shown = child.before
+        child.close()
+        assert child.exitstatus == 0, shown
+        # the layers are the local busybox's: "Already exists" rather than a download
+        assert "\x1b[2K" in shown and "Already exists" in shown and shown.rstrip().endswith(ref)
+        assert daemon.cli("rmi", ref).returncode == 0
+        res = daemon.cli("pull", ref, timeout=180)
+        text = res.stdout.decode()
+        assert res.returncode == 0 and "\x1b[" not in text, res.stderr
+        assert ": Already exists\n" in text and "Downloading" not in text and text.rstrip().endswith(ref)
+    finally:
+        daemon.cli("rmi", f"{registry.host}/cli/busybox:progress")
+        registry.teardown()

@@ -70,34 +70,14 @@ class RuntimeFailed(Exception):
     pass
 
 
-def runtime_argv(binary: str) -> list[str]:
-    """Our own runtime's console script runs as `python -I -S -c`, with the
-    paths the daemon gave us: the same program, started faster."""
-    paths = os.environ.get("DOCKYARD_BOOT_PATH", "")
-    if not paths or os.path.basename(binary) != "dockyard-runtime":
-        return [binary]
-    try:
-        with open(binary, "rb") as f:
-            head = f.read(512)
-    except OSError:
-        return [binary]
-    first = head.split(b"\n", 1)[0]
-    if not first.startswith(b"#!") or b"from dockyard.runtime.cli import main" not in head:
-        return [binary]
-    code = (f"import sys;sys.path[:0]={paths.split(os.pathsep)!r};"
-            "from dockyard.runtime.cli import main;sys.exit(main())")
-    return [first[2:].strip().decode(), "-I", "-S", "-c", code]
-
-
 class RuntimeClient:
     def __init__(self, binary: str, root: str | None, log_path: str) -> None:
         self.binary = binary
         self.root = root
         self.log_path = log_path
-        self.argv = runtime_argv(binary)
 
     def _base(self) -> list[str]:
-        args = list(self.argv)
+        args = [self.binary]
         if self.root:
             args += ["--root", self.root]
         args += ["--log", self.log_path, "--log-format", "json"]
