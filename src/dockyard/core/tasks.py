@@ -27,12 +27,9 @@ def sibling_binary(name: str) -> str:
     return cand if os.path.exists(cand) else (shutil.which(name) or name)
 
 
-BOOT_PATH_ENV = "DOCKYARD_BOOT_PATH"
-
-
 def boot_path() -> list[str]:
-    """Where our package and its dependencies live, for interpreters
-    started without site (-S): the shim and, through it, the runtime."""
+    """Where our package and its dependencies live, for an interpreter
+    started without site (-S)."""
     import sysconfig
     import dockyard
     paths = [os.path.dirname(os.path.dirname(os.path.abspath(dockyard.__file__)))]
@@ -200,7 +197,6 @@ class TaskService:
         self.runtime_root = runtime_root or os.path.join(exec_root, "runtime")
         self.shim = shim or sibling_binary("dockyard-shim")
         self.shim_argv = fast_argv(self.shim, "dockyard.shim.main")
-        self.shim_env = dict(os.environ, **{BOOT_PATH_ENV: os.pathsep.join(boot_path())})
         self.debug_log = debug_log
         for d in (self.bundles, self.sockets, self.runtime_root):
             os.makedirs(d, mode=0o711, exist_ok=True)
@@ -264,7 +260,7 @@ class TaskService:
                 args += ["--debug-log", self.debug_log]
             proc = await asyncio.create_subprocess_exec(*args, stdin=asyncio.subprocess.DEVNULL,
                                                         stdout=asyncio.subprocess.PIPE,
-                                                        stderr=asyncio.subprocess.PIPE, env=self.shim_env)
+                                                        stderr=asyncio.subprocess.PIPE)
             waiter = asyncio.ensure_future(proc.communicate())
             try:
                 out, err = await asyncio.shield(waiter)
@@ -334,7 +330,7 @@ class TaskService:
             proc = await asyncio.create_subprocess_exec(
                 *self.shim_argv, "delete", "--id", cid, "--bundle", bundle, "--runtime", self.runtime,
                 "--runtime-root", self.runtime_root, stdout=asyncio.subprocess.DEVNULL,
-                stderr=asyncio.subprocess.DEVNULL, env=self.shim_env)
+                stderr=asyncio.subprocess.DEVNULL)
             await proc.wait()
         return status
 
