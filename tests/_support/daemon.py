@@ -152,6 +152,7 @@ class TestDaemon:
             found.append(f"process {pid}: {cmd}")
         for link in leaks.links_named([self.bridge]):
             found.append(f"link {link}")
+        found += leaks.build_leftovers(self.data_root, self.exec_root)
         return found
 
     def force_clean(self) -> None:
