@@ -119,3 +119,14 @@ def test_write_into_a_root_never_leaves_it(ctx, tmp_path) -> None:
     assert (root / "dest/deep/c.txt").read_bytes() == b"C"
     assert oct((root / "dest/a.txt").stat().st_mode & 0o777) == "0o640"
     assert (root / "dest/a.txt").stat().st_mtime == 1_600_000_000
+
+
+def test_tar_cut_after_the_last_file(tmp_path) -> None:
+    """docker's CLI sends this when it adds a Dockerfile from outside the context."""
+    data = make_tar([("a", b"1"), ("Dockerfile", b"FROM busybox\n")])
+    cut = data[:512 * 3 + len(b"FROM busybox\n")]  # no padding, no end-of-archive blocks
+    c = BuildContext.load(io.BytesIO(cut), str(tmp_path / "w"))
+    try:
+        assert c.read("Dockerfile") == b"FROM busybox\n" and c.read("a") == b"1"
+    finally:
+        c.close()
