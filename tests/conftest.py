@@ -38,8 +38,8 @@ def fresh_daemon() -> TestDaemon:
     """A daemon for one test (restarts, crashes, special flags)."""
     made: list[TestDaemon] = []
 
-    def make(*extra: str, busybox: bool = True) -> TestDaemon:
-        d = TestDaemon(list(extra)).start()
+    def make(*extra: str, busybox: bool = True, net_defaults: bool = True) -> TestDaemon:
+        d = TestDaemon(list(extra), net_defaults=net_defaults).start()
         made.append(d)
         if busybox:
             d.import_busybox()

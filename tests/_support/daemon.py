@@ -1,10 +1,13 @@
-"""An isolated dockyardd for a test: its own data root, exec root, socket
-and cgroup parent (and, once networking exists, bridge name and subnet).
-Stopping it checks that nothing leaked."""
+"""An isolated dockyardd for a test: its own data root, exec root, socket,
+cgroup parent, bridge name, bridge subnet and address pool. Stopping it
+checks that nothing leaked (mounts, cgroups, processes, links, iptables
+rules, network namespace files)."""
 
 from __future__ import annotations
 
+import fcntl
 import io
+import ipaddress
 import os
 import secrets
 import shutil
@@ -36,8 +39,35 @@ class LeakError(AssertionError):
     pass
 
 
+# Test daemons take /19 blocks of 10.64.0.0/10: the first /24 for --bip, the
+# upper /20 as --default-address-pool. A block is claimed with a lock file
+# held for the daemon's life (a crashed test's claim ends with its process)
+# and skipped while anything on the host routes into it.
+NET_SPACE = ipaddress.IPv4Network("10.64.0.0/10")
+CLAIMS = "/tmp/dockyard-test-nets"
+
+
+def claim_subnets(seed: int) -> tuple[int, ipaddress.IPv4Network]:
+    os.makedirs(CLAIMS, exist_ok=True)
+    blocks = list(NET_SPACE.subnets(new_prefix=19))
+    routed = [ipaddress.IPv4Network(r) for r in leaks.routed_subnets()]
+    for i in range(len(blocks)):
+        block = blocks[(seed + i) % len(blocks)]
+        if any(block.overlaps(r) for r in routed):
+            continue
+        fd = os.open(os.path.join(CLAIMS, str(block).replace("/", "_")), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue
+        return fd, block
+    raise RuntimeError("no free test subnet block in 10.64.0.0/10")
+
+
 class TestDaemon:
-    def __init__(self, extra_args: list[str] | None = None) -> None:
+    __test__ = False  # not a test class, whatever the name says
+    def __init__(self, extra_args: list[str] | None = None, net_defaults: bool = True) -> None:
         self.tag = secrets.token_hex(3)
         self.base = tempfile.mkdtemp(prefix="dy", dir="/tmp")
         self.data_root = os.path.join(self.base, "data")
@@ -46,6 +76,17 @@ class TestDaemon:
         self.host = "unix://" + self.socket
         self.cgroup_parent = f"/dockyard-test-{self.tag}"
         self.bridge = f"dyt{self.tag}"
+        self._claim_fd, block = claim_subnets(int(self.tag, 16))
+        first = next(block.subnets(new_prefix=24))
+        self.bip = f"{first.network_address + 1}/24"
+        self.pool = f"base={list(block.subnets(new_prefix=20))[1]},size=24"
+        from dockyard.network.naming import Names
+        names = Names.for_data_root(self.data_root)
+        self.link_prefix = names.link_prefix
+        self.chain_prefix = names.chain_prefix
+        # Without them the daemon picks docker's defaults (its own bridge name, 172.17.0.0/16 if free).
+        self.net_args = ["--bridge", self.bridge, "--bip", self.bip, "--default-address-pool", self.pool] \
+            if net_defaults else []
         self.extra_args = list(extra_args or [])
         self.log_path = os.path.join(self.base, "dockyardd.log")
         self.proc: subprocess.Popen[bytes] | None = None
@@ -53,7 +94,7 @@ class TestDaemon:
     # -- lifecycle -------------------------------------------------------------
     def args(self) -> list[str]:
         return [binary("dockyardd"), "--data-root", self.data_root, "--exec-root", self.exec_root,
-                "-H", self.host, "--cgroup-parent", self.cgroup_parent, "--debug", *self.extra_args]
+                "-H", self.host, "--cgroup-parent", self.cgroup_parent, *self.net_args, "--debug", *self.extra_args]
 
     def start(self, timeout: float = 15.0) -> "TestDaemon":
         log = open(self.log_path, "ab")
@@ -150,8 +191,12 @@ class TestDaemon:
             found.append(f"cgroup {cg}")
         for pid, cmd in leaks.processes_mentioning(self.base):
             found.append(f"process {pid}: {cmd}")
-        for link in leaks.links_named([self.bridge]):
+        for link in leaks.links_named([self.bridge, self.link_prefix]):
             found.append(f"link {link}")
+        for rule in leaks.iptables_rules_mentioning(self.chain_prefix):
+            found.append(f"iptables {rule}")
+        for path in leaks.files_in(os.path.join(self.exec_root, "netns")):
+            found.append(f"netns file {path}")
         found += leaks.build_leftovers(self.data_root, self.exec_root)
         return found
 
@@ -159,6 +204,8 @@ class TestDaemon:
         leaks.kill_pids([pid for pid, _ in leaks.processes_mentioning(self.base)])
         leaks.remove_cgroup_tree(self.cgroup_parent)
         leaks.unmount_all(leaks.mounts_under(self.base))
+        leaks.delete_links(leaks.links_named([self.bridge, self.link_prefix]))
+        leaks.remove_iptables_chains(self.chain_prefix)
 
     def teardown(self, check: bool = True) -> None:
         problems = self.remove_all_containers() if self.proc is not None else []
@@ -169,6 +216,9 @@ class TestDaemon:
         leaks.remove_cgroup_tree(self.cgroup_parent)
         if not found and not problems:
             shutil.rmtree(self.base, ignore_errors=True)
+        if self._claim_fd >= 0:
+            os.close(self._claim_fd)
+            self._claim_fd = -1
         if check and (found or problems):
             raise LeakError("daemon teardown found:\n  " + "\n  ".join(problems + found) +
                             f"\n--- daemon log ({self.log_path}) ---\n{self.log()[-4000:]}")

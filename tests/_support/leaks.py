@@ -116,6 +116,63 @@ def links_named(prefixes: list[str]) -> list[str]:
     return out
 
 
+def iptables_rules_mentioning(text: str) -> list[str]:
+    """iptables-save lines (filter and nat) that mention ``text``."""
+    import subprocess
+    out = []
+    for table in ("filter", "nat"):
+        res = subprocess.run(["iptables-save", "-t", table], capture_output=True, text=True)
+        out += [f"{table}: {line}" for line in res.stdout.splitlines() if text in line]
+    return out
+
+
+def remove_iptables_chains(prefix: str) -> None:
+    """Delete jumps into chains named ``prefix...``, then the chains themselves."""
+    import subprocess
+    for table in ("filter", "nat"):
+        rules = subprocess.run(["iptables-save", "-t", table], capture_output=True, text=True).stdout.splitlines()
+        chains = [r[1:].split()[0] for r in rules if r.startswith(":" + prefix)]
+        for r in rules:
+            if r.startswith("-A ") and prefix in r and not r.split()[1].startswith(prefix):
+                subprocess.run(["iptables", "-w", "-t", table, "-D", *r.split()[1:]], capture_output=True)
+        for ch in chains:
+            subprocess.run(["iptables", "-w", "-t", table, "-F", ch], capture_output=True)
+        for ch in chains:
+            subprocess.run(["iptables", "-w", "-t", table, "-X", ch], capture_output=True)
+
+
+def delete_links(names: list[str]) -> None:
+    import subprocess
+    for n in names:
+        subprocess.run(["ip", "link", "del", n], capture_output=True)
+
+
+def files_in(directory: str) -> list[str]:
+    try:
+        return [os.path.join(directory, n) for n in os.listdir(directory)]
+    except OSError:
+        return []
+
+
+def routed_subnets() -> list[str]:
+    """IPv4 destinations of the main routing table, as CIDR strings."""
+    import socket
+    import struct
+    out = []
+    try:
+        with open("/proc/net/route") as f:
+            next(f)
+            for line in f:
+                parts = line.split()
+                dst = socket.inet_ntoa(struct.pack("<I", int(parts[1], 16)))
+                mask = bin(int(parts[7], 16)).count("1")
+                if mask:
+                    out.append(f"{dst}/{mask}")
+    except OSError:
+        pass
+    return out
+
+
 def build_leftovers(data_root: str, exec_root: str) -> list[str]:
     """What a build must not leave once it is over: active build snapshots
     and views, step bundles, mount points, temporary context spools."""

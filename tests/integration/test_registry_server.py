@@ -219,6 +219,7 @@ def test_truncated_uploads_store_nothing(reg, http) -> None:
     assert http("GET", f"/v2/bad/trunc/blobs/{sha256(data)}").content == data
     uploads = [f for f in files_under(reg.root) if "bad/trunc/_uploads" in f]
     assert uploads == []
+    assert '"error":"BLOB_UPLOAD_INVALID"' in reg.log() and "Traceback" not in reg.log()
 
 
 @pytest.mark.parametrize("target", [

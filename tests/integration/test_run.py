@@ -29,11 +29,11 @@ def test_stdin_piped(daemon) -> None:
 
 def test_container_is_isolated(daemon) -> None:
     res = daemon.cli("run", "--rm", "--hostname", "boxy", "busybox", "sh", "-c",
-                     "echo $$; hostname; ls /sys/class/net; cat /proc/1/cgroup | grep memory")
+                     "echo $$; hostname; echo $(ls /sys/class/net); cat /proc/1/cgroup | grep memory")
     lines = res.stdout.decode().splitlines()
     assert lines[0] == "1"
     assert lines[1] == "boxy"
-    assert lines[2].split() == ["lo"]
+    assert lines[2].split() == ["eth0", "lo"]  # its own namespace on the default bridge
     assert daemon.cgroup_parent in lines[3]
 
 

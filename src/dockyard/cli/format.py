@@ -1,35 +1,213 @@
-"""Tables laid out as docker's: columns separated by at least three spaces."""
+"""Output as docker prints it: tables, --format templates, sizes and times.
+
+For a listing command (ps, images, volume ls, ...):
+
+    class ImageContext(Context):          # fields scripts use in --format
+        template_type = "image"
+        FIELDS = ("ID", "Repository", "Tag", "CreatedSince", "Size")
+        HEADERS = {"ID": "IMAGE ID", "Repository": "REPOSITORY", ...}
+        def __init__(self, raw): ...      # properties or methods named as FIELDS
+
+    write_list(a.format, [ImageContext(i) for i in images],
+               "table {{.Repository}}\\t{{.Tag}}\\t{{.ID}}")
+
+`write_list` handles "" (the default table), "table", "table TEMPLATE",
+"json" and plain templates; `\\t` and `\\n` typed in a format become tab and
+newline as in docker. Tables go through `tabwrite`, Go's text/tabwriter with
+docker's settings (min width 10, padding 3), which is why docker's columns
+look the way they do. Template errors become CLIError with docker's wording.
+"""
 
 from __future__ import annotations
 
 import sys
 import time
 
+from .errors import CLIError
 
-def print_table(headers: list[str], rows: list[list[str]], out=None) -> None:
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Iterable, TextIO
+
+
+# -- tables -------------------------------------------------------------------------
+
+def tabwrite(text: str, minwidth: int = 10, padding: int = 3) -> str:
+    """Go's text/tabwriter (flags 0, pad char ' ') over text: cells end with
+    a tab; consecutive lines sharing a column are aligned as one block."""
+    lines = [line.split("\t") for line in text.split("\n")]
+    trailing_newline = text.endswith("\n")
+    if trailing_newline:
+        lines.pop()
+    out: list[str] = []
+    widths: list[int] = []
+
+    def write_lines(line0: int, line1: int) -> None:
+        for cells in lines[line0:line1]:
+            parts = []
+            for j, c in enumerate(cells):
+                if j < len(widths) and j < len(cells) - 1:
+                    parts.append(c.ljust(widths[j]))
+                else:
+                    parts.append(c)
+            out.append("".join(parts))
+
+    def fmt(line0: int, line1: int) -> None:
+        column = len(widths)
+        this = line0
+        while this < line1:
+            if column >= len(lines[this]) - 1:
+                this += 1
+                continue
+            write_lines(line0, this)
+            line0 = this
+            width = minwidth
+            while this < line1 and column < len(lines[this]) - 1:
+                width = max(width, len(lines[this][column]) + padding)
+                this += 1
+            widths.append(width)
+            fmt(line0, this)
+            widths.pop()
+            line0 = this
+        write_lines(line0, line1)
+
+    fmt(0, len(lines))
+    return "\n".join(out) + ("\n" if trailing_newline else "")
+
+
+def print_table(headers: list[str], rows: list[list[str]], out: TextIO | None = None) -> None:
+    """A docker table from cells (no templates involved)."""
+    text = "".join("\t".join(r) + "\n" for r in [headers] + rows)
+    (out or sys.stdout).write(tabwrite(text))
+
+
+# -- --format -------------------------------------------------------------------------
+
+class Context:
+    """A row for --format: FIELDS are attributes, properties or methods
+    (methods may take arguments: {{.Label "key"}}); {{json .}} gives every
+    field that is not a method with arguments."""
+
+    template_type = "context"
+    FIELDS: tuple[str, ...] = ()
+    METHODS: tuple[str, ...] = ()  # take arguments; left out of {{json .}}
+    HEADERS: dict[str, str] = {}
+
+    def template_fields(self) -> tuple[str, ...]:
+        return self.FIELDS + self.METHODS
+
+    def to_json(self) -> dict[str, Any]:
+        return {f: getattr(self, f) for f in self.FIELDS}
+
+    def __template_text__(self) -> str:
+        return "{" + " ".join(str(getattr(self, f)) for f in self.FIELDS) + "}"
+
+
+class _Header:
+    """Stands in for a row when a table's header line is rendered."""
+
+    template_type = "header"
+
+    def __init__(self, headers: dict[str, str]) -> None:
+        self.headers = headers
+
+    def template_fields(self) -> Any:
+        return _AnyName()
+
+    def __getattr__(self, name: str) -> Any:
+        headers = self.__dict__.get("headers", {})
+        if name.startswith("__"):
+            raise AttributeError(name)
+        h = headers.get(name)
+        if h is None:
+            h = "".join(" " + c if c.isupper() and i else c for i, c in enumerate(name)).upper()
+        return _HeaderValue(h)
+
+
+class _HeaderValue(str):
+    def __call__(self, *args: Any) -> str:
+        return str(self)
+
+
+class _AnyName:
+    def __contains__(self, name: object) -> bool:
+        return True
+
+
+def expand_escapes(fmt: str) -> str:
+    r"""docker turns a typed \t and \n into tab and newline."""
+    return fmt.replace("\\t", "\t").replace("\\n", "\n")
+
+
+def parse_template(fmt: str, error_prefix: str = "template parsing error") -> Any:
+    from .template import Template, TemplateError
+    try:
+        return Template(fmt)
+    except TemplateError as e:
+        raise CLIError(f"{error_prefix}: {e}", 1) from None
+
+
+def render(tmpl: Any, obj: Any) -> str:
+    from .template import TemplateError
+    try:
+        return tmpl.render(obj)
+    except TemplateError as e:
+        raise CLIError(str(e), 1) from None
+
+
+def is_table(fmt: str) -> bool:
+    return fmt == "table" or fmt.startswith("table ") or fmt.startswith("table\t")
+
+
+def write_list(fmt: str, items: Iterable[Any], default: str, out: TextIO | None = None,
+               headers: dict[str, str] | None = None) -> None:
+    """Print items with a docker --format value (see the module docstring)."""
     out = out or sys.stdout
-    widths = [len(h) for h in headers]
-    for r in rows:
-        for i, v in enumerate(r):
-            widths[i] = max(widths[i], len(v))
-    lines = []
-    for r in [headers] + rows:
-        cells = [v.ljust(widths[i]) if i < len(r) - 1 else v for i, v in enumerate(r)]
-        lines.append("   ".join(cells).rstrip())
-    out.write("\n".join(lines) + "\n")
+    fmt = fmt or default
+    if fmt == "table":
+        fmt = default
+    if fmt == "json":
+        fmt = "{{json .}}"
+    table = is_table(fmt)
+    body = expand_escapes(fmt[5:].strip(" ") if table else fmt)
+    tmpl = parse_template(body, "failed to parse template")
+    items = list(items)
+    chunks = []
+    if table:
+        hdrs = headers if headers is not None else (type(items[0]).HEADERS if items else {})
+        chunks.append(render(tmpl, _Header(hdrs or {})))
+    for it in items:
+        chunks.append(render(tmpl, it))
+    text = "".join(c + "\n" for c in chunks)
+    out.write(tabwrite(text) if table else text)
 
 
-def human_size(n: float) -> str:
-    """docker's units.HumanSize (decimal, 3 significant digits)."""
-    units = ["B", "kB", "MB", "GB", "TB", "PB"]
+# -- numbers and times --------------------------------------------------------------
+
+def human_size(n: float, precision: int = 4) -> str:
+    """docker's units.HumanSize: decimal units, %.4g."""
+    units = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"]
     i = 0
+    n = float(n)
     while n >= 1000 and i < len(units) - 1:
         n /= 1000.0
+        i += 1
+    return f"{n:.{precision}g}{units[i]}"
+
+
+def bytes_size(n: float) -> str:
+    """docker's units.BytesSize: binary units (KiB, MiB), %.4g."""
+    units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"]
+    i = 0
+    n = float(n)
+    while n >= 1024 and i < len(units) - 1:
+        n /= 1024.0
         i += 1
     return f"{n:.4g}{units[i]}"
 
 
 def human_duration(seconds: float) -> str:
+    """docker's units.HumanDuration."""
     s = int(seconds)
     if s < 1:
         return "Less than a second"
@@ -62,3 +240,58 @@ def ago(ts: float) -> str:
 
 def trunc_id(i: str) -> str:
     return i.split(":", 1)[-1][:12]
+
+
+def parse_timestamp(s: str) -> float | None:
+    """Seconds since the epoch for the API's RFC 3339 times (None for the zero time)."""
+    if not s or s.startswith("0001-01-01"):
+        return None
+    date, _, rest = s.partition("T")
+    try:
+        y, mo, d = (int(x) for x in date.split("-"))
+        tz = 0
+        clock = rest
+        if rest.endswith("Z"):
+            clock = rest[:-1]
+        else:
+            for sign in "+-":
+                if sign in rest:
+                    clock, off = rest.rsplit(sign, 1)
+                    hh, _, mm = off.partition(":")
+                    tz = (int(hh) * 3600 + int(mm or 0) * 60) * (1 if sign == "+" else -1)
+                    break
+        hms, _, frac = clock.partition(".")
+        hh, mi, ss = (int(x) for x in hms.split(":"))
+    except ValueError:
+        return None
+    import calendar
+    t = calendar.timegm((y, mo, d, hh, mi, ss, 0, 0, 0)) - tz
+    if frac:
+        t += float("0." + frac[:9])
+    return t
+
+
+def local_time(ts: float) -> str:
+    """docker's CreatedAt: "2006-01-02 15:04:05 -0700 MST"."""
+    lt = time.localtime(ts)
+    return time.strftime("%Y-%m-%d %H:%M:%S %z %Z", lt)
+
+
+INSPECT_FORMAT_HELP = """Format output using a custom template:
+'json':             Print in JSON format
+'TEMPLATE':         Print output using the given Go template.
+Refer to https://docs.docker.com/go/formatting/ for more information about formatting output with templates"""
+
+
+def write_inspect(objects: list[Any], fmt: str, out: TextIO | None = None) -> None:
+    """docker's inspect output: an indented JSON array, or each object
+    through the --format template, one per line."""
+    out = out or sys.stdout
+    if not fmt:
+        import json
+        out.write(json.dumps(objects, indent=4, ensure_ascii=False) + "\n")
+        return
+    if fmt == "json":
+        fmt = "{{json .}}"
+    tmpl = parse_template(expand_escapes(fmt), "template parsing error")
+    out.write("".join(render(tmpl, obj) + "\n" for obj in objects))

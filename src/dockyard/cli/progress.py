@@ -1,73 +1,159 @@
-"""Showing docker's JSON message streams (pull, push, load, build): on a
-terminal one line per layer, redrawn in place with its progress bar; else
-plain lines, one per change of status."""
+"""docker's JSON message stream (pull, push, import, load, build) shown as
+docker's CLI shows it.
+
+    from ..progress import display_stream
+    display_stream(api.image_pull(name, tag), sys.stdout, aux=on_aux)
+
+On a terminal, messages carrying an "id" and "progressDetail" own one line
+each, rewritten in place (cursor movement, a [====>    ] bar, sizes and an
+estimate of the time left); elsewhere progress updates are left out and
+every other status prints as a plain "id: status" line, so logs stay short.
+"stream" messages (build output) are written as they come; "aux" messages go
+to the `aux` callback; an "errorDetail"/"error" message ends the display
+with StreamError (the caller decides the exit status; docker prints the
+message as is).
+"""
 
 from __future__ import annotations
 
-import sys
-from typing import Any, Callable, Iterable, TextIO
+import os
+import time
 
 from .errors import CLIError
+from .format import human_size
 
-_REDRAWN = ("Downloading", "Pushing", "Extracting", "Waiting")
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Iterable, TextIO
 
 
-class Display:
-    def __init__(self, out: TextIO | None = None, tty: bool | None = None) -> None:
-        self.out = out or sys.stdout
-        self.tty = self.out.isatty() if tty is None else tty
-        self.ids: list[str] = []
-        self.last: dict[str, str] = {}
+class StreamError(CLIError):
+    """The daemon reported an error inside the stream (a CLIError with exit
+    status 1, printed as the daemon worded it, as docker does)."""
 
-    def _line(self, msg: dict[str, Any]) -> str:
-        text = msg.get("status", "")
-        if self.tty and msg.get("progress"):
-            text += " " + msg["progress"]
-        return f"{msg['id']}: {text}" if msg.get("id") else text
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message, 1)
+        self.message = message
+        self.code = code
 
-    def show(self, msg: dict[str, Any]) -> None:
-        if msg.get("error") or msg.get("errorDetail"):
-            err = msg.get("error") or (msg.get("errorDetail") or {}).get("message", "")
-            raise CLIError(str(err), 1)
-        if "stream" in msg:
-            self.out.write(msg["stream"])
-            self.out.flush()
-            return
-        if "status" not in msg:
-            return
-        lid = msg.get("id")
-        if not lid:
-            self.ids.clear()
-            self.out.write(self._line(msg) + "\n")
-            self.out.flush()
-            return
-        status = msg.get("status", "")
-        if not self.tty:
-            if self.last.get(lid) == status and status.split(" ")[0] in _REDRAWN:
-                return
-            self.last[lid] = status
-            self.out.write(self._line(msg) + "\n")
-            self.out.flush()
-            return
-        line = self._line(msg)
-        if lid not in self.ids:
-            self.ids.append(lid)
-            self.out.write("\x1b[2K" + line + "\n")
-        else:
-            up = len(self.ids) - self.ids.index(lid)
-            self.out.write(f"\x1b[{up}A\r\x1b[2K{line}\r\x1b[{up}B")
-        self.out.flush()
+
+def _go_duration(seconds: float) -> str:
+    """time.Duration.Round(time.Second).String() for the time-left estimate."""
+    s = int(round(seconds))
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    if h:
+        return f"{h}h{m}m{sec}s"
+    if m:
+        return f"{m}m{sec}s"
+    return f"{sec}s"
+
+
+def progress_text(p: dict[str, Any], width: int, now: float | None = None) -> str:
+    """docker's JSONProgress.String(): bar (when wide enough), counts, time left."""
+    current = int(p.get("current") or 0)
+    total = int(p.get("total") or 0)
+    units = p.get("units") or ""
+    if current <= 0 and total <= 0:
+        return ""
+    if total <= 0:
+        return f"{human_size(current):>8}" if not units else f"{current} {units}"
+    percentage = min(50, int(current / total * 100) // 2)
+    bar = ""
+    if width > 110:
+        bar = "[" + "=" * percentage + ">" + " " * max(0, 50 - percentage) + "] "
+    if p.get("hidecounts"):
+        numbers = ""
+    elif not units:
+        numbers = f"{human_size(current):>8}/{human_size(total)}" if current <= total else f"{human_size(current):>8}"
+    else:
+        numbers = f"{current}/{total} {units}" if current <= total else f"{current} {units}"
+    left = ""
+    start = p.get("start") or 0
+    if width > 50 and current > 0 and start > 0 and percentage < 50:
+        elapsed = (now or time.time()) - start
+        left = " " + _go_duration(elapsed / current * (total - current))
+    return bar + numbers + left
+
+
+def _message_text(jm: dict[str, Any], terminal: bool, width: int) -> str | None:
+    """One message as docker's JSONMessage.Display prints it (None: not shown)."""
+    progress = jm.get("progressDetail")
+    ptext = progress_text(progress, width) if isinstance(progress, dict) else ""
+    if not terminal and ptext:
+        return None  # progress updates are for terminals only
+    out = ""
+    if jm.get("id"):
+        out += f"{jm['id']}: "
+    if jm.get("from"):
+        out += f"(from {jm['from']}) "
+    if isinstance(progress, dict) and terminal:
+        return out + f"{jm.get('status', '')} {ptext}"
+    if jm.get("progress") and not terminal:
+        return out + f"{jm.get('status', '')} {jm['progress']}\n"
+    if jm.get("progress"):
+        return out + f"{jm.get('status', '')} {jm['progress']}"
+    if jm.get("stream"):
+        return out + jm["stream"]
+    return out + f"{jm.get('status', '')}\n"
 
 
 def display_stream(messages: Iterable[dict[str, Any]], out: TextIO | None = None, quiet: bool = False,
-                   on_aux: Callable[[dict[str, Any]], None] | None = None) -> None:
-    """Show a message stream; an error message in it raises CLIError."""
-    d = Display(out)
-    for msg in messages:
-        if msg.get("aux") is not None and on_aux is not None:
-            on_aux(msg["aux"])
-        if quiet:
-            if msg.get("error") or msg.get("errorDetail"):
-                d.show(msg)
+                   on_aux: Callable[[Any], None] | None = None, terminal: bool | None = None,
+                   aux: Callable[[Any], None] | None = None) -> None:
+    """Render the stream to out, stdout by default (see the module docstring).
+    quiet: show nothing but still stop at an error. on_aux and aux are the same
+    callback (two spellings in use)."""
+    import sys
+    out = out or sys.stdout
+    aux = aux or on_aux
+    if quiet:
+        for jm in messages:
+            err = jm.get("errorDetail") or ({"message": jm["error"]} if jm.get("error") else None)
+            if err:
+                raise StreamError(err.get("message") or jm.get("error") or "unknown error", err.get("code"))
+            if "aux" in jm and aux is not None:
+                aux(jm["aux"])
+        return
+    if terminal is None:
+        try:
+            terminal = os.isatty(out.fileno())
+        except (AttributeError, ValueError, OSError):
+            terminal = False
+    width = 200
+    if terminal:
+        try:
+            width = os.get_terminal_size(out.fileno()).columns
+        except OSError:
+            pass
+    lines: dict[str, int] = {}  # id -> its line, counted from the first progress line
+    for jm in messages:
+        err = jm.get("errorDetail") or ({"message": jm["error"]} if jm.get("error") else None)
+        if err:
+            out.flush()
+            raise StreamError(err.get("message") or jm.get("error") or "unknown error", err.get("code"))
+        if "aux" in jm:
+            if aux is not None:
+                aux(jm["aux"])
             continue
-        d.show(msg)
+        has_progress = "progressDetail" in jm or bool(jm.get("progress"))
+        diff = 0
+        if jm.get("id") and has_progress:
+            if jm["id"] not in lines:
+                lines[jm["id"]] = len(lines)
+                if terminal:
+                    out.write("\n")
+            diff = len(lines) - lines[jm["id"]]
+            if terminal:
+                out.write(f"\x1b[{diff}A")
+        else:
+            lines = {}  # something else printed: earlier lines are no longer addressable
+        text = _message_text(jm, terminal, width)
+        if text is not None:
+            if terminal and has_progress and not jm.get("stream"):
+                out.write("\x1b[2K\r" + text + "\r")
+            else:
+                out.write(text)
+        if jm.get("id") and terminal and has_progress:
+            out.write(f"\x1b[{diff}B")
+        out.flush()

@@ -1,28 +1,94 @@
-"""Moving bytes between the terminal and a hijacked attach connection:
-demultiplexing docker's frames, raw mode for -t, stdin pumping."""
+"""Moving bytes between the terminal and a hijacked attach/exec connection.
+
+`stream(sock, leftover, tty=..., stdin=..., detach_keys=...)` does what
+docker's hijackedIOStreamer does:
+- output: raw copy to stdout with a TTY, else docker's multiplexed frames
+  split to stdout and stderr;
+- input: stdin copied to the connection; at EOF the write side is closed so
+  the process sees EOF; with a TTY the terminal is in raw mode and the detach
+  sequence (ctrl-p ctrl-q by default) is caught here, ending the session
+  with the container still running;
+- it returns when the output ends, or "detached".
+
+`TtyResizer` sends the terminal size on start and on every SIGWINCH;
+`SignalProxy` forwards the signals the CLI receives to the container.
+"""
 
 from __future__ import annotations
 
 import os
 import select
-import socket
 import struct
 import sys
-import threading
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 HEADER = struct.Struct(">BxxxL")
+DEFAULT_DETACH_KEYS = b"\x10\x11"  # ctrl-p, ctrl-q
+
+
+def parse_detach_keys(spec: str) -> bytes:
+    """docker's detach key format: comma-separated "ctrl-<x>" or single characters."""
+    out = bytearray()
+    for part in spec.split(","):
+        if part.startswith("ctrl-") and len(part) == 6:
+            c = part[5]
+            if "a" <= c <= "z":
+                out.append(ord(c) - ord("a") + 1)
+            elif c in "@[\\]^_":
+                out.append({"@": 0, "[": 27, "\\": 28, "]": 29, "^": 30, "_": 31}[c])
+            else:
+                raise ValueError(f"Unknown character: '{c}'")
+        elif len(part) == 1:
+            out.append(ord(part))
+        else:
+            raise ValueError(f"Unknown character: '{part}'")
+    return bytes(out)
+
+
+class EscapeDetector:
+    """Finds the detach sequence in what the user types. Bytes that could be
+    the start of the sequence are held back until it is clear they are not."""
+
+    def __init__(self, keys: bytes) -> None:
+        self.keys = keys
+        self.held = b""
+
+    def feed(self, data: bytes) -> tuple[bytes, bool]:
+        """(bytes to forward, whether the sequence was typed)."""
+        if not self.keys:
+            return data, False
+        out = bytearray()
+        buf = self.held + data
+        self.held = b""
+        i = 0
+        while i < len(buf):
+            rest = buf[i:]
+            k = len(self.keys)
+            if rest[:k] == self.keys:
+                return bytes(out), True
+            if self.keys.startswith(rest[:k]) and len(rest) < k:
+                self.held = bytes(rest)
+                break
+            out.append(buf[i])
+            i += 1
+        return bytes(out), False
 
 
 class Demuxer:
     """Splits docker's multiplexed stream into stdout and stderr writes."""
 
-    def __init__(self, tty: bool) -> None:
+    def __init__(self, tty: bool, out_fd: int | None = None, err_fd: int | None = None) -> None:
         self.tty = tty
+        self.out_fd = sys.stdout.fileno() if out_fd is None else out_fd
+        self.err_fd = sys.stderr.fileno() if err_fd is None else err_fd
         self.buf = b""
 
     def feed(self, data: bytes) -> None:
         if self.tty:
-            _write(sys.stdout.fileno(), data)
+            write_all(self.out_fd, data)
             return
         self.buf += data
         while len(self.buf) >= 8:
@@ -31,10 +97,10 @@ class Demuxer:
                 return
             payload = self.buf[8:8 + size]
             self.buf = self.buf[8 + size:]
-            _write(sys.stderr.fileno() if stream == 2 else sys.stdout.fileno(), payload)
+            write_all(self.err_fd if stream == 2 else self.out_fd, payload)
 
 
-def _write(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         try:
@@ -45,10 +111,116 @@ def _write(fd: int, data: bytes) -> None:
         view = view[n:]
 
 
-def pump_stdin(sock: socket.socket, stop: threading.Event) -> threading.Thread:
-    """Copy our stdin to the connection; half-close it at EOF."""
-    def run() -> None:
+class RawTerminal:
+    """The terminal on fd in raw mode (for -t with stdin), restored on exit."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.saved: Any = None
+
+    def __enter__(self) -> "RawTerminal":
+        import termios
+        import tty
+        if os.isatty(self.fd):
+            self.saved = termios.tcgetattr(self.fd)
+            tty.setraw(self.fd, termios.TCSANOW)
+        return self
+
+    def restore(self) -> None:
+        if self.saved is not None:
+            import termios
+            termios.tcsetattr(self.fd, termios.TCSADRAIN, self.saved)
+            self.saved = None
+
+    def __exit__(self, *exc: object) -> None:
+        self.restore()
+
+
+def terminal_size(fd: int | None = None) -> tuple[int, int]:
+    """(rows, columns) of the terminal on stdout (or fd), (0, 0) if none."""
+    try:
+        sz = os.get_terminal_size(sys.stdout.fileno() if fd is None else fd)
+        return sz.lines, sz.columns
+    except OSError:
+        return 0, 0
+
+
+def check_tty(attach_stdin: bool, tty: bool) -> None:
+    """docker refuses -t with stdin attached when stdin is not a terminal."""
+    if tty and attach_stdin and not os.isatty(sys.stdin.fileno()):
+        from .errors import CLIError
+        raise CLIError("the input device is not a TTY", 1)
+
+
+class TtyResizer:
+    """Tell the daemon the terminal's size now and after every SIGWINCH."""
+
+    def __init__(self, resize: Callable[[int, int], None]) -> None:
+        self.resize = resize
+        self.previous: Any = None
+
+    def __enter__(self) -> "TtyResizer":
+        import signal
+        self.send()
+        self.previous = signal.signal(signal.SIGWINCH, lambda *_: self.send())
+        return self
+
+    def send(self) -> None:
+        h, w = terminal_size()
+        if h and w:
+            try:
+                self.resize(h, w)
+            except Exception:  # the process may be gone already; resizing is best effort
+                pass
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+        if self.previous is not None:
+            signal.signal(signal.SIGWINCH, self.previous)
+
+
+PROXIED_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGCONT", "SIGTSTP")
+
+
+class SignalProxy:
+    """docker's --sig-proxy: signals the CLI gets go to the container."""
+
+    def __init__(self, kill: Callable[[str], None]) -> None:
+        self.kill = kill
+        self.previous: dict[int, Any] = {}
+
+    def __enter__(self) -> "SignalProxy":
+        import signal
+        for name in PROXIED_SIGNALS:
+            num = getattr(signal, name)
+            self.previous[num] = signal.signal(num, self._forward)
+        return self
+
+    def _forward(self, signum: int, _frame: Any) -> None:
+        import signal
+        try:
+            self.kill(signal.Signals(signum).name)
+        except Exception:  # the container may be gone; nothing to forward to
+            pass
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+        for num, prev in self.previous.items():
+            signal.signal(num, prev)
+
+
+def stream(sock: Any, leftover: bytes, tty: bool, stdin: bool, detach_keys: bytes | None = None,
+           output: bool = True) -> str:
+    """Run the session; "done" when the output ended, "detached" when the
+    user typed the detach keys (TTY sessions only, as docker)."""
+    import threading
+    detached = threading.Event()
+    raw = RawTerminal(sys.stdin.fileno()) if (tty and stdin) else None
+    stop = threading.Event()
+
+    def pump() -> None:
         fd = sys.stdin.fileno()
+        detector = EscapeDetector(detach_keys if detach_keys is not None else DEFAULT_DETACH_KEYS) if tty else None
         try:
             while not stop.is_set():
                 r, _, _ = select.select([fd], [], [], 0.2)
@@ -57,53 +229,61 @@ def pump_stdin(sock: socket.socket, stop: threading.Event) -> threading.Thread:
                 data = os.read(fd, 65536)
                 if not data:
                     break
-                sock.sendall(data)
-            sock.shutdown(socket.SHUT_WR)
+                if detector is not None:
+                    data, hit = detector.feed(data)
+                    if data:
+                        sock.sendall(data)
+                    if hit:
+                        detached.set()
+                        shutdown_both(sock)
+                        return
+                else:
+                    sock.sendall(data)
+            shutdown_write(sock)
         except OSError:
             pass
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    return t
+        finally:
+            if not output:
+                stop.set()
 
-
-def copy_output(sock: socket.socket, leftover: bytes, tty: bool) -> None:
-    demux = Demuxer(tty)
-    if leftover:
-        demux.feed(leftover)
-    while True:
-        try:
-            data = sock.recv(65536)
-        except OSError:
-            break
-        if not data:
-            break
-        demux.feed(data)
-
-
-class RawTerminal:
-    """Put the controlling terminal in raw mode for -t, restore on exit."""
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-        self.saved = None
-
-    def __enter__(self) -> "RawTerminal":
-        import termios
-        import tty
-        if os.isatty(self.fd):
-            self.saved = termios.tcgetattr(self.fd)
-            tty.setraw(self.fd)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        import termios
-        if self.saved is not None:
-            termios.tcsetattr(self.fd, termios.TCSADRAIN, self.saved)
-
-
-def terminal_size() -> tuple[int, int]:
+    if raw:
+        raw.__enter__()
     try:
-        sz = os.get_terminal_size(sys.stdout.fileno())
-        return sz.lines, sz.columns
+        t = None
+        if stdin:
+            t = threading.Thread(target=pump, daemon=True)
+            t.start()
+        if output:
+            demux = Demuxer(tty)
+            if leftover:
+                demux.feed(leftover)
+            while True:
+                try:
+                    data = sock.recv(65536)
+                except OSError:
+                    break
+                if not data:
+                    break
+                demux.feed(data)
+        elif t is not None:
+            t.join()
+    finally:
+        stop.set()
+        if raw:
+            raw.restore()
+    return "detached" if detached.is_set() else "done"
+
+
+def shutdown_write(sock: Any) -> None:
+    """Half-close: the process reads EOF on stdin, its output keeps coming."""
+    try:
+        sock.shutdown(1)  # SHUT_WR
     except OSError:
-        return 0, 0
+        pass
+
+
+def shutdown_both(sock: Any) -> None:
+    try:
+        sock.shutdown(2)
+    except OSError:
+        pass

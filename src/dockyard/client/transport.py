@@ -1,20 +1,52 @@
 """A minimal HTTP/1.1 client over a unix or TCP socket: requests with a
 body or a streamed body, responses read by Content-Length, chunked encoding
-or until close, and hijacked connections after 101."""
+or until close, and hijacked connections after 101.
+
+Lean on purpose (the CLI starts for every command): it uses the C `_socket`
+module rather than `socket` (which pulls in enum and selectors), quotes URLs
+itself rather than importing urllib, and loads `ssl` only for TLS hosts."""
 
 from __future__ import annotations
 
-import socket
-from typing import Iterable, Iterator
-from urllib.parse import quote, urlencode
+import _socket
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Iterable, Iterator
+
+AF_UNIX = _socket.AF_UNIX
+SOCK_STREAM = _socket.SOCK_STREAM
+SHUT_WR = _socket.SHUT_WR
+USER_AGENT = "Dockyard-Client/0.1.0 (linux)"
+
+_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
 
 
 class TransportError(Exception):
     pass
 
 
+def quote(s: str, safe: str = "") -> str:
+    """Percent-encode like urllib.parse.quote (UTF-8, unreserved kept)."""
+    keep = _SAFE | frozenset(safe.encode())
+    return "".join(chr(b) if b in keep else "%%%02X" % b for b in s.encode())
+
+
+def urlencode(query: dict[str, Any]) -> str:
+    """Query string from a dict; None values are left out, lists repeat the key."""
+    parts = []
+    for k, v in query.items():
+        if v is None:
+            continue
+        for item in (v if isinstance(v, (list, tuple)) else (v,)):
+            if isinstance(item, bool):
+                item = "1" if item else "0"
+            parts.append(f"{quote(str(k))}={quote(str(item))}")
+    return "&".join(parts)
+
+
 class Response:
-    def __init__(self, sock: socket.socket, status: int, reason: str, headers: dict[str, str],
+    def __init__(self, sock: Any, status: int, reason: str, headers: dict[str, str],
                  buffered: bytes) -> None:
         self.sock = sock
         self.status = status
@@ -88,7 +120,9 @@ class Response:
             yield c
 
     def read(self) -> bytes:
-        return b"".join(self.iter_chunks())
+        data = b"".join(self.iter_chunks())
+        self.close()
+        return data
 
     def iter_lines(self) -> Iterator[bytes]:
         pending = b""
@@ -113,45 +147,67 @@ class Response:
             pass
 
 
+def parse_host(host: str, tls: bool = False) -> tuple[int, Any, str]:
+    """(family, address, Host header) for unix:// and tcp:// hosts, as docker
+    accepts them (a bare path is a unix socket; tcp without port: 2375, 2376 with TLS)."""
+    if host.startswith("unix://"):
+        return AF_UNIX, host[7:], "docker"
+    if host.startswith("/"):
+        return AF_UNIX, host, "docker"
+    for scheme in ("tcp://", "http://", "https://"):
+        if host.startswith(scheme):
+            hp = host[len(scheme):].split("/", 1)[0]
+            break
+    else:
+        raise TransportError(f"unable to parse docker host `{host}`: use unix:// or tcp://")
+    if hp.startswith("["):  # [v6]:port
+        h, _, rest = hp[1:].partition("]")
+        p = rest.lstrip(":")
+    else:
+        h, _, p = hp.rpartition(":") if ":" in hp else (hp, "", "")
+    if not p:
+        p = "2376" if tls else "2375"
+    if not p.isdigit():
+        raise TransportError(f"invalid port in docker host `{host}`")
+    return _socket.AF_INET, (h or "127.0.0.1", int(p)), hp
+
+
 class Transport:
     """Opens one connection per request (the daemon is local; keep-alive
-    would buy little and complicate streaming)."""
+    would buy little and complicate streaming). `tls` is an ssl.SSLContext."""
 
-    def __init__(self, host: str, tls: object = None, timeout: float | None = None) -> None:
+    def __init__(self, host: str, tls: Any = None, timeout: float | None = None) -> None:
         self.host = host
         self.tls = tls
         self.timeout = timeout
-        if host.startswith("unix://"):
-            self.family, self.address, self.http_host = socket.AF_UNIX, host[7:], "docker"
-        elif host.startswith("tcp://") or host.startswith("http://") or host.startswith("https://"):
-            hp = host.split("://", 1)[1].rstrip("/")
-            h, _, p = hp.rpartition(":")
-            if not h:
-                h, p = hp, "2376" if tls else "2375"
-            self.family, self.address, self.http_host = socket.AF_INET, (h.strip("[]"), int(p)), hp
-        else:
-            raise TransportError(f"unsupported protocol in host {host!r}: use unix:// or tcp://")
+        self.family, self.address, self.http_host = parse_host(host, tls is not None)
 
-    def connect(self) -> socket.socket:
-        if self.family == socket.AF_UNIX:
-            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    def connect(self) -> Any:
+        if self.family == AF_UNIX:
+            s = _socket.socket(AF_UNIX, SOCK_STREAM)
             s.settimeout(self.timeout)
-            s.connect(self.address)
+            try:
+                s.connect(self.address)
+            except BaseException:
+                s.close()
+                raise
             return s
-        s = socket.create_connection(self.address, timeout=self.timeout)  # type: ignore[arg-type]
+        import socket  # TCP: getaddrinfo, IPv6 and ssl want the full socket module
+        s = socket.create_connection(self.address, timeout=self.timeout)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self.tls is not None:
-            s = self.tls.wrap_socket(s, server_hostname=self.address[0])  # type: ignore[attr-defined]
+            s = self.tls.wrap_socket(s, server_hostname=self.address[0])
         return s
 
-    def request(self, method: str, path: str, query: dict | None = None, body: bytes | Iterable[bytes] | None = None,
+    def request(self, method: str, path: str, query: dict[str, Any] | None = None,
+                body: bytes | Iterable[bytes] | None = None,
                 headers: dict[str, str] | None = None) -> Response:
+        target = quote(path, safe="/:@")
         if query:
-            q = {k: v for k, v in query.items() if v is not None}
-            qs = urlencode(q, doseq=True)
-            target = quote(path, safe="/:@") + ("?" + qs if qs else "")
-        else:
-            target = quote(path, safe="/:@")
-        hdrs = {"Host": self.http_host, "User-Agent": "Dockyard-Client/0.1.0"}
+            qs = urlencode(query)
+            if qs:
+                target += "?" + qs
+        hdrs = {"Host": self.http_host, "User-Agent": USER_AGENT}
         hdrs.update(headers or {})
         streaming = body is not None and not isinstance(body, (bytes, bytearray))
         if body is None:
@@ -164,33 +220,41 @@ class Transport:
         head = f"{method} {target} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in hdrs.items()) + "\r\n"
         sock = self.connect()
         try:
-            sock.sendall(head.encode("latin-1"))
             if streaming:
+                sock.sendall(head.encode("latin-1"))
                 for chunk in body:  # type: ignore[union-attr]
                     if chunk:
                         sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
                 sock.sendall(b"0\r\n\r\n")
-            elif body:
-                sock.sendall(body)  # type: ignore[arg-type]
-            return self._read_head(sock)
+            else:
+                sock.sendall(head.encode("latin-1") + (body or b""))  # type: ignore[operator]
+            resp = self._read_head(sock)
+            if method == "HEAD":
+                resp._remaining = 0  # never a body, whatever Content-Length says
+                resp.chunked = False
+            return resp
         except BaseException:
             sock.close()
             raise
 
     @staticmethod
-    def _read_head(sock: socket.socket) -> Response:
+    def _read_head(sock: Any) -> Response:
         buf = b""
-        while b"\r\n\r\n" not in buf:
+        while True:
             data = sock.recv(65536)
             if not data:
                 raise TransportError("the daemon closed the connection without a response")
             buf += data
-        head, rest = buf.split(b"\r\n\r\n", 1)
-        lines = head.decode("latin-1").split("\r\n")
-        parts = lines[0].split(" ", 2)
-        status = int(parts[1])
+            if b"\r\n\r\n" in buf:
+                head, rest = buf.split(b"\r\n\r\n", 1)
+                lines = head.decode("latin-1").split("\r\n")
+                parts = lines[0].split(" ", 2)
+                if parts[1] == "100":  # Continue: the real response follows
+                    buf = rest
+                    continue
+                break
         headers = {}
         for line in lines[1:]:
             k, _, v = line.partition(":")
             headers[k.strip().lower()] = v.strip()
-        return Response(sock, status, parts[2] if len(parts) > 2 else "", headers, rest)
+        return Response(sock, int(parts[1]), parts[2] if len(parts) > 2 else "", headers, rest)

@@ -45,8 +45,8 @@ def _config(args: argparse.Namespace):  # -> Config
         value = getattr(args, attr, None)
         if value is not None:
             setattr(cfg, attr, value)
-    if cfg.htpasswd and cfg.token:
-        cfg.token = None if getattr(args, "htpasswd", None) else cfg.token
+    if getattr(args, "htpasswd", None):
+        cfg.token = None  # --htpasswd replaces the file's auth section
     cfgmod.validate(cfg)
     return cfg
 

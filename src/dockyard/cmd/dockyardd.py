@@ -29,6 +29,9 @@ def parse_args(argv: list[str]) -> DaemonConfig:
     p.add_argument("--iptables", default="true", help="Enable addition of iptables rules")
     p.add_argument("--ip-forward", default="true", help="Enable net.ipv4.ip_forward")
     p.add_argument("--userland-proxy", default="true", help="Use userland proxy for loopback traffic")
+    p.add_argument("--dns", action="append", default=[], help="DNS server to use")
+    p.add_argument("--dns-search", action="append", default=[], help="DNS search domains to use")
+    p.add_argument("--dns-opt", action="append", default=[], help="DNS options to use")
     p.add_argument("--tls", action="store_true", help="Use TLS; implied by --tlsverify")
     p.add_argument("--tlsverify", action="store_true", help="Use TLS and verify the remote")
     p.add_argument("--tlscacert", default="", help="Trust certs signed only by this CA")
@@ -49,7 +52,8 @@ def parse_args(argv: list[str]) -> DaemonConfig:
         pidfile=a.pidfile, debug=a.debug or a.log_level == "debug", log_level=a.log_level,
         cgroup_parent=a.cgroup_parent, runtime=a.runtime, shim=a.shim, bridge=a.bridge, bip=a.bip,
         default_address_pools=a.default_address_pool, iptables=flag(a.iptables), ip_forward=flag(a.ip_forward),
-        userland_proxy=flag(a.userland_proxy), tls=a.tls or a.tlsverify, tlsverify=a.tlsverify,
+        userland_proxy=flag(a.userland_proxy), dns=a.dns, dns_search=a.dns_search, dns_options=a.dns_opt,
+        tls=a.tls or a.tlsverify, tlsverify=a.tlsverify,
         tlscacert=a.tlscacert, tlscert=a.tlscert, tlskey=a.tlskey, live_restore=flag(a.live_restore),
         insecure_registries=a.insecure_registry,
     )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import os
 import threading
@@ -433,8 +434,11 @@ class ImageService:
         self.snapshotter.prepare(key, "")
         try:
             hashing = HashingReader(decompressed(stream, mt.layer_compression(desc.get("mediaType", ""))))
+            # tarfile reads 10 KB at a time; 1 MB reads below it let the
+            # decompressor and hash run long stretches without the GIL.
+            buffered = io.BufferedReader(hashing, 1 << 20)
             try:
-                written = apply_layer(self.snapshotter.dir(key), hashing)  # type: ignore[arg-type]
+                written = apply_layer(self.snapshotter.dir(key), buffered)  # type: ignore[arg-type]
                 hashing.drain()
             except LayerError as e:
                 raise LayerError(f"layer {desc.get('digest', '')}: {e.message}") from None

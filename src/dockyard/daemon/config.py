@@ -23,6 +23,9 @@ class DaemonConfig:
     iptables: bool = True
     ip_forward: bool = True
     userland_proxy: bool = True
+    dns: list[str] = field(default_factory=list)  # --dns: default servers for containers
+    dns_search: list[str] = field(default_factory=list)
+    dns_options: list[str] = field(default_factory=list)
     tls: bool = False
     tlsverify: bool = False
     tlscacert: str = ""

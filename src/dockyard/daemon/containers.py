@@ -47,6 +47,7 @@ class ContainerService:
         if not argv:
             raise errdefs.InvalidArgument("No command specified")
         validate_host_config(host_config)
+        network_settings = self.d.networks.settings_for_create(config, host_config, body.get("NetworkingConfig"))
         cid = new_id()
         full_name = self.store.reserve_name(name, cid)
         config.setdefault("Hostname", cid[:12])
@@ -65,6 +66,7 @@ class ContainerService:
         c = Container(
             id=cid, name=full_name, created=now_rfc3339(), image=image.id, image_name=image_ref,
             path=argv[0], args=argv[1:], config=config, host_config=host_config,
+            network_settings=network_settings,
         )
         c.log_path = os.path.join(self.store.dir(cid), f"{cid}-json.log") \
             if host_config["LogConfig"]["Type"] == "json-file" else ""
@@ -107,18 +109,22 @@ class ContainerService:
         mounts: list[Mount] = self.d.snapshotter.mounts(c.snapshot_key)
         try:
             rootfs = await tasks.mount_rootfs(c.id, mounts)
-            extra_mounts = await asyncio.to_thread(self._container_files, c)
+            await self.d.networks.setup(c)
+            extra_mounts = await asyncio.to_thread(self.d.networks.container_files, c)
             spec = await asyncio.to_thread(specgen.build_spec, c, image.config, rootfs,
                                            self.d.config.cgroup_parent, extra_mounts)
+            self.d.networks.apply_spec(c, spec)
             lc = c.host_config.get("LogConfig") or {}
             task = await tasks.create(
                 c.id, spec, stdin=bool(c.config.get("OpenStdin")), tty=bool(c.config.get("Tty")),
                 log_path=c.log_path, log_driver=lc.get("Type") or "json-file", log_opts=lc.get("Config") or {})
         except errdefs.EngineError as e:
+            await self.d.networks.teardown(c)
             await tasks.remove_bundle(c.id)
             self._record_start_failure(c, e)
             raise
         except BaseException as e:
+            await self.d.networks.teardown(c)
             await tasks.remove_bundle(c.id)
             self._record_start_failure(c, errdefs.Internal(str(e)))
             raise
@@ -131,6 +137,7 @@ class ContainerService:
         except BaseException as e:
             await task.delete()
             c.task = None
+            await self.d.networks.teardown(c)
             self._record_start_failure(c, e if isinstance(e, errdefs.EngineError) else errdefs.Internal(str(e)))
             raise
         c.start_failed = False
@@ -160,25 +167,6 @@ class ContainerService:
         self.store.save(c)
         c.notify()
 
-    def _container_files(self, c: Container) -> list[dict[str, Any]]:
-        """hostname, hosts and resolv.conf of the container, bind-mounted."""
-        from ..fsutil import atomic_write
-        cdir = self.store.dir(c.id)
-        hostname = c.config.get("Hostname") or c.short_id
-        atomic_write(os.path.join(cdir, "hostname"), (hostname + "\n").encode(), durable=False)
-        hosts = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback",
-                 "fe00::0\tip6-localnet", "ff00::0\tip6-mcastprefix", "ff02::1\tip6-allnodes",
-                 "ff02::2\tip6-allrouters"]
-        for entry in c.host_config.get("ExtraHosts") or []:
-            host, _, ip = entry.partition(":")
-            if ip:
-                hosts.append(f"{ip}\t{host}")
-        atomic_write(os.path.join(cdir, "hosts"), ("\n".join(hosts) + "\n").encode(), durable=False)
-        atomic_write(os.path.join(cdir, "resolv.conf"), host_resolv_conf(c).encode(), durable=False)
-        opts = ["rbind", "rprivate"]
-        return [{"destination": f"/etc/{n}", "type": "bind", "source": os.path.join(cdir, n),
-                 "options": opts} for n in ("resolv.conf", "hostname", "hosts")]
-
     async def _remove_quietly(self, cid: str) -> None:
         try:
             await self.remove(cid, force=True, volumes=True)
@@ -205,6 +193,7 @@ class ContainerService:
             except Exception as e:  # the exit is recorded whatever happens to cleanup
                 log.warning("container %s: deleting task: %s", c.short_id, e)
             c.task = None
+            await self.d.networks.teardown(c)
             c.state.status = Status.EXITED.value
             c.state.exit_code = code
             c.state.pid = 0
@@ -323,6 +312,7 @@ class ContainerService:
                     await c.task.delete()
                     c.task = None
                 await self.d.tasks.remove_bundle(c.id)
+                await self.d.networks.teardown(c)
                 if c.snapshot_key and self.d.snapshotter.exists(c.snapshot_key):
                     await asyncio.to_thread(self.d.snapshotter.remove, c.snapshot_key)
             except BaseException:
@@ -369,6 +359,7 @@ class ContainerService:
                         continue
                     c.state.status = Status.PAUSED.value if st.get("status") == "paused" else Status.RUNNING.value
                     c.state.pid = int(st.get("pid") or c.state.pid)
+                    await self.d.networks.restore(c)
                     self.store.save(c)
                     c.monitor = asyncio.create_task(self._monitor(c, task))
                     continue
@@ -376,6 +367,7 @@ class ContainerService:
                 exit_ = self.d.tasks.recorded_exit(c.id)
                 await self.d.tasks.cleanup_dead_shim(c.id)
                 await self.d.tasks.remove_bundle(c.id)
+                await self.d.networks.teardown(c)
                 c.state.status = Status.EXITED.value
                 c.state.pid = 0
                 c.state.exit_code = exit_.exit_code if exit_ else 255
@@ -439,34 +431,3 @@ def validate_host_config(hc: dict[str, Any]) -> None:
         raise errdefs.InvalidArgument("invalid restart policy: maximum retry count cannot be negative")
     if name != "on-failure" and (rp.get("MaximumRetryCount") or 0) > 0:
         raise errdefs.InvalidArgument(f"invalid restart policy: maximum retry count can only be used with 'on-failure'")
-
-
-def host_resolv_conf(c: Container) -> str:
-    dns = c.host_config.get("Dns") or []
-    search = c.host_config.get("DnsSearch") or []
-    options = c.host_config.get("DnsOptions") or []
-    lines: list[str] = []
-    if not dns:
-        try:
-            with open("/etc/resolv.conf") as f:
-                for line in f:
-                    s = line.strip()
-                    if s.startswith("nameserver"):
-                        parts = s.split()
-                        if len(parts) > 1 and (parts[1].startswith("127.") or parts[1] == "::1"):
-                            continue  # the host's loopback resolver is unreachable from the container
-                        dns.append(parts[1]) if len(parts) > 1 else None
-                    elif s.startswith("search") and not search:
-                        search = s.split()[1:]
-                    elif s.startswith("options") and not options:
-                        options = s.split()[1:]
-        except OSError:
-            pass
-        if not dns:
-            dns = ["8.8.8.8", "8.8.4.4"]
-    lines += [f"nameserver {d}" for d in dns]
-    if search:
-        lines.append("search " + " ".join(search))
-    if options:
-        lines.append("options " + " ".join(options))
-    return "\n".join(lines) + "\n"

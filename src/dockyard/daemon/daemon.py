@@ -16,6 +16,7 @@ from .container import ContainerStore
 from .containers import ContainerService
 from .events import Events
 from .images import ImageBackend
+from .networks import NetworkService
 
 log = logging.getLogger("dockyard.daemon")
 
@@ -37,6 +38,7 @@ class Daemon:
                                  debug_log=os.path.join(config.exec_root, "shim-debug.log") if config.debug else None)
         self.containers_store = ContainerStore(root)
         self.containers = ContainerService(self)
+        self.networks = NetworkService(self)
         from ..build.builder import Builder
         from .builds import BuildBackend
         self.builder = Builder(os.path.join(root, "builder"), config.exec_root, self.content, self.snapshotter,
@@ -54,7 +56,9 @@ class Daemon:
             return eid
 
     async def start(self) -> None:
+        await self.networks.start()
         await self.containers.restore()
+        await self.networks.restored()
         await self.builder.recover()
 
     async def shutdown(self) -> None:
@@ -62,3 +66,4 @@ class Daemon:
         for c in self.containers_store.all():
             if c.monitor is not None:
                 c.monitor.cancel()
+        await self.networks.shutdown()

@@ -6,6 +6,7 @@ import os
 from typing import Any
 
 from .container import Container, Status
+from .netviews import port_summary
 
 HOST_CONFIG_DEFAULTS: dict[str, Any] = {
     "Binds": None, "ContainerIDFile": "", "LogConfig": {"Type": "json-file", "Config": {}},
@@ -168,7 +169,7 @@ def summary_view(c: Container, image_ref: str, now: float) -> dict[str, Any]:
         "ImageID": c.image,
         "Command": cmd,
         "Created": int(parse_rfc3339(c.created)),
-        "Ports": [],
+        "Ports": port_summary(c.network_settings),
         "Labels": dict(c.config.get("Labels") or {}),
         "State": c.status.value,
         "Status": status_text(c, now),

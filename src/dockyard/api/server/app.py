@@ -12,9 +12,9 @@ if TYPE_CHECKING:
 
 
 def build_router(d: "Daemon") -> Router:
-    from ..routers import build, containers, images, system
+    from ..routers import build, containers, images, networks, system
     r = Router()
-    for module in (system, containers, images, build):
+    for module in (system, containers, images, build, networks):
         module.register(r, d)
     return r
 

@@ -1,14 +1,29 @@
-"""Helpers shared by commands: the client, daemon error reporting."""
+"""Helpers shared by commands: the client, daemon errors, filters, --format.
+
+- client(gopts): the APIClient for -H/TLS/env (see main.client).
+- daemon_call(fn, *args, status=1): call the API, turn a daemon error into
+  "Error response from daemon: ..." with exit status `status`.
+- each(names, fn): docker's loop over several objects (print each name that
+  worked, one error line per failure, exit 1 if any failed).
+- parse_filters(["k=v", ...]) -> {"k": ["v"]} for the API's filters.
+- parse_key_values / read_kv_file: label and env options.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import sys
 
 from ... import errdefs
-from ..errors import CLIError
-from ..main import Parser, client
+from ..errors import CLIError, StatusError
+from ..flags import REMAINDER, Namespace, Parser
+from ..main import client
 
-__all__ = ["Parser", "client", "daemon_call", "daemon_error"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Iterable
+
+__all__ = ["Parser", "Namespace", "REMAINDER", "client", "daemon_call", "daemon_error", "each", "parse_filters",
+           "CLIError", "StatusError", "flag_set", "confirm", "parse_key_values"]
 
 
 def daemon_error(e: errdefs.EngineError, status: int = 1) -> CLIError:
@@ -23,3 +38,58 @@ def daemon_call(fn: Callable[..., Any], *args: Any, status: int = 1, **kwargs: A
         return fn(*args, **kwargs)
     except errdefs.EngineError as e:
         raise daemon_error(e, status) from None
+
+
+def each(names: Iterable[str], fn: Callable[[str], Any], echo: bool = True) -> int:
+    """Apply fn to every name as docker does for rm/stop/kill/...: print the
+    name on success, collect errors, then fail with all of them (exit 1)."""
+    errors = []
+    for n in names:
+        try:
+            fn(n)
+        except errdefs.EngineError as e:
+            from ...client import DaemonUnreachable
+            if isinstance(e, DaemonUnreachable):
+                raise daemon_error(e) from None
+            errors.append(f"Error response from daemon: {e.message}")
+            continue
+        if echo:
+            sys.stdout.write(n + "\n")
+            sys.stdout.flush()
+    if errors:
+        raise CLIError("\n".join(errors), 1)
+    return 0
+
+
+def parse_filters(values: list[str] | None) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for f in values or []:
+        k, eq, v = f.partition("=")
+        if not eq:
+            raise CLIError("bad format of filter (expected name=value)", 1)
+        out.setdefault(k.strip().lower(), []).append(v)
+    return out
+
+
+def parse_key_values(values: list[str] | None) -> dict[str, str]:
+    """key=value list (labels, options); a bare key gets an empty value."""
+    out: dict[str, str] = {}
+    for v in values or []:
+        k, _, val = v.partition("=")
+        out[k] = val
+    return out
+
+
+def flag_set(ns: Namespace, dest: str) -> bool:
+    """Whether the user gave the flag (docker's Flags().Changed)."""
+    return dest in ns.__dict__.get("_set_flags", ())
+
+
+def confirm(question: str, force: bool) -> bool:
+    """docker's prune prompt: "Are you sure you want to continue? [y/N]"."""
+    if force:
+        return True
+    sys.stdout.write(f"{question}\nAre you sure you want to continue? [y/N] ")
+    sys.stdout.flush()
+    answer = sys.stdin.readline().strip().lower()
+    return answer in ("y", "yes")

@@ -14,6 +14,8 @@ CONNECT_TIMEOUT = 30.0
 READ_TIMEOUT = 120.0
 BLOCK = 1 << 20
 _MAX_IDLE = 8
+_CONTEXTS: dict[tuple[bool, str | None], ssl.SSLContext] = {}
+_CONTEXTS_LOCK = threading.Lock()
 
 
 class Response:
@@ -72,15 +74,26 @@ class HTTPClient:
     def __init__(self, verify_tls: bool = True, ca_file: str | None = None) -> None:
         self._idle: dict[tuple[str, str], list[http.client.HTTPConnection]] = {}
         self._lock = threading.Lock()
-        self._ssl = ssl.create_default_context(cafile=ca_file)
-        self._ssl_noverify = ssl.create_default_context()
-        self._ssl_noverify.check_hostname = False
-        self._ssl_noverify.verify_mode = ssl.CERT_NONE
+        self._ca_file = ca_file
+
+    def _context(self, verify: bool) -> ssl.SSLContext:
+        """TLS contexts cost tens of milliseconds (loading the CA store):
+        made once per process, on first use."""
+        key = (verify, self._ca_file)
+        with _CONTEXTS_LOCK:
+            ctx = _CONTEXTS.get(key)
+            if ctx is None:
+                ctx = ssl.create_default_context(cafile=self._ca_file)
+                if not verify:
+                    ctx.check_hostname = False
+                    ctx.verify_mode = ssl.CERT_NONE
+                _CONTEXTS[key] = ctx
+            return ctx
 
     def _connect(self, scheme: str, netloc: str, verify: bool) -> http.client.HTTPConnection:
         if scheme == "https":
             conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-                netloc, timeout=CONNECT_TIMEOUT, context=self._ssl if verify else self._ssl_noverify,
+                netloc, timeout=CONNECT_TIMEOUT, context=self._context(verify),
                 blocksize=BLOCK)
         else:
             conn = http.client.HTTPConnection(netloc, timeout=CONNECT_TIMEOUT, blocksize=BLOCK)

@@ -17,6 +17,7 @@ from typing import Any, Awaitable, Callable
 from urllib.parse import quote
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from ...oci import mediatypes as mt
 from . import manifests as mf
@@ -40,6 +41,8 @@ _ROUTES: list[tuple[str, re.Pattern[str]]] = [
     ("referrers", re.compile(r"^(?P<name>.+)/referrers/(?P<digest>[^/]+)$")),
 ]
 _WILDCARDS = {"*/*", "application/*", "application/json"}
+# A body that ends early: the client went away or its framing is broken.
+_BODY_ERRORS = (ConnectionError, HttpProcessingError, asyncio.IncompleteReadError)
 _MANIFEST_CACHE_BYTES = 64 << 20
 
 
@@ -86,7 +89,7 @@ class Registry:
     locks and a cache of manifest bytes (immutable: keyed by digest)."""
 
     def __init__(self, storage: Storage, auth: Authenticator | None = None, *, read_only: bool = False,
-                 delete_enabled: bool = True, max_manifest_bytes: int = 4 << 20, max_blob_bytes: int = 0,
+                 delete_enabled: bool = True, max_manifest_bytes: int = 4 << 20, max_blob_bytes: int = 32 << 30,
                  upload_ttl: float = 86400.0, metrics: Metrics | None = None,
                  logger: logging.Logger | None = None, issuer: TokenIssuer | None = None) -> None:
         self.storage = storage
@@ -137,6 +140,11 @@ class Registry:
         except RegistryError as e:
             request["error"] = e.code
             response = web.Response(status=e.status, body=e.body(), content_type=JSON, headers=e.headers)
+        except Exception as e:  # a bug or an I/O failure: say so in the log, as JSON
+            log_event(self.logger, logging.ERROR, "request failed", method=request.method, path=request.path,
+                      error=f"{type(e).__name__}: {e}")
+            request["error"] = type(e).__name__
+            response = web.Response(status=500, text="internal server error")
         response.headers[API_VERSION_HEADER[0]] = API_VERSION_HEADER[1]
         return response
 
@@ -291,11 +299,14 @@ class Registry:
             raise RegistryError("MANIFEST_INVALID", {"limit": limit}, status=413,
                                 message=f"manifest larger than {limit} bytes")
         buf = bytearray()
-        async for chunk in request.content.iter_any():
-            buf += chunk
-            if len(buf) > limit:
-                raise RegistryError("MANIFEST_INVALID", {"limit": limit}, status=413,
-                                    message=f"manifest larger than {limit} bytes")
+        try:
+            async for chunk in request.content.iter_any():
+                buf += chunk
+                if len(buf) > limit:
+                    raise RegistryError("MANIFEST_INVALID", {"limit": limit}, status=413,
+                                        message=f"manifest larger than {limit} bytes")
+        except _BODY_ERRORS as e:
+            raise RegistryError("MANIFEST_INVALID", {"reason": f"incomplete body: {e}"}) from None
         request["bytes_in"] = len(buf)
         return bytes(buf)
 
@@ -488,11 +499,14 @@ class Registry:
         self.metrics.uploads_in_flight += 1
         ok = False
         try:
-            async for chunk in request.content.iter_chunked(1 << 20):
-                writer.write(chunk)
-                if self.max_blob_bytes and writer.size > self.max_blob_bytes:
-                    raise RegistryError("SIZE_INVALID", {"limit": self.max_blob_bytes}, status=413,
-                                        message=f"blob larger than {self.max_blob_bytes} bytes")
+            try:
+                async for chunk in request.content.iter_chunked(1 << 20):
+                    writer.write(chunk)
+                    if self.max_blob_bytes and writer.size > self.max_blob_bytes:
+                        raise RegistryError("SIZE_INVALID", {"limit": self.max_blob_bytes}, status=413,
+                                            message=f"blob larger than {self.max_blob_bytes} bytes")
+            except _BODY_ERRORS as e:
+                raise RegistryError("BLOB_UPLOAD_INVALID", {"reason": f"incomplete body: {e}"}) from None
             received = writer.size - start
             request["bytes_in"] = received
             if expected is not None and received != expected:
@@ -516,6 +530,7 @@ class Registry:
     async def _upload_patch(self, request: web.Request, name: str, id: str) -> web.Response:
         self._authorize(request, Access("repository", name, "push"))
         self._writable()
+        self._session(name, id)  # before a lock exists for it: unknown IDs cost nothing
         async with self._upload_lock(id):
             size = self._session(name, id)
             self._check_range(request, name, id, size)
@@ -525,6 +540,7 @@ class Registry:
     async def _upload_put(self, request: web.Request, name: str, id: str) -> web.Response:
         self._authorize(request, Access("repository", name, "push"))
         self._writable()
+        self._session(name, id)
         async with self._upload_lock(id):
             size = self._session(name, id)
             digest = request.query.get("digest")

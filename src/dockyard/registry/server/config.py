@@ -14,7 +14,7 @@ file, overridden by the command-line flags. Every key and its default::
       purge_interval: 3600
     limits:
       max_manifest_bytes: 4194304
-      max_blob_bytes: 0        # 0: unlimited
+      max_blob_bytes: 34359738368   # 32 GiB per blob; 0: unlimited
     http:
       shutdown_timeout: 30     # seconds in-flight requests get on SIGTERM
       metrics: true            # /metrics and /healthz
@@ -73,7 +73,7 @@ class Config:
     upload_ttl: float = 86400.0
     upload_purge_interval: float = 3600.0
     max_manifest_bytes: int = 4 * 1024 * 1024
-    max_blob_bytes: int = 0
+    max_blob_bytes: int = 32 << 30
     shutdown_timeout: float = 30.0
     metrics: bool = True
     access_log: bool = True

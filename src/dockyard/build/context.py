@@ -1,0 +1,291 @@
+"""The build context as the daemon receives it: a tarball (plain, gzip,
+bzip2, xz or zstd), spooled once to disk uncompressed and indexed in the
+same pass: every file's path, type, mode and the sha256 of its content.
+
+Nothing is extracted. Cache keys come from the index (so a fully cached
+build touches no file), and COPY/ADD write a file straight from its offset
+in the spool into the snapshot. The tarball comes from a client and is
+treated as hostile: paths are cleaned, nothing may climb out of the root."""
+
+from __future__ import annotations
+
+import bisect
+import bz2
+import gzip
+import hashlib
+import lzma
+import os
+import posixpath
+import re
+import tarfile
+import time
+from dataclasses import dataclass
+from typing import BinaryIO, Iterator
+
+from ..errdefs import InvalidArgument, NotFound
+from .dockerignore import PatternMatcher
+
+DIR, FILE, SYMLINK, HARDLINK, OTHER = "d", "f", "l", "h", "o"
+_CHUNK = 1 << 20
+
+
+@dataclass(slots=True)
+class Entry:
+    path: str  # clean, relative, "" is the root
+    type: str
+    mode: int  # permission bits and setuid/setgid/sticky
+    uid: int
+    gid: int
+    mtime: int
+    size: int = 0
+    offset: int = 0  # of the content in the spool
+    linkname: str = ""  # symlink target, or hard link target path
+    digest: str = ""  # sha256 hex of the content (regular files and hard links)
+    devmajor: int = 0
+    devminor: int = 0
+
+
+class ContextError(InvalidArgument):
+    pass
+
+
+def clean(path: str) -> str:
+    """A context-relative path, '' for the root; '..' stops at the root."""
+    p = posixpath.normpath("/" + path).lstrip("/")
+    return "" if p == "." else p
+
+
+def escapes(path: str) -> bool:
+    """Does a relative source path climb out of its root?"""
+    p = posixpath.normpath(path.lstrip("/")) if not path.startswith("/") else posixpath.normpath(path[1:] or ".")
+    return p == ".." or p.startswith("../")
+
+
+def match_regex(pattern: str) -> "re.Pattern[str]":
+    """Go's filepath.Match as a regex: `*` and `?` never match '/'."""
+    rx = []
+    i, n = 0, len(pattern)
+    while i < n:
+        ch = pattern[i]
+        i += 1
+        if ch == "*":
+            rx.append("[^/]*")
+        elif ch == "?":
+            rx.append("[^/]")
+        elif ch == "\\" and i < n:
+            rx.append(re.escape(pattern[i]))
+            i += 1
+        elif ch == "[":
+            end = pattern.find("]", i + 1)
+            if end < 0:
+                raise InvalidArgument(f"syntax error in pattern: {pattern}")
+            body = pattern[i:end]
+            if body.startswith("!") or body.startswith("^"):
+                body = "^" + body[1:]
+            rx.append("[" + body.replace("\\", "\\\\").replace("[", "\\[") + "]")
+            i = end + 1
+        else:
+            rx.append(re.escape(ch))
+    return re.compile("".join(rx) + r"\Z", re.S)
+
+
+def has_wildcards(path: str) -> bool:
+    return any(c in path for c in "*?[")
+
+
+def _decompressed(f: BinaryIO) -> BinaryIO:
+    head = f.peek(6)[:6] if hasattr(f, "peek") else b""  # type: ignore[attr-defined]
+    if head[:2] == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=f, mode="rb")  # type: ignore[return-value]
+    if head[:3] == b"BZh":
+        return bz2.BZ2File(f)  # type: ignore[return-value]
+    if head[:6] == b"\xfd7zXZ\x00":
+        return lzma.LZMAFile(f)  # type: ignore[return-value]
+    if head[:4] == b"\x28\xb5\x2f\xfd":
+        import zstandard
+        return zstandard.ZstdDecompressor().stream_reader(f, read_across_frames=True)  # type: ignore[return-value]
+    return f
+
+
+class BuildContext:
+    def __init__(self, workdir: str) -> None:
+        self.workdir = workdir
+        self.spool = os.path.join(workdir, "context.tar")
+        self.entries: dict[str, Entry] = {}
+        self._paths: list[str] | None = None
+        self._fd = -1
+        self.size = 0
+        now = int(time.time())
+        self.entries[""] = Entry("", DIR, 0o755, 0, 0, now)
+
+    # -- loading ---------------------------------------------------------------
+    @classmethod
+    def load(cls, stream: BinaryIO, workdir: str) -> "BuildContext":
+        ctx = cls(workdir)
+        os.makedirs(workdir, mode=0o700, exist_ok=True)
+        import io
+        raw = stream if hasattr(stream, "peek") else io.BufferedReader(stream, _CHUNK)  # type: ignore[arg-type]
+        try:
+            src = _decompressed(raw)  # type: ignore[arg-type]
+            with open(ctx.spool, "wb") as out:
+                while True:
+                    chunk = src.read(_CHUNK)
+                    if not chunk:
+                        break
+                    out.write(chunk)
+                    ctx.size += len(chunk)
+        except (OSError, EOFError, lzma.LZMAError) as e:
+            raise ContextError(f"failed to read the build context: {e}") from None
+        ctx._fd = os.open(ctx.spool, os.O_RDONLY | os.O_CLOEXEC)
+        if ctx.size:
+            ctx._index()
+        return ctx
+
+    def _index(self) -> None:
+        try:
+            tf = tarfile.open(self.spool, "r:", bufsize=_CHUNK)
+        except tarfile.TarError as e:
+            raise ContextError(f"the build context is not a tar archive: {e}") from None
+        now = self.entries[""].mtime
+        try:
+            with tf:
+                for m in tf:
+                    self._add(m, now)
+        except tarfile.TarError as e:
+            raise ContextError(f"the build context is not a valid tar archive: {e}") from None
+        # Parents that have no entry of their own.
+        for path in list(self.entries):
+            parent = posixpath.dirname(path)
+            while parent and parent not in self.entries:
+                self.entries[parent] = Entry(parent, DIR, 0o755, 0, 0, now)
+                parent = posixpath.dirname(parent)
+
+    def _add(self, m: tarfile.TarInfo, now: int) -> None:
+        name = m.name
+        path = clean(name)  # nothing is extracted by name: '..' is clamped at the root
+        mode = m.mode & 0o7777
+        mtime = int(m.mtime)
+        if m.isdir():
+            if path == "":
+                self.entries[""] = Entry("", DIR, mode, m.uid, m.gid, mtime)
+                return
+            self.entries[path] = Entry(path, DIR, mode, m.uid, m.gid, mtime)
+        elif m.isreg():
+            self.entries[path] = Entry(path, FILE, mode, m.uid, m.gid, mtime, m.size, m.offset_data,
+                                       digest=self._hash(m.offset_data, m.size))
+        elif m.issym():
+            self.entries[path] = Entry(path, SYMLINK, mode, m.uid, m.gid, mtime, linkname=m.linkname)
+        elif m.islnk():
+            target = self.entries.get(clean(m.linkname))
+            if target is None or target.type not in (FILE, HARDLINK):
+                raise ContextError(f"invalid hard link in the build context: {name!r} -> {m.linkname!r}")
+            self.entries[path] = Entry(path, HARDLINK, target.mode, m.uid, m.gid, mtime, target.size,
+                                       target.offset, linkname=target.path, digest=target.digest)
+        elif m.ischr() or m.isblk() or m.isfifo():
+            self.entries[path] = Entry(path, OTHER, mode | (0o20000 if m.ischr() else 0o60000 if m.isblk() else 0o10000),
+                                       m.uid, m.gid, mtime, devmajor=m.devmajor, devminor=m.devminor)
+        self._paths = None
+
+    def _hash(self, offset: int, size: int) -> str:
+        h = hashlib.sha256()
+        while size > 0:
+            chunk = os.pread(self._fd, min(size, _CHUNK), offset)
+            if not chunk:
+                raise ContextError("the build context is truncated")
+            h.update(chunk)
+            offset += len(chunk)
+            size -= len(chunk)
+        return h.hexdigest()
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    @property
+    def fd(self) -> int:
+        return self._fd
+
+    # -- queries ---------------------------------------------------------------
+    @property
+    def paths(self) -> list[str]:
+        if self._paths is None:
+            self._paths = sorted(self.entries)
+        return self._paths
+
+    def get(self, path: str) -> Entry | None:
+        return self.entries.get(clean(path))
+
+    def read(self, path: str, limit: int = 64 << 20) -> bytes:
+        e = self.resolve(path)
+        if e is None or e.type not in (FILE, HARDLINK):
+            raise NotFound(f"{path}: not found in the build context")
+        if e.size > limit:
+            raise InvalidArgument(f"{path}: too large ({e.size} bytes)")
+        return os.pread(self._fd, e.size, e.offset) if e.size else b""
+
+    def resolve(self, path: str) -> Entry | None:
+        """The entry at path, following symlinks (within the context)."""
+        p = clean(path)
+        for _ in range(40):
+            e = self._lookup_following_parents(p)
+            if e is None or e.type != SYMLINK:
+                return e
+            target = e.linkname
+            p = clean(target if target.startswith("/") else posixpath.join(posixpath.dirname(e.path), target))
+        raise InvalidArgument(f"{path}: too many levels of symbolic links")
+
+    def _lookup_following_parents(self, p: str) -> Entry | None:
+        if p in self.entries:
+            return self.entries[p]
+        parts = p.split("/")
+        for i in range(1, len(parts)):
+            head = "/".join(parts[:i])
+            e = self.entries.get(head)
+            if e is not None and e.type == SYMLINK:
+                r = self.resolve(head)
+                if r is None or r.type != DIR:
+                    return None
+                return self.resolve(posixpath.join(r.path, *parts[i:]))
+        return None
+
+    def children(self, directory: str) -> Iterator[Entry]:
+        """Every entry below directory (not itself), parents first."""
+        d = clean(directory)
+        paths = self.paths
+        if not d:
+            yield from (self.entries[p] for p in paths if p)
+            return
+        prefix = d + "/"
+        i = bisect.bisect_left(paths, prefix)
+        while i < len(paths) and paths[i].startswith(prefix):
+            yield self.entries[paths[i]]
+            i += 1
+
+    def glob(self, pattern: str) -> list[str]:
+        """Paths matching a COPY source pattern (Go's filepath.Match)."""
+        rx = match_regex(clean(pattern))
+        return [p for p in self.paths if p and rx.match(p)]
+
+    # -- .dockerignore ---------------------------------------------------------
+    def apply_ignore(self, matcher: PatternMatcher) -> int:
+        """Drop the entries the patterns exclude; returns how many."""
+        if not matcher.patterns:
+            return 0
+        dropped = [p for p in self.entries if p and matcher.matches(p)]
+        for p in dropped:
+            del self.entries[p]
+        # A directory kept only because something below it is re-included
+        # stays; one whose every child is gone stays too (docker keeps it).
+        self._paths = None
+        return len(dropped)
+
+
+def checksum(items: list[tuple[str, Entry]]) -> str:
+    """Content identity of files to copy: destination-relative names, types,
+    permission bits, link targets and content digests; not times or owners."""
+    h = hashlib.sha256()
+    for rel, e in items:
+        h.update(f"{rel}\0{e.type}\0{e.mode:o}\0{e.linkname if e.type == SYMLINK else ''}\0{e.digest}\n".encode(
+            "utf-8", "surrogateescape"))
+    return h.hexdigest()

@@ -1,0 +1,147 @@
+""".dockerignore files with docker's semantics (moby/patternmatcher):
+patterns are cleaned paths relative to the context root, Go's
+filepath.Match syntax plus `**` for any number of directories, `!` marks
+an exception, the last matching pattern decides, and a pattern matching a
+parent directory matches everything below it.
+
+Also used by COPY/ADD --exclude. Stdlib only: the CLI imports it."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass
+
+IGNORE_FILE = ".dockerignore"
+
+
+@dataclass(frozen=True)
+class Pattern:
+    text: str  # cleaned, without the "!"
+    exclusion: bool
+    regex: "re.Pattern[str]"
+
+    @property
+    def dirs(self) -> list[str]:
+        return self.text.split("/")
+
+
+def read_patterns(data: str | bytes) -> list[str]:
+    """The pattern lines of an ignore file, normalized as docker does."""
+    if isinstance(data, bytes):
+        data = data.decode("utf-8", "replace")
+    if data.startswith("\ufeff"):
+        data = data[1:]
+    out = []
+    for line in data.splitlines():
+        if line.startswith("#"):
+            continue
+        pattern = line.strip()
+        if not pattern:
+            continue
+        invert = pattern.startswith("!")
+        if invert:
+            pattern = pattern[1:].strip()
+        if pattern:
+            pattern = posixpath.normpath(pattern)
+            if len(pattern) > 1 and pattern.startswith("/"):
+                pattern = pattern[1:]
+        out.append("!" + pattern if invert else pattern)
+    return out
+
+
+def _compile(pattern: str) -> "re.Pattern[str]":
+    rx = ["^"]
+    i = 0
+    n = len(pattern)
+    while i < n:
+        ch = pattern[i]
+        i += 1
+        if ch == "*":
+            if i < n and pattern[i] == "*":
+                i += 1
+                if i < n and pattern[i] == "/":
+                    i += 1
+                rx.append(".*" if i >= n else "(.*/)?")
+            else:
+                rx.append("[^/]*")
+        elif ch == "?":
+            rx.append("[^/]")
+        elif ch == "\\":
+            if i < n:
+                rx.append(re.escape(pattern[i]))
+                i += 1
+            else:
+                rx.append("\\\\")
+        elif ch == "[":
+            end = pattern.find("]", i + 1 if i < n and pattern[i] in "!^" else i)
+            if end < 0:
+                raise ValueError(f"syntax error in pattern {pattern!r}: unterminated [")
+            body = pattern[i:end]
+            if body.startswith("!"):
+                body = "^" + body[1:]
+            rx.append("[" + body.replace("\\", "\\\\") + "]")
+            i = end + 1
+        else:
+            rx.append(re.escape(ch))
+    rx.append("$")
+    return re.compile("".join(rx), re.S)
+
+
+class PatternMatcher:
+    def __init__(self, patterns: list[str]) -> None:
+        self.patterns: list[Pattern] = []
+        for p in patterns:
+            exclusion = p.startswith("!")
+            text = p[1:] if exclusion else p
+            if not text:
+                raise ValueError("illegal exclusion pattern: \"!\"")
+            text = posixpath.normpath(text)
+            self.patterns.append(Pattern(text, exclusion, _compile(text)))
+        self._memo: dict[str, bool] = {}
+
+    @property
+    def has_exclusions(self) -> bool:
+        return any(p.exclusion for p in self.patterns)
+
+    def matches(self, path: str) -> bool:
+        """Is path (relative, '/'-separated) excluded? A directory's result
+        is the one of its last matching pattern, applied to its parents too."""
+        path = posixpath.normpath(path)
+        parent = posixpath.dirname(path)
+        parents: list[str] = []
+        if parent:
+            parts = parent.split("/")
+            parents = ["/".join(parts[:i + 1]) for i in range(len(parts))]
+        matched = False
+        for p in self.patterns:
+            hit = bool(p.regex.match(path))
+            if not hit:
+                for pp in parents:
+                    if p.regex.match(pp):
+                        hit = True
+                        break
+            if hit:
+                matched = not p.exclusion
+        return matched
+
+    def may_match_below(self, directory: str) -> bool:
+        """Could an exception pattern re-include something below an excluded
+        directory? (lets a walker skip whole directories otherwise)"""
+        directory = posixpath.normpath(directory)
+        depth = len(directory.split("/"))
+        for p in self.patterns:
+            if not p.exclusion:
+                continue
+            if "**" in p.text:
+                return True
+            prefix = "/".join(p.dirs[:depth])
+            if _compile(prefix).match(directory) or p.text.startswith(directory + "/"):
+                return True
+        return False
+
+
+def ignore_file_for(dockerfile: str) -> str:
+    """The Dockerfile-specific ignore file (<name>.dockerignore next to it),
+    which takes precedence over the context's .dockerignore."""
+    return dockerfile + IGNORE_FILE

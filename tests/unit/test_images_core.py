@@ -1,0 +1,134 @@
+"""Pure parts of images and distribution: auth challenges, platforms,
+docker's config.json, the image store model and mark-and-sweep gc (on a
+plain directory; layers unpack without root into non-overlay dirs)."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import io
+import json
+import os
+import tarfile
+
+import pytest
+
+from dockyard import errdefs
+from dockyard.core.archive import Inflater
+from dockyard.core.content import ContentStore
+from dockyard.core.images import ImageService, ImageStore
+from dockyard.core.snapshots import OverlaySnapshotter
+from dockyard.oci import platform
+from dockyard.registry.client import decode_registry_auth, encode_registry_auth
+from dockyard.registry.client import dockerconfig
+from dockyard.registry.client.auth import parse_challenges
+
+
+def test_parse_challenges() -> None:
+    got = parse_challenges('Bearer realm="https://auth.example/token",service="registry.example",'
+                           'scope="repository:a/b:pull" , Basic realm="x"')
+    assert got[0] == ("bearer", {"realm": "https://auth.example/token", "service": "registry.example",
+                                 "scope": "repository:a/b:pull"})
+    assert got[1] == ("basic", {"realm": "x"})
+
+
+def test_registry_auth_header_roundtrip() -> None:
+    hdr = encode_registry_auth({"username": "u", "password": "p", "serveraddress": "r"})
+    cfg = decode_registry_auth(hdr)
+    assert cfg is not None and (cfg.username, cfg.password, cfg.server_address) == ("u", "p", "r")
+    assert decode_registry_auth("not base64 json") is None
+    assert decode_registry_auth(encode_registry_auth({})) is None
+
+
+def test_platform_selection() -> None:
+    amd = {"digest": "a", "platform": {"os": "linux", "architecture": "amd64"}}
+    arm = {"digest": "b", "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}}
+    att = {"digest": "c", "platform": {"os": "unknown", "architecture": "unknown"},
+           "annotations": {"vnd.docker.reference.type": "attestation-manifest"}}
+    assert platform.select(platform.parse("linux/amd64"), [att, arm, amd])["digest"] == "a"
+    assert platform.select(platform.parse("linux/aarch64"), [amd, arm])["digest"] == "b"
+    assert platform.select(platform.parse("linux/s390x"), [amd, arm]) is None
+    with pytest.raises(errdefs.InvalidArgument):
+        platform.parse("linux//x")
+
+
+def test_dockerconfig_store_and_erase(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    (tmp_path / "config.json").write_text(json.dumps({"psFormat": "table {{.ID}}"}))
+    assert dockerconfig.store_credentials("https://index.docker.io/v1/", "u", "p") == dockerconfig.DOCKER_HUB_KEY
+    dockerconfig.store_credentials("localhost:5000", "a", "b")
+    data = json.loads((tmp_path / "config.json").read_text())
+    assert data["psFormat"] == "table {{.ID}}"
+    assert data["auths"]["localhost:5000"]["auth"] == base64.b64encode(b"a:b").decode()
+    assert dockerconfig.get_credentials("docker.io")["username"] == "u"
+    assert dockerconfig.erase_credentials("localhost:5000")
+    assert dockerconfig.get_credentials("localhost:5000") is None
+    assert not dockerconfig.erase_credentials("localhost:5000")
+
+
+def test_inflater_multi_member_and_truncation() -> None:
+    data = gzip.compress(b"a" * 100000) + gzip.compress(b"b" * 10)
+    assert io.BufferedReader(Inflater(io.BytesIO(data))).read() == b"a" * 100000 + b"b" * 10
+    with pytest.raises(EOFError):
+        io.BufferedReader(Inflater(io.BytesIO(data[:30]))).read()
+    bad = bytearray(gzip.compress(os.urandom(5000)))
+    bad[-6] ^= 0xFF  # CRC
+    with pytest.raises(Exception):
+        io.BufferedReader(Inflater(io.BytesIO(bytes(bad)))).read()
+
+
+def _service(tmp_path) -> ImageService:
+    return ImageService(ContentStore(str(tmp_path / "content")), OverlaySnapshotter(str(tmp_path / "overlay")),
+                        ImageStore(str(tmp_path / "image")))
+
+
+def _rootfs(files: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        for name, data in files.items():
+            ti = tarfile.TarInfo(name)
+            ti.size = len(data)
+            tf.addfile(ti, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def test_untag_delete_and_gc_free_exactly_what_is_unused(tmp_path) -> None:
+    svc = _service(tmp_path)
+    shared = svc.import_rootfs(io.BytesIO(_rootfs({"a": b"1"})), ["one:1"], same_owner_safe_config())
+    svc.tag(shared, "two:1")
+    other = svc.import_rootfs(io.BytesIO(_rootfs({"b": b"2"})), ["other:1"], same_owner_safe_config())
+    blobs_all = {i.digest for i in svc.content.walk()}
+    assert len(blobs_all) == 6
+    assert svc.untag("docker.io/library/one:1") == shared.id
+    assert not svc.resolve("two:1").dangling
+    svc.untag("docker.io/library/two:1")
+    assert svc.get(shared.id).dangling
+    names, freed = svc.delete(shared.id)
+    assert names == [] and len(freed.blobs) == 3 and freed.snapshots == [shared.chain_id]
+    assert {i.digest for i in svc.content.walk()} == blobs_all - set(freed.blobs)
+    assert svc.resolve("other:1").id == other.id
+    with pytest.raises(errdefs.NotFound):
+        svc.resolve(shared.id)
+    # A lease protects content that no image references yet.
+    with svc.lease() as lease:
+        info = svc.content.write_blob(b"in flight")
+        lease.add(info.digest)
+        assert svc.gc().blobs == []
+    assert svc.gc().blobs == [info.digest]
+
+
+def test_store_migrates_dangling_names(tmp_path) -> None:
+    svc = _service(tmp_path)
+    img = svc.import_rootfs(io.BytesIO(_rootfs({"a": b"1"})), [], same_owner_safe_config())
+    old = {"dangling@" + img.id: {"target": {"mediaType": img.media_type, "digest": img.manifest_digest,
+                                              "size": 1}},
+           "docker.io/library/x:1": {"target": {"mediaType": img.media_type, "digest": img.manifest_digest,
+                                                "size": 1}}}
+    (tmp_path / "image" / "images.json").write_text(json.dumps(old))
+    svc2 = _service(tmp_path)
+    assert svc2.resolve("x:1").id == img.id
+    assert svc2.get(img.id).names == ["docker.io/library/x:1"]
+
+
+def same_owner_safe_config() -> dict:
+    return {"Cmd": ["sh"]}
