@@ -49,3 +49,6 @@ if [ ! -f "$stamp" ]; then
     rm -f .venv/.stamp-*
     touch "$stamp"
 fi
+# dockyard-runtime starts per container operation: replace pip's console script
+# with a launcher that skips site (see src/dockyard/runtime/launcher.py). Idempotent.
+.venv/bin/python -m dockyard.runtime.launcher >/dev/null

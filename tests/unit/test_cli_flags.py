@@ -85,14 +85,14 @@ def test_exact_argument_count_message() -> None:
 def test_help_reads_like_docker(capsys: pytest.CaptureFixture[str]) -> None:
     assert main.main(["ps", "--help"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("\nUsage:  dockyard ps [OPTIONS]\n\nList containers\n\nAliases:\n"
+    assert out.startswith("Usage:  dockyard ps [OPTIONS]\n\nList containers\n\nAliases:\n"
                           "  dockyard container ls, dockyard container list, dockyard container ps, dockyard ps\n\n"
                           "Options:\n  -a, --all             Show all containers (default shows just running)\n")
     assert "  -n, --last int        Show n last created containers (includes all states)" in out
     assert "(default -1)" in out
     # invoked through the management command, help names that form
     assert main.main(["container", "ls", "-h"]) == 0
-    assert capsys.readouterr().out.startswith("\nUsage:  dockyard container ls [OPTIONS]\n")
+    assert capsys.readouterr().out.startswith("Usage:  dockyard container ls [OPTIONS]\n")
 
 
 def test_run_help_has_no_short_h_but_hostname(capsys: pytest.CaptureFixture[str]) -> None:
@@ -145,3 +145,16 @@ def test_aliases_resolve_to_commands() -> None:
             assert target in main.COMMANDS, f"{group} {sub} -> {target}"
     with pytest.raises(StatusError):
         main.resolve("container", ["--help"])
+
+
+def test_optional_value_flags_and_hidden_ones() -> None:
+    p = Parser(prog="dockyard history", usage="dockyard history [OPTIONS] IMAGE")
+    p.add_argument("-H", "--human", default="true", nargs="?", const="true", help="human sizes")
+    p.add_argument("--secret", action="store_true", help="==SUPPRESS==")
+    p.add_argument("image")
+    assert p.parse_args(["img"]).human == "true"
+    assert p.parse_args(["--human=false", "img"]).human == "false"
+    assert p.parse_args(["-H", "img"]).human == "true" and p.parse_args(["-H", "img"]).image == "img"
+    assert p.parse_args(["-H=false", "img"]).human == "false"
+    assert p.parse_args(["--secret", "img"]).secret is True
+    assert "--secret" not in p.format_help() and "-H, --human string" in p.format_help()

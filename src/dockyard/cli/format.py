@@ -115,13 +115,18 @@ class _Header:
         return _AnyName()
 
     def __getattr__(self, name: str) -> Any:
-        headers = self.__dict__.get("headers", {})
         if name.startswith("__"):
             raise AttributeError(name)
-        h = headers.get(name)
-        if h is None:
-            h = "".join(" " + c if c.isupper() and i else c for i, c in enumerate(name)).upper()
-        return _HeaderValue(h)
+        return _HeaderValue(header_for(self.__dict__.get("headers", {}), name))
+
+
+def header_for(headers: dict[str, str], name: str) -> str:
+    """A column's header: the context's, else the field name in capitals
+    ("CreatedAt" -> "CREATED AT")."""
+    h = headers.get(name)
+    if h is None:
+        h = "".join(" " + c if c.isupper() and i else c for i, c in enumerate(name)).upper()
+    return h
 
 
 class _HeaderValue(str):
@@ -147,12 +152,20 @@ def parse_template(fmt: str, error_prefix: str = "template parsing error") -> An
         raise CLIError(f"{error_prefix}: {e}", 1) from None
 
 
-def render(tmpl: Any, obj: Any) -> str:
+def render(tmpl: Any, obj: Any, error_prefix: str = "") -> str:
     from .template import TemplateError
     try:
         return tmpl.render(obj)
     except TemplateError as e:
-        raise CLIError(str(e), 1) from None
+        raise CLIError(f"{error_prefix}{e}", 1) from None
+
+
+def check_format(fmt: str) -> None:
+    """Fail on a bad --format before asking the daemon anything, as docker does."""
+    body = expand_escapes(fmt[5:].strip(" ") if is_table(fmt) else fmt)
+    if fmt in ("", "table", "json") or _render_simple(body, [], None) is not None:
+        return
+    parse_template(body, "failed to parse template")
 
 
 def is_table(fmt: str) -> bool:
@@ -170,16 +183,54 @@ def write_list(fmt: str, items: Iterable[Any], default: str, out: TextIO | None 
         fmt = "{{json .}}"
     table = is_table(fmt)
     body = expand_escapes(fmt[5:].strip(" ") if table else fmt)
-    tmpl = parse_template(body, "failed to parse template")
     items = list(items)
-    chunks = []
-    if table:
-        hdrs = headers if headers is not None else (type(items[0]).HEADERS if items else {})
-        chunks.append(render(tmpl, _Header(hdrs or {})))
-    for it in items:
-        chunks.append(render(tmpl, it))
+    hdrs = (headers if headers is not None else (type(items[0]).HEADERS if items else {})) or {}
+    chunks = _render_simple(body, items, hdrs if table else None)
+    if chunks is None:
+        tmpl = parse_template(body, "failed to parse template")
+        chunks = [render(tmpl, _Header(hdrs), "failed to execute template: ")] if table else []
+        chunks += [render(tmpl, it, "failed to execute template: ") for it in items]
     text = "".join(c + "\n" for c in chunks)
     out.write(tabwrite(text) if table else text)
+
+
+def _render_simple(body: str, items: list[Any], headers: dict[str, str] | None) -> list[str] | None:
+    """Templates made only of text and {{.Field}} (docker's default tables and
+    most scripts' formats) rendered without the template engine, which the
+    listing commands would otherwise load on every run. None: use the engine."""
+    parts: list[str] = []
+    fields: list[str] = []
+    i = 0
+    while True:
+        j = body.find("{{", i)
+        if j < 0:
+            parts.append(body[i:])
+            break
+        k = body.find("}}", j)
+        inner = body[j + 2:k].strip() if k > 0 else ""
+        if not (inner.startswith(".") and inner[1:].isidentifier()):
+            return None
+        parts.append(body[i:j])
+        fields.append(inner[1:])
+        i = k + 2
+    for it in items:
+        if not isinstance(it, Context) or any(f not in it.FIELDS for f in fields):
+            return None
+    rows = []
+    if headers is not None:
+        rows.append([header_for(headers, f) for f in fields])
+    for it in items:
+        values = [getattr(it, f) for f in fields]
+        if not all(isinstance(v, str) for v in values):
+            return None
+        rows.append(values)
+    out = []
+    for values in rows:
+        text = parts[0]
+        for v, lit in zip(values, parts[1:]):
+            text += v + lit
+        out.append(text)
+    return out
 
 
 # -- numbers and times --------------------------------------------------------------
@@ -294,4 +345,4 @@ def write_inspect(objects: list[Any], fmt: str, out: TextIO | None = None) -> No
     if fmt == "json":
         fmt = "{{json .}}"
     tmpl = parse_template(expand_escapes(fmt), "template parsing error")
-    out.write("".join(render(tmpl, obj) + "\n" for obj in objects))
+    out.write("".join(render(tmpl, obj, "template parsing error: ") + "\n" for obj in objects))

@@ -89,4 +89,31 @@ def container_matches(c: Container, filters: dict[str, list[str]], svc: "Contain
         hs = (c.state.health or {}).get("Status", "none")
         if hs not in f["health"]:
             return False
+    if "network" in f:
+        nets = (c.network_settings or {}).get("Networks") or {}
+        if not any(x in nets or any(x and str(v.get("NetworkID") or "").startswith(x) for v in nets.values())
+                   for x in f["network"]):
+            return False
+    if "publish" in f:
+        published = {k for k, v in ((c.network_settings or {}).get("Ports") or {}).items() if v}
+        if not published & _port_set(f["publish"]):
+            return False
+    if "expose" in f and not set(c.config.get("ExposedPorts") or {}) & _port_set(f["expose"]):
+        return False
     return True
+
+
+def _port_set(specs: list[str]) -> set[str]:
+    """docker's publish/expose filter values: <port>[/<proto>] or <start>-<end>[/<proto>]."""
+    out = set()
+    for spec in specs:
+        ports, _, proto = spec.partition("/")
+        lo, _, hi = ports.partition("-")
+        try:
+            first, last = int(lo), int(hi or lo)
+        except ValueError:
+            raise errdefs.InvalidArgument(f"invalid filter value {spec!r}") from None
+        if last - first > 65535 or first < 0:
+            raise errdefs.InvalidArgument(f"invalid filter value {spec!r}")
+        out.update(f"{p}/{proto or 'tcp'}" for p in range(first, last + 1))
+    return out

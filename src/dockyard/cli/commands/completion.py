@@ -103,7 +103,7 @@ __dockyard_list() {
     local kind=$1
     case "$kind" in
         containers) dockyard "${__dockyard_global[@]}" ps -a --format '{{.Names}}' 2>/dev/null ;;
-        images) dockyard "${__dockyard_global[@]}" images --format '{{.Repository}}:{{.Tag}}' 2>/dev/null | grep -v '<none>' ;;
+        images) dockyard "${__dockyard_global[@]}" images 2>/dev/null | awk 'NR > 1 && $1 != "<none>" { print $1 ":" $2 }' ;;
         volumes) dockyard "${__dockyard_global[@]}" volume ls -q 2>/dev/null ;;
         networks) dockyard "${__dockyard_global[@]}" network ls --format '{{.Name}}' 2>/dev/null ;;
     esac

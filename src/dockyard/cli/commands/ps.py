@@ -85,12 +85,12 @@ def display_ports(ports: list[dict[str, Any]]) -> str:
 class ContainerContext(Context):
     template_type = "*formatter.ContainerContext"
     FIELDS = ("Command", "CreatedAt", "ID", "Image", "Labels", "LocalVolumes", "Mounts", "Names", "Networks",
-              "Ports", "RunningFor", "Size", "State", "Status")
+              "Platform", "Ports", "RunningFor", "Size", "State", "Status")
     METHODS = ("Label",)
     HEADERS = {"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
                "RunningFor": "CREATED", "Ports": "PORTS", "State": "STATE", "Status": "STATUS", "Size": "SIZE",
                "Names": "NAMES", "Labels": "LABELS", "Label": "LABEL", "Mounts": "MOUNTS",
-               "Networks": "NETWORKS", "LocalVolumes": "LOCAL VOLUMES"}
+               "Networks": "NETWORKS", "LocalVolumes": "LOCAL VOLUMES", "Platform": "PLATFORM"}
 
     def __init__(self, c: dict[str, Any], trunc: bool = True) -> None:
         self.c = c
@@ -120,6 +120,11 @@ class ContainerContext(Context):
     @property
     def RunningFor(self) -> str:  # noqa: N802
         return human_duration(time.time() - self.c.get("Created", 0)) + " ago"
+
+    @property
+    def Platform(self) -> Any:  # noqa: N802 - the image's platform when the daemon reports one
+        return self.c.get("ImageManifestDescriptor", {}).get("platform") if self.c.get("ImageManifestDescriptor") \
+            else None
 
     @property
     def Ports(self) -> str:  # noqa: N802
@@ -202,9 +207,9 @@ def cmd_ps(argv: list[str], gopts: dict) -> int:
         fmt = load(gopts).get("psFormat", "")
     if a.size and (not fmt or fmt == "table"):
         fmt = DEFAULT_FORMAT + "\t{{.Size}}"
-    if fmt:  # parse before asking the daemon, as docker does
-        from ..format import expand_escapes, is_table, parse_template
-        parse_template(expand_escapes(fmt[5:] if is_table(fmt) else fmt), "failed to parse template")
+    if fmt:
+        from ..format import check_format
+        check_format(fmt)
     filters = parse_filters(a.filter)
     limit = 1 if a.latest else a.last
     size = a.size or ".Size" in fmt

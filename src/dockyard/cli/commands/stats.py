@@ -146,8 +146,8 @@ def cmd_stats(argv: list[str], gopts: dict) -> int:
     p.add_argument("containers", nargs="*", metavar="CONTAINER")
     a = p.parse_args(argv)
     if a.format:
-        from ..format import expand_escapes, is_table, parse_template
-        parse_template(expand_escapes(a.format[5:] if is_table(a.format) else a.format), "failed to parse template")
+        from ..format import check_format
+        check_format(a.format)
     api = client(gopts)
     if a.no_stream:
         return _once(api, a)
@@ -175,9 +175,9 @@ def _once(api: Any, a: Any) -> int:
                 errors.append(daemon_error(e).args[0])
             else:  # gone between list and stats
                 continue
-    sys.stdout.write(_render(a.format, rows))
-    if errors:
+    if errors:  # docker shows no table when a named container fails
         raise CLIError("\n".join(errors), 1)
+    sys.stdout.write(_render(a.format, rows))
     return 0
 
 
