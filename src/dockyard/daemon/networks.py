@@ -522,6 +522,10 @@ class NetworkService:
         return [{"destination": f"/etc/{n}", "type": "bind", "source": os.path.join(src, n), "options": opts}
                 for n in ("resolv.conf", "hostname", "hosts")]
 
+    def etc_files(self, c: "Container") -> dict[str, str]:
+        """hostname, hosts and resolv.conf contents (builds write them where they want)."""
+        return self._files(c)
+
     def _files(self, c: "Container") -> dict[str, str]:
         hc = c.host_config
         mode = network_mode(c)
