@@ -48,6 +48,13 @@ def build_image(path: str, total_mb: int, layers: int) -> dict:
     return write_layout(path, blobs)
 
 
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process: what it cost, whatever else loads the machine."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def make_server(kind: str, equal: bool):
     if kind == "dockyard":
         config = {"log": {"access": not equal}, "storage": {"fsync": not equal}}
@@ -61,21 +68,24 @@ def skopeo(*args: str) -> None:
         raise RuntimeError(f"skopeo {' '.join(args)}: {res.stderr}")
 
 
-def bench_push(src: str, kinds: list[str], runs: int, equal: bool) -> dict[str, list[float]]:
+def bench_push(src: str, kinds: list[str], runs: int, equal: bool, cpu: dict) -> dict[str, list[float]]:
     times: dict[str, list[float]] = {k: [] for k in kinds}
     for i in range(runs):
         for kind in (kinds if i % 2 else list(reversed(kinds))):
             server = make_server(kind, equal).start()
             try:
+                c0 = cpu_seconds(server.proc.pid)
                 t = time.perf_counter()
                 skopeo("copy", "--dest-tls-verify=false", f"oci:{src}:latest", f"docker://{server.host}/bench/big:1")
                 times[kind].append(time.perf_counter() - t)
+                cpu.setdefault(f"push {kind}", []).append(cpu_seconds(server.proc.pid) - c0)
             finally:
                 server.teardown()
     return times
 
 
-def bench_pull(src: str, kinds: list[str], runs: int, equal: bool, scratch: str) -> dict[str, list[float]]:
+def bench_pull(src: str, kinds: list[str], runs: int, equal: bool, scratch: str,
+               cpu: dict) -> dict[str, list[float]]:
     servers = {k: make_server(k, equal).start() for k in kinds}
     times: dict[str, list[float]] = {k: [] for k in kinds}
     try:
@@ -85,12 +95,15 @@ def bench_pull(src: str, kinds: list[str], runs: int, equal: bool, scratch: str)
             order = list(servers.items()) if i % 2 else list(reversed(servers.items()))
             for kind, server in order:
                 out = os.path.join(scratch, f"pull-{kind}-{i}")
+                c0 = cpu_seconds(server.proc.pid)
                 t = time.perf_counter()
                 skopeo("copy", "--src-tls-verify=false", f"docker://{server.host}/bench/big:1", f"oci:{out}:x")
                 elapsed = time.perf_counter() - t
+                used = cpu_seconds(server.proc.pid) - c0
                 shutil.rmtree(out)
                 if i > 0:  # the first round warms the page cache for both
                     times[kind].append(elapsed)
+                    cpu.setdefault(f"pull {kind}", []).append(used)
     finally:
         for server in servers.values():
             server.teardown()
@@ -108,7 +121,7 @@ def wrk_rps(url: str, accept: str, seconds: int, connections: int) -> float:
 
 
 def bench_manifest_gets(kinds: list[str], rounds: int, seconds: int, connections: int, equal: bool,
-                        scratch: str) -> dict[str, list[float]]:
+                        scratch: str, cpu: dict) -> dict[str, list[float]]:
     small = os.path.join(scratch, "small")
     img = write_layout(small, [gzip.compress(b"x" * 1000, mtime=0)])
     accept = img["descriptor"]["mediaType"]
@@ -120,7 +133,11 @@ def bench_manifest_gets(kinds: list[str], rounds: int, seconds: int, connections
             wrk_rps(f"{server.url}/v2/bench/small/manifests/1", accept, 1, connections)  # warm up
         for i in range(rounds):
             for kind, server in (list(servers.items()) if i % 2 else list(reversed(servers.items()))):
+                c0 = cpu_seconds(server.proc.pid)
                 rps[kind].append(wrk_rps(f"{server.url}/v2/bench/small/manifests/1", accept, seconds, connections))
+                # server CPU per 1000 requests
+                cpu.setdefault(f"get {kind}", []).append(
+                    (cpu_seconds(server.proc.pid) - c0) * 1000 / (rps[kind][-1] * seconds))
     finally:
         for server in servers.values():
             server.teardown()
@@ -150,23 +167,38 @@ def main() -> None:
                  "the docker CLI is not measured: no Docker engine runs on this machine"]
         for equal in ([False, True] if a.equal else [False]):
             tag = "equal (no access log, no fsync)" if equal else "defaults"
-            push = bench_push(src, kinds, a.runs, equal)
-            pull = bench_pull(src, kinds, a.runs, equal, scratch)
+            cpu: dict[str, list[float]] = {}
+            push = bench_push(src, kinds, a.runs, equal, cpu)
+            pull = bench_pull(src, kinds, a.runs, equal, scratch, cpu)
             rows = [(f"push {k}", summary(push[k])) for k in kinds] + [(f"pull {k}", summary(pull[k])) for k in kinds]
             ratios = [("push dockyard/docker-registry (time; <1 is faster)", "push dockyard", "push docker-registry"),
                       ("pull dockyard/docker-registry (time; <1 is faster)", "pull dockyard", "pull docker-registry")]
             name = "registry_push_pull" + ("_equal" if equal else "")
             res = report(f"{name}: skopeo ~{a.size_mb} MB image, {tag}", rows, ratios, notes)
+            if len(kinds) == 2:
+                # rounds ran back to back: the median of per-round ratios cancels
+                # most of the drift a shared, loaded machine adds
+                for op, t in (("push", push), ("pull", pull)):
+                    paired = statistics.median(x / y for x, y in zip(t["dockyard"], t["docker-registry"]))
+                    res["ratios"][f"{op} paired median (time)"] = paired
+                    print(f"  paired ratio {op} dockyard/docker-registry (median of per-round ratios): {paired:.2f}x")
             for k in kinds:
                 mbps = size / 1e6 / statistics.median(push[k]), size / 1e6 / statistics.median(pull[k])
                 print(f"  {k}: push {mbps[0]:.0f} MB/s, pull {mbps[1]:.0f} MB/s")
+            for k in kinds:
+                print(f"  {k}: server CPU per push {statistics.median(cpu[f'push {k}']):.2f} s, "
+                      f"per pull {statistics.median(cpu[f'pull {k}']):.2f} s")
+            res["server_cpu_seconds"] = {k: statistics.median(v) for k, v in cpu.items()}
             _save(name, res)
-            rps = bench_manifest_gets(kinds, a.runs, a.seconds, a.connections, equal, scratch)
+            rps = bench_manifest_gets(kinds, a.runs, a.seconds, a.connections, equal, scratch, cpu)
             print(f"\n== registry_manifest_get: wrk -c{a.connections}, {a.seconds}s x {a.runs}, {tag} ==")
             out = {}
             for k in kinds:
                 out[k] = {"median_rps": statistics.median(rps[k]), "samples": rps[k]}
                 print(f"  {k.ljust(16)} median {out[k]['median_rps']:9.0f} req/s   (samples {', '.join(f'{x:.0f}' for x in rps[k])})")
+            for k in kinds:
+                out[k]["server_cpu_ms_per_1000"] = statistics.median(cpu[f"get {k}"]) * 1000
+                print(f"  {k}: server CPU {out[k]['server_cpu_ms_per_1000']:.0f} ms per 1000 GETs")
             if len(kinds) == 2:
                 ratio = out["dockyard"]["median_rps"] / out["docker-registry"]["median_rps"]
                 out["ratio dockyard/docker-registry (throughput; >1 is faster)"] = ratio

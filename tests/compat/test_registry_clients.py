@@ -110,6 +110,11 @@ def test_skopeo_with_basic_auth(tmp_path) -> None:
     for server in (DockyardRegistry(users={"u": "p"}), DockerRegistry(users={"u": "p"})):
         server.start()
         try:
+            import requests
+            r = requests.get(f"{server.url}/v2/", timeout=30)
+            assert r.status_code == 401 and r.json()["errors"][0]["code"] == "UNAUTHORIZED", server.kind
+            assert r.headers["WWW-Authenticate"].startswith("Basic realm=")
+            assert requests.get(f"{server.url}/v2/", auth=("u", "wrong"), timeout=30).status_code == 401
             busybox_layout(str(tmp_path / f"src-{server.kind}"))
             ref = f"docker://{server.host}/auth/busybox:1"
             src = f"oci:{tmp_path / f'src-{server.kind}'}:latest"

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import time
 
+import pexpect
 import pytest
 
 from _support.paths import binary
@@ -39,7 +40,7 @@ def test_exit_statuses_follow_docker(daemon) -> None:
     assert res.returncode == 125 and b"unknown flag: --bogus-flag" in res.stderr
     res = daemon.cli("run", "--rm", "no-such-image-here")
     assert res.returncode == 125 and b"Unable to find image 'no-such-image-here:latest' locally" in res.stderr
-    assert b"See 'dockyard run --help'." in res.stderr
+    assert b"Run 'dockyard run --help' for more information" in res.stderr
     assert daemon.cli("ps", "-aq").stdout == b""
 
 
@@ -135,7 +136,7 @@ def test_version_info_events(daemon) -> None:
 
 def test_help_and_completion_as_shipped() -> None:
     res = subprocess.run([binary("dockyard"), "run", "--help"], capture_output=True)
-    assert res.returncode == 0 and res.stdout.startswith(b"\nUsage:  dockyard run [OPTIONS] IMAGE [COMMAND] [ARG...]")
+    assert res.returncode == 0 and res.stdout.startswith(b"Usage:  dockyard run [OPTIONS] IMAGE [COMMAND] [ARG...]")
     res = subprocess.run([binary("dockyard"), "container", "frob"], capture_output=True)
     assert res.returncode == 1 and b"unknown command: dockyard container frob" in res.stderr
 
@@ -227,3 +228,36 @@ def test_tcp_with_tls_verification(fresh_daemon, certs) -> None:
                          capture_output=True, env=env, timeout=60)
     assert res.returncode == 1 and b"certificate verify failed" in res.stderr
     del d
+
+
+def test_pull_and_push_progress_on_a_terminal_and_in_a_pipe(daemon) -> None:
+    """Per-layer lines redrawn in place on a terminal; plain status lines otherwise."""
+    from _support.registry_server import DockyardRegistry
+    registry = DockyardRegistry().start()
+    try:
+        ref = f"{registry.host}/cli/busybox:progress"
+        assert daemon.cli("tag", "busybox:latest", ref).returncode == 0
+        child = pexpect.spawn(binary("dockyard"), ["push", ref], env=daemon.env(), dimensions=(40, 120),
+                              encoding="utf-8", timeout=180)
+        child.expect(pexpect.EOF, timeout=180)
+        shown = child.before
+        child.close()
+        assert child.exitstatus == 0, shown
+        assert "\x1b[2K" in shown and "Pushed" in shown  # cursor-addressed layer lines
+        assert daemon.cli("rmi", ref).returncode == 0
+        child = pexpect.spawn(binary("dockyard"), ["pull", ref], env=daemon.env(), dimensions=(40, 120),
+                              encoding="utf-8", timeout=180)
+        child.expect(pexpect.EOF, timeout=180)
+        shown = child.before
+        child.close()
+        assert child.exitstatus == 0, shown
+        # the layers are the local busybox's: "Already exists" rather than a download
+        assert "\x1b[2K" in shown and "Already exists" in shown and shown.rstrip().endswith(ref)
+        assert daemon.cli("rmi", ref).returncode == 0
+        res = daemon.cli("pull", ref, timeout=180)
+        text = res.stdout.decode()
+        assert res.returncode == 0 and "\x1b[" not in text, res.stderr
+        assert ": Already exists\n" in text and "Downloading" not in text and text.rstrip().endswith(ref)
+    finally:
+        daemon.cli("rmi", f"{registry.host}/cli/busybox:progress")
+        registry.teardown()

@@ -85,14 +85,14 @@ def test_exact_argument_count_message() -> None:
 def test_help_reads_like_docker(capsys: pytest.CaptureFixture[str]) -> None:
     assert main.main(["ps", "--help"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("\nUsage:  dockyard ps [OPTIONS]\n\nList containers\n\nAliases:\n"
+    assert out.startswith("Usage:  dockyard ps [OPTIONS]\n\nList containers\n\nAliases:\n"
                           "  dockyard container ls, dockyard container list, dockyard container ps, dockyard ps\n\n"
                           "Options:\n  -a, --all             Show all containers (default shows just running)\n")
     assert "  -n, --last int        Show n last created containers (includes all states)" in out
     assert "(default -1)" in out
     # invoked through the management command, help names that form
     assert main.main(["container", "ls", "-h"]) == 0
-    assert capsys.readouterr().out.startswith("\nUsage:  dockyard container ls [OPTIONS]\n")
+    assert capsys.readouterr().out.startswith("Usage:  dockyard container ls [OPTIONS]\n")
 
 
 def test_run_help_has_no_short_h_but_hostname(capsys: pytest.CaptureFixture[str]) -> None:

@@ -114,7 +114,7 @@ def test_create_defaults_match_docker(api: FakeAPI, capfd: pytest.CaptureFixture
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["--restart", "always", "--rm"], "Conflicting options: --restart and --rm"),
+    (["--restart", "always", "--rm"], "conflicting options: cannot specify both --restart and --rm"),
     (["--memory-swappiness", "200"], "invalid value: 200. Valid memory swappiness range is 0-100"),
     (["--no-healthcheck", "--health-cmd", "x"], "--no-healthcheck conflicts with --health-* options"),
     (["--pid", "weird"], "--pid: invalid PID mode"),
@@ -123,7 +123,7 @@ def test_create_rejects_bad_options_like_docker(api: FakeAPI, capfd: pytest.Capt
                                                  message) -> None:
     rc, out, err = run(capfd, "create", *argv, "busybox")
     assert rc == 125
-    assert err == f"dockyard: {message}.\nSee 'dockyard create --help'.\n"
+    assert err == f"dockyard: {message}\n\nRun 'dockyard create --help' for more information\n"
     assert api.requests == []
 
 
@@ -192,12 +192,14 @@ def test_run_pulls_a_missing_image(api: FakeAPI, capfd: pytest.CaptureFixture[st
 def test_run_pull_never_and_pull_errors(api: FakeAPI, capfd: pytest.CaptureFixture[str]) -> None:
     api.on("POST", "/containers/create", Reply(404, {"message": "No such image: nope:latest"}))
     rc, out, err = run(capfd, "run", "--pull", "never", "nope")
-    assert rc == 125 and err == ("dockyard: Error response from daemon: No such image: nope:latest.\n"
-                                 "See 'dockyard run --help'.\n")
+    assert rc == 125 and err == ("dockyard: Error response from daemon: No such image: nope:latest\n\n"
+                                 "Run 'dockyard run --help' for more information\n")
+    rc, out, err = run(capfd, "create", "--pull", "never", "nope")
+    assert rc == 1 and err == "Error response from daemon: No such image: nope:latest\n"
     api.on("POST", "/images/create", Reply(404, {"message": "pull access denied for nope"}))
     rc, out, err = run(capfd, "run", "nope")
     assert rc == 125 and "Unable to find image 'nope:latest' locally" in err
-    assert "dockyard: Error response from daemon: pull access denied for nope.\nSee 'dockyard run --help'." in err
+    assert "dockyard: Error response from daemon: pull access denied for nope\n\nRun 'dockyard run --help'" in err
 
 
 @pytest.mark.parametrize("message,status", [
@@ -214,7 +216,7 @@ def test_start_failures_map_to_docker_statuses(api: FakeAPI, capfd: pytest.Captu
     api.on("POST", f"/containers/{CID}/start", Reply(400, {"message": message}))
     rc, out, err = run(capfd, "run", "busybox", "nosuch")
     assert rc == status
-    assert err == f"dockyard: Error response from daemon: {message}.\n"
+    assert err == f"dockyard: Error response from daemon: {message}\n\nRun 'dockyard run --help' for more information\n"
 
 
 def test_cidfile_written_and_refused_when_present(api: FakeAPI, capfd: pytest.CaptureFixture[str], tmp_path) -> None:
@@ -223,7 +225,7 @@ def test_cidfile_written_and_refused_when_present(api: FakeAPI, capfd: pytest.Ca
     assert run(capfd, "create", "--cidfile", str(cidfile), "busybox")[0] == 0
     assert cidfile.read_text() == CID
     rc, _, err = run(capfd, "create", "--cidfile", str(cidfile), "busybox")
-    assert rc == 125 and "Container ID file found" in err
+    assert rc == 125 and "container ID file found" in err
 
 
 # -- container commands -------------------------------------------------------------
@@ -307,7 +309,7 @@ def test_wait_top_port_rename_diff(api: FakeAPI, capfd: pytest.CaptureFixture[st
     assert run(capfd, "wait", "c1")[:2] == (0, "7\n")
     api.on("GET", "/containers/c1/top", {"Titles": ["PID", "CMD"], "Processes": [["1", "sleep 100"]]})
     rc, out, _ = run(capfd, "top", "c1", "-o", "pid,comm")
-    assert out == "PID       CMD\n1         sleep 100\n"
+    assert out == "PID" + " " * 17 + "CMD\n1" + " " * 19 + "sleep 100\n"
     assert api.find("GET", "/containers/c1/top")[0].q("ps_args") == "-o pid,comm"
     api.on("GET", "/containers/c1/json", {"Id": CID, "NetworkSettings": {"Ports": {
         "80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}, {"HostIp": "::", "HostPort": "8080"}],
@@ -580,3 +582,13 @@ def subprocess_cli(api: FakeAPI, argv: list[str], stdin: bytes, tmp_path) -> tup
     res = subprocess.run([sys.executable, "-m", "dockyard.cli.main", *argv], input=stdin, capture_output=True,
                          env=env, timeout=60)
     return res.returncode, res.stdout.decode(), res.stderr.decode()
+
+
+def test_use_api_socket_mounts_the_daemon_socket(api: FakeAPI, capfd: pytest.CaptureFixture[str]) -> None:
+    api.on("POST", "/containers/create", Reply(201, {"Id": CID}))
+    assert run(capfd, "create", "--use-api-socket", "-v", "/a:/b", "busybox")[0] == 0
+    hc = api.requests[-1].json()["HostConfig"]
+    assert hc["Mounts"] == [{"Type": "bind", "Source": api.path, "Target": "/var/run/docker.sock"}]
+    assert hc["Binds"] == ["/a:/b"]
+    rc, _, err = run(capfd, "-H", "tcp://127.0.0.1:1", "create", "--use-api-socket", "busybox")
+    assert rc == 125 and "not a Unix socket" in err

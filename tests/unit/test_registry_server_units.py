@@ -154,3 +154,28 @@ def test_filesystem_storage_manifests_tags_referrers(tmp_path) -> None:
     assert s.referrers("r", "sha256:" + "9" * 64)[0]["digest"] == d
     assert s.delete_manifest("r", d)
     assert s.tags("r") == [] and s.manifest_media_type("r", d) is None
+
+
+def test_gc_spares_blobs_of_a_manifest_pushed_during_the_collection(tmp_path) -> None:
+    from dockyard.registry.server.gc import collect
+    s = FilesystemStorage(str(tmp_path), fsync=False)
+    layer = s.blob_put(b"layer")
+    config = s.blob_put(b"{}")
+    orphan = s.blob_put(b"orphan")
+    for d in (layer, config, orphan):
+        s.link_blob("r", d)
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": manifests.mt.OCI_MANIFEST,
+                           "config": {"mediaType": "application/x", "digest": config, "size": 2},
+                           "layers": [{"mediaType": "application/x", "digest": layer, "size": 5}]}).encode()
+    listing = s.blobs
+
+    def blobs_then_a_push():
+        out = list(listing())
+        # the push lands after the mark, before the sweep
+        s.put_manifest("r", s.blob_put(manifest), manifests.mt.OCI_MANIFEST)
+        return iter(out)
+
+    s.blobs = blobs_then_a_push  # type: ignore[method-assign]
+    report = collect(s, min_age=0)
+    assert [d for d, _ in report.deleted_blobs] == [orphan]
+    assert s.blob_size(layer) == 5 and s.blob_size(config) == 2 and s.blob_size(orphan) is None

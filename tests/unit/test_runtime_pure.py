@@ -59,7 +59,7 @@ def _spec(tmp_path, **over):
     ({"process": {"args": [], "cwd": "/"}}, "process.args"),
     ({"process": {"args": ["sh"], "cwd": "relative"}}, "process.cwd"),
     ({"linux": {"namespaces": [{"type": "bogus"}]}}, "linux.namespaces[0].type"),
-    ({"mounts": [{"destination": "rel"}]}, "mounts[0].destination"),
+    ({"mounts": [{"destination": ""}]}, "mounts[0].destination"),
     ({"hostname": "x"}, "hostname"),
     ({"process": {"args": ["sh"], "cwd": "/", "capabilities": {"bounding": ["CAP_NOPE"]}}}, "capabilities"),
 ])
@@ -146,3 +146,12 @@ def test_container_ids() -> None:
     for bad in ("", ".", "..", "a/b", "a b", "é"):
         with pytest.raises(RuntimeError_):
             validate_id(bad)
+
+
+def test_jsonio_errors_without_json_loaded() -> None:
+    import subprocess
+    import sys
+    code = ("import sys; from dockyard.runtime import jsonio\n"
+            "try:\n    jsonio.loads('{\"a\" 1}')\nexcept ValueError as e:\n    print(type(e).__name__, e)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
+    assert out.startswith("JSONDecodeError Expecting ':' delimiter: line 1 column 6")

@@ -5,12 +5,14 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-import platform
-from typing import Callable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
-_ARCH = platform.machine()
+_ARCH = os.uname().machine
 # Syscall numbers for calls glibc 2.36 has no wrapper for.
 _SYSCALLS: dict[str, dict[str, int]] = {
     "x86_64": {"pivot_root": 155, "capget": 125, "capset": 126, "seccomp": 317,

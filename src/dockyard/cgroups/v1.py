@@ -4,31 +4,41 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import Any
 
 from .common import read_file, read_int, read_kv, rmdir_retry, write_file
 
-# Controllers we manage; named hierarchies (name=systemd) are left alone.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+# Controllers we manage, and the named hierarchy systemd hosts have (runc
+# places containers in it too).
 CONTROLLERS = ("cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids",
-               "hugetlb", "net_cls", "net_prio", "perf_event", "rdma", "misc")
+               "hugetlb", "net_cls", "net_prio", "perf_event", "rdma", "misc", "name=systemd")
 
 
-def v1_mounts(root: str) -> dict[str, str]:
+def v1_mounts(root: str) -> tuple[dict[str, str], str]:
     """controller -> hierarchy mount point, read from mountinfo (co-mounted
-    controllers such as cpu,cpuacct map to the same directory)."""
+    controllers such as cpu,cpuacct map to the same directory); and the
+    cgroup2 mount of a hybrid host ("" if none)."""
     found: dict[str, str] = {}
+    unified = ""
     try:
         with open("/proc/self/mountinfo") as f:
             lines = f.read().splitlines()
     except OSError:
         lines = []
+    prefix = root.rstrip("/") + "/"
     for line in lines:
         pre, _, post = line.partition(" - ")
         fields = post.split()
-        if len(fields) < 3 or fields[0] != "cgroup":
+        if len(fields) < 3 or fields[0] not in ("cgroup", "cgroup2"):
             continue
         mountpoint = pre.split()[4]
-        if not mountpoint.startswith(root.rstrip("/") + "/"):
+        if not mountpoint.startswith(prefix):
+            continue
+        if fields[0] == "cgroup2":
+            unified = unified or mountpoint
             continue
         for opt in fields[2].split(","):
             if opt in CONTROLLERS:
@@ -42,14 +52,17 @@ def v1_mounts(root: str) -> dict[str, str]:
                         found.setdefault(opt, os.path.join(root, name))
         except OSError:
             pass
-    return found
+    return found, unified
 
 
 class V1Manager:
     def __init__(self, cgroups_path: str, root: str = "/sys/fs/cgroup") -> None:
         self.path = cgroups_path
         self.root = root
-        self._mounts = v1_mounts(root)
+        self._mounts, unified = v1_mounts(root)
+        # On a hybrid host the container also gets a cgroup in the unified
+        # hierarchy (as runc does): systemd and v2-only tools look there.
+        self._unified = unified + cgroups_path if unified else ""
 
     def _dir(self, controller: str) -> str | None:
         mp = self._mounts.get(controller)
@@ -60,7 +73,7 @@ class V1Manager:
 
     def _unique_dirs(self) -> list[str]:
         seen: list[str] = []
-        for d in self.paths().values():
+        for d in list(self.paths().values()) + ([self._unified] if self._unified else []):
             if d not in seen:
                 seen.append(d)
         return seen
@@ -150,16 +163,31 @@ class V1Manager:
             write_file(os.path.join(pd, "pids.max"), "max" if limit <= 0 else str(limit))
         blkio = resources.get("blockIO") or {}
         bd = self._dir("blkio")
-        if bd and blkio.get("weight"):
-            for name in ("blkio.weight", "blkio.bfq.weight"):
-                p = os.path.join(bd, name)
-                if os.path.exists(p):
-                    write_file(p, str(blkio["weight"]))
-                    break
+        if bd and blkio:
+            self._set_blkio(bd, blkio)
         devices = resources.get("devices")
         dd = self._dir("devices")
         if dd and devices is not None:
             self._set_devices(dd, devices)
+
+    def _set_blkio(self, d: str, blkio: dict[str, Any]) -> None:
+        # blkio.weight with CFQ, blkio.bfq.weight with BFQ; neither with the
+        # other schedulers, where a weight cannot be honoured.
+        weight_file = next((f for f in ("blkio.weight", "blkio.bfq.weight") if os.path.exists(os.path.join(d, f))), "")
+        if blkio.get("weight"):
+            if not weight_file:
+                raise OSError(errno.ENOTSUP, "blockIO.weight: no blkio weight file (the I/O scheduler has no weights)")
+            write_file(os.path.join(d, weight_file), str(blkio["weight"]))
+        for dev in blkio.get("weightDevice") or []:
+            if not weight_file:
+                raise OSError(errno.ENOTSUP, "blockIO.weightDevice: no blkio weight file")
+            if dev.get("weight"):
+                write_file(os.path.join(d, weight_file + "_device"), f"{dev['major']}:{dev['minor']} {dev['weight']}")
+        for key, name in (("throttleReadBpsDevice", "read_bps_device"), ("throttleWriteBpsDevice", "write_bps_device"),
+                          ("throttleReadIOPSDevice", "read_iops_device"),
+                          ("throttleWriteIOPSDevice", "write_iops_device")):
+            for dev in blkio.get(key) or []:
+                write_file(os.path.join(d, "blkio.throttle." + name), f"{dev['major']}:{dev['minor']} {dev['rate']}")
 
     def _set_devices(self, d: str, rules: list[dict[str, Any]]) -> None:
         for rule in rules:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import Any
 
 from .common import read_file, read_int, read_kv, rmdir_retry, write_file
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def shares_to_weight(shares: int) -> int:

@@ -93,6 +93,13 @@ class ParserCaptured(Exception):
 CAPTURE = False
 
 
+def filter_value(value: str) -> str:
+    """docker's filter flag type: key=value, checked while parsing."""
+    if "=" not in value:
+        raise ValueError("bad format of filter (expected name=value)")
+    return value
+
+
 def parse_bool(value: str) -> bool:
     if value in _TRUE:
         return True
@@ -112,8 +119,9 @@ def _type_error(value: str, typ: Any, exc: BaseException) -> str:
 class Parser:
     def __init__(self, prog: str = "dockyard", usage: str | None = None, description: str | None = None,
                  add_help: bool = True, interspersed: bool = True, epilog: str | None = None,
-                 **_ignored: Any) -> None:
+                 min_args: int | None = None, **_ignored: Any) -> None:
         self.prog = prog
+        self.min_args = min_args  # docker's RequiresMinArgs when REMAINDER would allow fewer
         self.usage = usage or (prog + " [OPTIONS]")
         self.description = description
         self.add_help = add_help
@@ -166,6 +174,8 @@ class Parser:
         if default is _UNSET:
             default = {"store_true": False, "store_false": True, "count": 0, "append": None}.get(action)
         o.default = default
+        if kind == "filter" and type is None:
+            o.type = filter_value
         if kind is None:
             if action == "append":
                 kind = "list"
@@ -336,6 +346,8 @@ class Parser:
                 hi = 1 << 30
             else:
                 hi = 1 << 30
+        if self.min_args is not None:
+            lo = max(lo, self.min_args)
         return lo, hi
 
     def _assign_positionals(self, words: list[str], values: dict[str, Any]) -> None:
@@ -400,7 +412,7 @@ class Parser:
         from . import main
         name = self.prog.split(" ", 1)[1] if " " in self.prog else self.prog
         desc = self.description or main.describe(name)
-        out = [f"\nUsage:  {self._usage()}\n"]
+        out = [f"Usage:  {self._usage()}\n"]
         if desc:
             out.append(f"\n{desc}\n")
         aliases = main.aliases_of(name)
@@ -412,7 +424,7 @@ class Parser:
             out.append(format_options(shown))
         if self.epilog:
             out.append("\n" + self.epilog.rstrip("\n") + "\n")
-        return "".join(out) + "\n"
+        return "".join(out)
 
 
 def _default_text(o: Option) -> str:

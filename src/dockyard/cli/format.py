@@ -75,10 +75,10 @@ def tabwrite(text: str, minwidth: int = 10, padding: int = 3) -> str:
     return "\n".join(out) + ("\n" if trailing_newline else "")
 
 
-def print_table(headers: list[str], rows: list[list[str]], out: TextIO | None = None) -> None:
-    """A docker table from cells (no templates involved)."""
+def print_table(headers: list[str], rows: list[list[str]], out: TextIO | None = None, minwidth: int = 10) -> None:
+    """A docker table from cells (no templates involved); `top` uses min width 20."""
     text = "".join("\t".join(r) + "\n" for r in [headers] + rows)
-    (out or sys.stdout).write(tabwrite(text))
+    (out or sys.stdout).write(tabwrite(text, minwidth))
 
 
 # -- --format -------------------------------------------------------------------------
@@ -152,12 +152,12 @@ def parse_template(fmt: str, error_prefix: str = "template parsing error") -> An
         raise CLIError(f"{error_prefix}: {e}", 1) from None
 
 
-def render(tmpl: Any, obj: Any) -> str:
+def render(tmpl: Any, obj: Any, error_prefix: str = "") -> str:
     from .template import TemplateError
     try:
         return tmpl.render(obj)
     except TemplateError as e:
-        raise CLIError(str(e), 1) from None
+        raise CLIError(f"{error_prefix}{e}", 1) from None
 
 
 def check_format(fmt: str) -> None:
@@ -188,8 +188,8 @@ def write_list(fmt: str, items: Iterable[Any], default: str, out: TextIO | None 
     chunks = _render_simple(body, items, hdrs if table else None)
     if chunks is None:
         tmpl = parse_template(body, "failed to parse template")
-        chunks = [render(tmpl, _Header(hdrs))] if table else []
-        chunks += [render(tmpl, it) for it in items]
+        chunks = [render(tmpl, _Header(hdrs), "failed to execute template: ")] if table else []
+        chunks += [render(tmpl, it, "failed to execute template: ") for it in items]
     text = "".join(c + "\n" for c in chunks)
     out.write(tabwrite(text) if table else text)
 
@@ -345,4 +345,4 @@ def write_inspect(objects: list[Any], fmt: str, out: TextIO | None = None) -> No
     if fmt == "json":
         fmt = "{{json .}}"
     tmpl = parse_template(expand_escapes(fmt), "template parsing error")
-    out.write("".join(render(tmpl, obj) + "\n" for obj in objects))
+    out.write("".join(render(tmpl, obj, "template parsing error: ") + "\n" for obj in objects))

@@ -174,7 +174,7 @@ def aliases_of(name: str) -> list[str]:
 def top_level_usage() -> str:
     width = 12
     common = [c for c in COMMON if c in COMMANDS]
-    lines = ["", "Usage:  dockyard [OPTIONS] COMMAND", "",
+    lines = ["Usage:  dockyard [OPTIONS] COMMAND", "",
              "A self-sufficient runtime for containers (Docker-compatible)", "", "Common Commands:"]
     lines += [f"  {c.ljust(width)}{describe(c)}" for c in common]
     lines += ["", "Management Commands:"]
@@ -192,7 +192,7 @@ def management_usage(group: str) -> str:
     for sub, target in MANAGEMENT[group].items():
         if target not in listed.values():
             listed[sub] = target
-    lines = ["", f"Usage:  dockyard {group} COMMAND", "", MANAGEMENT_DESCRIPTIONS.get(group, ""), "", "Commands:"]
+    lines = [f"Usage:  dockyard {group} COMMAND", "", MANAGEMENT_DESCRIPTIONS.get(group, ""), "", "Commands:"]
     lines += [f"  {s.ljust(12)}{describe(t)}" for s, t in sorted(listed.items())]
     lines += ["", f"Run 'dockyard {group} COMMAND --help' for more information on a command.", ""]
     return "\n".join(lines)
@@ -244,7 +244,7 @@ def resolve(name: str, args: list[str]) -> tuple[str, list[str]]:
                 raise CLIError(f"unknown flag: {args[0]}\n\nUsage:  dockyard {name} COMMAND\n\n"
                                f"Run 'dockyard {name} --help' for more information", 125)
             raise CLIError(f"dockyard: unknown command: dockyard {name} {args[0]}\n\n"
-                           f"Usage:  dockyard {name} COMMAND\n\nRun 'dockyard {name} --help' for more information", 1)
+                           f"Usage:  dockyard {name}\n\nRun 'dockyard {name} --help' for more information", 1)
         INVOKED_AS[f"dockyard {sub}"] = f"dockyard {name} {args[0]}"
         return sub, args[1:]
     if name not in COMMANDS or " " in name:

@@ -59,8 +59,13 @@ class _Continue(Exception):
 
 # -- lexing -------------------------------------------------------------------------
 
-def _split(text: str) -> list[tuple[str, str, int]]:
-    """[(kind, value, line)]: ("text", ...) and ("action", inner, ...), trim markers applied."""
+class _Word(str):
+    """A field or variable token that remembers where it was: (line, column)."""
+    pos: tuple[int, int] = (1, 0)
+
+
+def _split(text: str) -> list[tuple[Any, ...]]:
+    """[(kind, value, line[, col])]: ("text", ...) and ("action", inner, line, col), trim markers applied."""
     out: list[tuple[str, str, int]] = []
     i = 0
     line = 1
@@ -93,7 +98,8 @@ def _split(text: str) -> list[tuple[str, str, int]]:
         trim_right = inner.endswith(" -") or inner.endswith("\t-") or inner.endswith("\n-")
         if trim_right:
             inner = inner[:-1]
-        out.append(("action", inner, line))
+        col = inner_start - (text.rfind("\n", 0, inner_start) + 1)
+        out.append(("action", inner, line, col))  # type: ignore[arg-type]
         line += text.count("\n", j, k)
         i = k + 2
         if trim_right:
@@ -127,7 +133,7 @@ def _find_close(text: str, start: int, line: int) -> int:
 _PUNCT = "|(),="
 
 
-def _tokens(s: str, line: int) -> list[tuple[str, Any]]:
+def _tokens(s: str, line: int, col: int = 0) -> list[tuple[str, Any]]:
     """Tokens of one action: (kind, value)."""
     toks: list[tuple[str, Any]] = []
     i, n = 0, len(s)
@@ -174,7 +180,9 @@ def _tokens(s: str, line: int) -> list[tuple[str, Any]]:
             j = i + 1
             while j < n and (s[j].isalnum() or s[j] in "_."):
                 j += 1
-            word = s[i:j]
+            word = _Word(s[i:j])
+            nl = s.rfind("\n", 0, i)
+            word.pos = (line + s.count("\n", 0, i), col + i if nl < 0 else i - nl - 1)
             toks.append(("var" if c == "$" else "field", word))
             i = j
         elif c.isdigit() or (c in "+-" and i + 1 < n and s[i + 1].isdigit()):
@@ -255,12 +263,13 @@ class _Parser:
     def _list(self, stops: tuple[str, ...]) -> tuple[list[Node], Any]:
         out: list[Node] = []
         while self.pos < len(self.items):
-            kind, val, line = self.items[self.pos]
+            item = self.items[self.pos]
+            kind, val, line = item[:3]
             self.pos += 1
             if kind == "text":
                 out.append(Text(val))
                 continue
-            toks = _tokens(val, line)
+            toks = _tokens(val, line, item[3])
             if not toks:
                 raise TemplateError(f"template: :{line}: missing value for command")
             head = toks[0][1] if toks[0][0] == "ident" else None
@@ -360,7 +369,7 @@ class _Parser:
             node: Any = ("pipe", self._pipeline(toks[i + 1:j - 1], line))
             # a field chain right after the parenthesis: (index .X 0).Name
             if j < len(toks) and toks[j][0] == "field" and toks[j][1] != ".":
-                node = ("chain", node, [p for p in toks[j][1].split(".") if p])
+                node = ("chain", node, [p for p in toks[j][1].split(".") if p], toks[j][1].pos)
                 j += 1
             return node, j
         if kind == "punct":
@@ -378,10 +387,10 @@ class _Parser:
         if kind in ("str", "num"):
             return ("lit", val), i + 1
         if kind == "field":
-            return ("field", [p for p in val.split(".") if p]), i + 1
+            return ("field", [p for p in val.split(".") if p], val.pos), i + 1
         if kind == "var":
             name, _, rest = val.partition(".")
-            return ("var", name, [p for p in rest.split(".") if p]), i + 1
+            return ("var", name, [p for p in rest.split(".") if p], (val.pos[0], val.pos[1] + len(name))), i + 1
         raise TemplateError(f"template: :{line}: unexpected {val!r}")
 
 
@@ -785,22 +794,30 @@ class Template:
         if kind == "pipe":
             return self._pipe(node[1], dot, scope)
         if kind == "field":
-            return self._chain(dot, node[1], call_args, "." + ".".join(node[1]))
+            return self._chain(dot, node[1], call_args, "." + ".".join(node[1]), node[2])
         if kind == "var":
             for name, val in reversed(scope):
                 if name == node[1]:
-                    return self._chain(val, node[2], call_args, node[1] + "".join("." + p for p in node[2]))
+                    return self._chain(val, node[2], call_args, node[1] + "".join("." + p for p in node[2]),
+                                       node[3])
             raise TemplateExecError(f"undefined variable: {node[1]}")
         if kind == "chain":
             base = self._arg(node[1], dot, scope)
-            return self._chain(base, node[2], call_args, "(...)." + ".".join(node[2]))
+            return self._chain(base, node[2], call_args, "(...)." + ".".join(node[2]), node[3])
         raise TemplateExecError(f"bad node {kind}")
 
     @staticmethod
-    def _chain(obj: Any, parts: list[str], call_args: list[Any] | None, shown: str) -> Any:
+    def _chain(obj: Any, parts: list[str], call_args: list[Any] | None, shown: str,
+               pos: tuple[int, int] = (1, 0)) -> Any:
+        """Follow .A.B.C; errors say where, as Go's "template: :LINE:COL:" does
+        (COL is the byte offset of the field that failed)."""
+        def where(idx: int) -> str:
+            return f":{pos[0]}:{pos[1] + sum(len(p) + 1 for p in parts[:idx])}"
+
         if not parts:
             if call_args:
-                raise TemplateExecError(f'template: :1: executing "" at <{shown}>: can\'t give argument to non-function')
+                raise TemplateExecError(f'template: {where(0)}: executing "" at <{shown}>: '
+                                        "can't give argument to non-function")
             return obj
         for idx, part in enumerate(parts):
             last = idx == len(parts) - 1
@@ -809,7 +826,7 @@ class Template:
             elif obj is None or obj is MISSING:
                 if obj is MISSING:
                     return MISSING
-                raise TemplateExecError(f'template: :1: executing "" at <{shown}>: nil pointer evaluating '
+                raise TemplateExecError(f'template: {where(idx)}: executing "" at <{shown}>: nil pointer evaluating '
                                         f'interface {{}}.{part}')
             elif hasattr(obj, "template_fields") and part in obj.template_fields():
                 attr = getattr(obj, part)
@@ -820,13 +837,16 @@ class Template:
                 else:
                     obj = attr
             else:
-                kind = getattr(obj, "template_type", type(obj).__name__)
-                raise TemplateExecError(f'template: :1: executing "" at <{shown}>: can\'t evaluate field {part} '
-                                        f'in type {kind}')
+                kind = getattr(obj, "template_type", None) or _GO_TYPES.get(type(obj), type(obj).__name__)
+                raise TemplateExecError(f'template: {where(idx)}: executing "" at <{shown}>: can\'t evaluate '
+                                        f'field {part} in type {kind}')
         if call_args:
-            raise TemplateExecError(f'template: :1: executing "" at <{shown}>: {parts[-1]} is not a method '
-                                    f'but has arguments')
+            raise TemplateExecError(f'template: {where(len(parts) - 1)}: executing "" at <{shown}>: '
+                                    f'{parts[-1]} is not a method but has arguments')
         return obj
+
+
+_GO_TYPES = {str: "string", int: "int", float: "float64", bool: "bool", list: "[]interface {}"}
 
 
 def _dict_field(d: dict[str, Any], name: str) -> Any:

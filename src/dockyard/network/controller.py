@@ -111,6 +111,7 @@ class Controller:
         self._reservations: dict[str, list[socket.socket]] = {}
         self.firewall = Firewall(self.names, hairpin=not cfg.userland_proxy) if cfg.iptables else None
         self._dns = _DNSView({}, {}, {}, {})
+        self._ensured: set[str] = set()  # networks whose bridge was checked in this run
 
     def _now(self) -> str:
         return self.cfg.now() if self.cfg.now else time.strftime("%Y-%m-%dT%H:%M:%S.000000000Z", time.gmtime())
@@ -122,13 +123,9 @@ class Controller:
                 self._networks[n.id] = n
             for sb in self.store.load_sandboxes():
                 self._sandboxes[sb.container_id] = sb
+            # Bridges are (re)made when a container first joins them in this run, so that a
+            # daemon that runs no container never loads pyroute2 (~0.5 s of imports).
             self._ensure_predefined()
-            for n in self._networks.values():
-                if n.driver == "bridge":
-                    try:
-                        self._ensure_bridge_device(n)
-                    except (LinkError, errdefs.EngineError) as e:
-                        log.error("network %s: bridge %s: %s", n.name, n.device, e)
             if self.cfg.ip_forward and read_sysctl("net.ipv4.ip_forward") != "1":
                 write_sysctl("net.ipv4.ip_forward", "1")
                 if self.firewall is not None:
@@ -148,13 +145,16 @@ class Controller:
             self._reservations.clear()
             if self._sandboxes:
                 return
-            with Netlink() as nl:
-                for n in self._networks.values():
-                    if n.driver == "bridge" and n.owns_device:
+            present = [n.device for n in self._networks.values()
+                       if n.driver == "bridge" and n.owns_device and _link_exists(n.device)]
+            if present:
+                with Netlink() as nl:
+                    for device in present:
                         try:
-                            nl.delete(n.device)
+                            nl.delete(device)
                         except LinkError as e:
-                            log.warning("deleting bridge %s: %s", n.device, e)
+                            log.warning("deleting bridge %s: %s", device, e)
+            self._ensured.clear()
             if self.firewall is not None:
                 self.firewall.teardown()
 
@@ -169,6 +169,10 @@ class Controller:
 
     def _ensure_default_bridge(self, existing: Network | None) -> None:
         device = self.cfg.default_bridge
+        if device == "none":  # --bridge=none: no default bridge; such containers get lo only
+            if existing is not None and not existing.endpoints:
+                self._drop_network(existing)
+            return
         bip = ipaddress.IPv4Interface(self.cfg.bip) if self.cfg.bip else None
         if existing is not None:
             same_device = existing.device == device
@@ -209,6 +213,7 @@ class Controller:
         addr = ipaddress.IPv4Interface(f"{sub.gateway}/{sub.prefixlen}") if sub and sub.gateway else None
         with Netlink() as nl:
             created = nl.ensure_bridge(n.device, addr, n.mtu if n.mtu and n.mtu != 1500 else 0)
+        self._ensured.add(n.id)
         if created and not n.owns_device:
             n.owns_device = True
             self.store.save_network(n)
@@ -340,9 +345,10 @@ class Controller:
             self._sync_firewall()
 
     def _drop_network(self, n: Network) -> None:
-        if n.driver == "bridge" and n.owns_device:
+        if n.driver == "bridge" and n.owns_device and _link_exists(n.device):
             with Netlink() as nl:
                 nl.delete(n.device)
+        self._ensured.discard(n.id)
         self._networks.pop(n.id, None)
         self.store.delete_network(n.id)
 
@@ -383,10 +389,10 @@ class Controller:
             sb = Sandbox(container_id=cid, key=key, dns_servers=list(dns_servers or []))
             self._sandboxes[cid] = sb
             try:
-                with Netlink(key) as nl:
-                    nl.up("lo")
-                for att in attachments:
-                    self._join(sb, att)
+                with Netlink() as host, Netlink(key) as inner:
+                    inner.loopback_up()
+                    for att in attachments:
+                        self._join(sb, att, host, inner)
                 if ports:
                     self._publish(sb, ports, attachments[0].name if attachments else cid[:12])
                 self.store.save_sandbox(sb)
@@ -413,12 +419,19 @@ class Controller:
             self._unpublish(sb)
         except Exception as e:  # keep going: the rest must still be released
             log.warning("container %s: removing published ports: %s", cid[:12], e)
-        alive = netns.is_namespace(sb.key)
-        for nid, _ in reversed(list(sb.endpoints)):
+        with Netlink() as host:
+            # Deleting a veth's host end takes its peer along: the namespace is needed for macvlan only.
+            needs_inner = any(ep.host_ifname == "" for _, ep in self.endpoints_of(cid))
+            inner = self._inner_netlink(sb) if needs_inner else None
             try:
-                self._leave(sb, nid, alive)
-            except Exception as e:
-                log.warning("container %s: leaving network %s: %s", cid[:12], nid[:12], e)
+                for nid, _ in reversed(list(sb.endpoints)):
+                    try:
+                        self._leave(sb, nid, host, inner, repick=False)
+                    except Exception as e:
+                        log.warning("container %s: leaving network %s: %s", cid[:12], nid[:12], e)
+            finally:
+                if inner is not None:
+                    inner.close()
         netns.remove(sb.key)
         self._sandboxes.pop(cid, None)
         self.store.delete_sandbox(cid)
@@ -429,7 +442,8 @@ class Controller:
             if sb is None:
                 raise errdefs.Conflict(f"container {cid[:12]} has no network namespace to connect")
             try:
-                ep = self._join(sb, att)
+                with Netlink() as host, Netlink(sb.key) as inner:
+                    ep = self._join(sb, att, host, inner)
             finally:
                 self.store.save_sandbox(sb)
                 self._rebuild_dns()
@@ -440,13 +454,25 @@ class Controller:
             sb = self._sandboxes.get(cid)
             if sb is None or not any(n == nid for n, _ in sb.endpoints):
                 raise errdefs.NotFound(f"container {cid[:12]} is not connected to network {nid[:12]}")
+            inner = self._inner_netlink(sb)
             try:
-                self._leave(sb, nid, netns.is_namespace(sb.key))
+                with Netlink() as host:
+                    self._leave(sb, nid, host, inner)
             finally:
+                if inner is not None:
+                    inner.close()
                 self.store.save_sandbox(sb)
                 self._rebuild_dns()
 
-    def _join(self, sb: Sandbox, att: Attachment) -> Endpoint:
+    def _inner_netlink(self, sb: Sandbox) -> Netlink | None:
+        if not netns.is_namespace(sb.key):
+            return None
+        try:
+            return Netlink(sb.key)
+        except OSError:
+            return None
+
+    def _join(self, sb: Sandbox, att: Attachment, host: Netlink, inner: Netlink) -> Endpoint:
         n = self.get(att.network_id)
         if n.driver not in ("bridge", "macvlan"):
             raise errdefs.InvalidArgument(f"cannot attach to network {n.name} ({n.driver} driver)")
@@ -464,25 +490,26 @@ class Controller:
         used = {e.ifname for _, e in self.endpoints_of(sb.container_id)}
         ep.ifname = next(f"eth{i}" for i in range(len(used) + 1) if f"eth{i}" not in used)
         try:
-            with Netlink() as host:
-                if n.driver == "bridge":
-                    ep.host_ifname = self.names.veth()
-                    host.add_veth(ep.host_ifname, ep.ifname, sb.key, n.device, n.mtu)
-                    if not self.cfg.userland_proxy:
-                        _write(f"/sys/class/net/{ep.host_ifname}/brport/hairpin_mode", "1")
-                else:
-                    host.add_macvlan(ep.ifname, n.device, sb.key, n.options.get(OPT_MACVLAN_MODE, "bridge"),
-                                     n.mtu)
-            with Netlink(sb.key) as nl:
-                nl.configure(ep.ifname, ipaddress.IPv4Interface(f"{ip}/{subnet.prefixlen}"), ep.mac)
-                if not sb.gateway_network and not n.internal and ep.gateway:
-                    nl.set_default_route(ep.gateway, ep.ifname)
-                    sb.gateway_network = n.id
+            if n.driver == "bridge":
+                if n.id not in self._ensured:
+                    self._ensure_bridge_device(n)
+                ep.host_ifname = self.names.veth()
+                host.add_veth(ep.host_ifname, ep.ifname, sb.key, n.device, n.mtu, ep.mac)
+                if not self.cfg.userland_proxy:
+                    _write(f"/sys/class/net/{ep.host_ifname}/brport/hairpin_mode", "1")
+            else:
+                host.add_macvlan(ep.ifname, n.device, sb.key, n.options.get(OPT_MACVLAN_MODE, "bridge"), n.mtu,
+                                 ep.mac)
+            idx = inner.configure(ep.ifname, ipaddress.IPv4Interface(f"{ip}/{subnet.prefixlen}"))
+            if not sb.gateway_network and not n.internal and ep.gateway:
+                inner.set_default_route(ep.gateway, idx, replace=bool(sb.endpoints))
+                sb.gateway_network = n.id
         except BaseException as e:
             subnet.release(ip)
             if ep.host_ifname:
-                with Netlink() as host:
-                    host.delete(ep.host_ifname)
+                host.delete(ep.host_ifname)
+            elif n.driver == "macvlan":
+                inner.delete(ep.ifname)
             if isinstance(e, LinkError):
                 raise errdefs.Internal(f"failed to set up container networking: {e}") from None
             raise
@@ -491,7 +518,7 @@ class Controller:
         self.store.save_network(n)
         return ep
 
-    def _leave(self, sb: Sandbox, nid: str, netns_alive: bool) -> None:
+    def _leave(self, sb: Sandbox, nid: str, host: Netlink, inner: Netlink | None, repick: bool = True) -> None:
         pair = next((p for p in sb.endpoints if p[0] == nid), None)
         if pair is None:
             return
@@ -500,33 +527,30 @@ class Controller:
         if sb.port_network == nid:
             self._unpublish(sb)
         if ep is not None:
-            if netns_alive:
-                try:
-                    with Netlink(sb.key) as nl:
-                        nl.delete(ep.ifname)
-                except (LinkError, OSError) as e:
-                    log.debug("deleting %s in %s: %s", ep.ifname, sb.key, e)
             if ep.host_ifname:
-                with Netlink() as host:
-                    host.delete(ep.host_ifname)
+                host.delete(ep.host_ifname)  # the peer inside goes with it
+            elif inner is not None:
+                try:
+                    inner.delete(ep.ifname)
+                except LinkError as e:
+                    log.debug("deleting %s in %s: %s", ep.ifname, sb.key, e)
         sb.endpoints.remove(pair)
         if n is not None:
             for s in n.subnets:
-                if s.allocated.get(ep.ip if ep else "") == pair[1]:
-                    s.release(ep.ip if ep else "")
+                if ep is not None and s.allocated.get(ep.ip) == pair[1]:
+                    s.release(ep.ip)
             n.endpoints.pop(pair[1], None)
             self.store.save_network(n)
         if sb.gateway_network == nid:
             sb.gateway_network = ""
-            if netns_alive:
-                self._pick_gateway(sb)
+            if repick and inner is not None:
+                self._pick_gateway(sb, inner)
 
-    def _pick_gateway(self, sb: Sandbox) -> None:
+    def _pick_gateway(self, sb: Sandbox, inner: Netlink) -> None:
         for n, ep in self.endpoints_of(sb.container_id):
             if not n.internal and ep.gateway:
                 try:
-                    with Netlink(sb.key) as nl:
-                        nl.set_default_route(ep.gateway, ep.ifname)
+                    inner.set_default_route(ep.gateway, ep.ifname)
                     sb.gateway_network = n.id
                 except LinkError as e:
                     log.warning("default route via %s: %s", ep.gateway, e)
@@ -674,7 +698,7 @@ class Controller:
                     for s in n.subnets:
                         if s.allocated.get(ep.ip) == eid:
                             s.release(ep.ip)
-                    if ep.host_ifname:
+                    if ep.host_ifname and _link_exists(ep.host_ifname):
                         with Netlink() as host:
                             host.delete(ep.host_ifname)
                 if stale:
@@ -739,6 +763,10 @@ class Controller:
 
     def may_forward(self, cid: str) -> bool:
         return self._dns.external.get(cid, False)
+
+
+def _link_exists(name: str) -> bool:
+    return os.path.exists(f"/sys/class/net/{name}")
 
 
 def _write(path: str, value: str) -> None:

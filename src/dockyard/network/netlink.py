@@ -55,21 +55,12 @@ class Netlink:
     def exists(self, name: str) -> bool:
         return self.index(name) is not None
 
-    def link_names(self) -> list[str]:
-        return [str(link.get("ifname")) for link in self.ipr.get_links()]
-
     def link_kind(self, name: str) -> str:
         idx = self.index(name)
         if idx is None:
             return ""
         link = self.ipr.get_links(idx)[0]
         return str(link.get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND") or "")
-
-    def mtu(self, name: str) -> int:
-        idx = self.index(name)
-        if idx is None:
-            raise LinkError(errno.ENODEV, f"link {name} not found")
-        return int(self.ipr.get_links(idx)[0].get("IFLA_MTU") or 1500)
 
     def routed_subnets(self) -> list[ipaddress.IPv4Network]:
         """IPv4 destinations of the main table (not the default route)."""
@@ -117,44 +108,41 @@ class Netlink:
         return created
 
     def delete(self, name: str) -> bool:
-        idx = self.index(name)
-        if idx is None:
-            return False
+        """Delete a link by name (a veth takes its peer with it); False if it was not there."""
         try:
-            self.ipr.link("del", index=idx)
+            self.ipr.link("del", ifname=name)
         except Exception as e:
-            if getattr(e, "code", 0) == errno.ENODEV:
+            if getattr(e, "code", 0) in (errno.ENODEV, errno.ENOENT):
                 return False
             raise _err(e, f"deleting link {name}") from None
         return True
 
-    def add_veth(self, host_name: str, peer_name: str, peer_netns: str, bridge: str, mtu: int = 0) -> None:
-        """A veth pair: ``host_name`` enslaved to ``bridge`` and up, its peer
-        created directly inside the namespace file ``peer_netns``."""
+    def add_veth(self, host_name: str, peer_name: str, peer_netns: str, bridge: str, mtu: int = 0,
+                 peer_mac: str = "") -> None:
+        """A veth pair in one request: ``host_name`` enslaved to ``bridge`` and
+        up, its peer created directly inside the namespace file ``peer_netns``."""
+        br = self.index(bridge)
+        if br is None:
+            raise LinkError(errno.ENODEV, f"bridge {bridge} not found")
         peer: dict[str, Any] = {"ifname": peer_name, "net_ns_fd": peer_netns}
-        kw: dict[str, Any] = {"mtu": mtu} if mtu else {}
+        kw: dict[str, Any] = {}
         if mtu:
-            peer["mtu"] = mtu
+            peer["mtu"] = kw["mtu"] = mtu
+        if peer_mac:
+            peer["address"] = peer_mac
         try:
-            self.ipr.link("add", ifname=host_name, kind="veth", peer=peer, **kw)
+            self.ipr.link("add", ifname=host_name, kind="veth", master=br, state="up", peer=peer, **kw)
         except Exception as e:
             raise _err(e, f"creating veth {host_name}") from None
-        try:
-            idx = self.index(host_name)
-            br = self.index(bridge)
-            if br is None:
-                raise LinkError(errno.ENODEV, f"bridge {bridge} not found")
-            self.ipr.link("set", index=idx, master=br)
-            self.ipr.link("set", index=idx, state="up")
-        except Exception as e:
-            self.delete(host_name)
-            raise e if isinstance(e, LinkError) else _err(e, f"attaching {host_name} to {bridge}") from None
 
-    def add_macvlan(self, name: str, parent: str, netns_path: str, mode: str = "bridge", mtu: int = 0) -> None:
+    def add_macvlan(self, name: str, parent: str, netns_path: str, mode: str = "bridge", mtu: int = 0,
+                    mac: str = "") -> None:
         pidx = self.index(parent)
         if pidx is None:
             raise LinkError(errno.ENODEV, f"parent interface {parent} not found")
         kw: dict[str, Any] = {"mtu": mtu} if mtu else {}
+        if mac:
+            kw["address"] = mac
         try:
             self.ipr.link("add", ifname=name, kind="macvlan", link=pidx, macvlan_mode=mode,
                           net_ns_fd=netns_path, **kw)
@@ -162,34 +150,27 @@ class Netlink:
             raise _err(e, f"creating macvlan on {parent}") from None
 
     # -- inside a container's namespace --------------------------------------------------
-    def up(self, name: str) -> None:
-        idx = self.index(name)
-        if idx is None:
-            raise LinkError(errno.ENODEV, f"link {name} not found")
-        self.ipr.link("set", index=idx, state="up")
+    def loopback_up(self) -> None:
+        """lo is always index 1 in a namespace."""
+        self.ipr.link("set", index=1, state="up")
 
-    def configure(self, name: str, address: ipaddress.IPv4Interface, mac: str = "") -> None:
+    def configure(self, name: str, address: ipaddress.IPv4Interface) -> int:
+        """Address the link and bring it up; returns its index."""
         idx = self.index(name)
         if idx is None:
             raise LinkError(errno.ENODEV, f"link {name} not found")
         try:
-            if mac:
-                self.ipr.link("set", index=idx, address=mac)
             self.ipr.addr("add", index=idx, address=str(address.ip), prefixlen=address.network.prefixlen,
                           broadcast=str(address.network.broadcast_address))
             self.ipr.link("set", index=idx, state="up")
         except Exception as e:
             raise _err(e, f"configuring {name}") from None
+        return idx
 
-    def mac(self, name: str) -> str:
-        idx = self.index(name)
-        if idx is None:
-            return ""
-        return str(self.ipr.get_links(idx)[0].get("IFLA_ADDRESS") or "")
-
-    def set_default_route(self, gateway: str, dev: str) -> None:
-        idx = self.index(dev)
-        self.del_default_route()
+    def set_default_route(self, gateway: str, dev: str | int, replace: bool = True) -> None:
+        idx = dev if isinstance(dev, int) else self.index(dev)
+        if replace:
+            self.del_default_route()
         try:
             self.ipr.route("add", dst="0.0.0.0/0", gateway=gateway, oif=idx)
         except Exception as e:
@@ -203,13 +184,6 @@ class Netlink:
                 except Exception:
                     pass
 
-    def default_route(self) -> tuple[str, str] | None:
-        for r in self.ipr.route("dump", family=socket.AF_INET):
-            if r["dst_len"] == 0 and r.get("RTA_TABLE", r["table"]) == 254:
-                oif = r.get("RTA_OIF")
-                names = {int(link["index"]): str(link.get("ifname")) for link in self.ipr.get_links()}
-                return str(r.get("RTA_GATEWAY") or ""), names.get(int(oif or 0), "")
-        return None
 
 
 def write_sysctl(key: str, value: str) -> bool:

@@ -44,7 +44,22 @@ class Channel:
 
     def send(self, msg_type: str, **fields: object) -> None:
         fields["type"] = msg_type
-        self.sock.sendall(dumps(fields).encode())
+        try:
+            self.sock.sendall(dumps(fields).encode())
+        except (BrokenPipeError, ConnectionResetError):
+            # The peer is gone: report why, if it said so before exiting.
+            self.sock.setblocking(False)
+            try:
+                while True:
+                    data = self.sock.recv(65536)
+                    if not data:
+                        break
+                    msg = loads(data)
+                    if msg.get("type") == "error":
+                        self._raise(msg)
+            except BlockingIOError:
+                pass
+            raise ChildError(f"container init exited before receiving {msg_type}") from None
 
     def send_error(self, step: str, err: BaseException) -> None:
         errno_ = getattr(err, "errno", None)

@@ -1,21 +1,32 @@
-"""``create``: the main process's side. Forks the intermediate process,
-places it in the cgroup, writes user namespace maps, and waits for init to
-report ready (see channel.py for the message sequence)."""
+"""``create``: the main process's side (see channel.py for the messages).
+
+Without a user namespace (the common case) the main process enters the new
+pid namespace for its children only (unshare(CLONE_NEWPID), or setns to a
+path), forks init directly and returns to its own pid namespace. Init is our
+child, so `run` waits for it without being a subreaper, and there is no
+intermediate process to start and reap. With a user namespace an
+intermediate process is needed: it creates (or joins) the user namespace,
+waits for its id maps, then the pid namespace, and forks init.
+
+Init starts before it is in the container's cgroup: placing it there waits
+for an RCU grace period in the kernel, which now overlaps with init's own
+start-up. Init waits for "go" before anything that needs the cgroup."""
 
 from __future__ import annotations
 
 import os
 import time
 
+from .._sys import consts as c
+from . import state as st
+from .channel import Channel
+from .spec import load_spec, rootfs_path
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-from .._sys import consts as c
-from . import state as st
-from .channel import Channel
-from .jsonio import dumps
-from .spec import load_spec, rootfs_path
+    from ..cgroups import CgroupManager
 
 
 # Always allowed after the config's own device rules, as runc does: mknod of
@@ -42,19 +53,26 @@ def default_cgroup_path(cid: str) -> str:
 def create(root: str, cid: str, bundle: str, pid_file: str | None = None,
            console_socket: str | None = None, no_pivot: bool = False, preserve_fds: int = 0,
            subreaper: bool = False) -> st.State:
+    """Create the container and return its state with init waiting on the
+    exec fifo. ``subreaper``: init's exit status will be waited for (run)."""
     st.validate_id(cid)
     bundle = os.path.abspath(bundle)
     spec = load_spec(bundle)
     sdir = st.state_dir(root, cid)
-    os.makedirs(root, mode=0o711, exist_ok=True)
     try:
         os.mkdir(sdir, 0o711)
+    except FileNotFoundError:
+        os.makedirs(root, mode=0o711, exist_ok=True)
+        try:
+            os.mkdir(sdir, 0o711)
+        except FileExistsError:
+            raise st.RuntimeError_(f"container with id exists: {cid}") from None
     except FileExistsError:
         raise st.RuntimeError_(f"container with id exists: {cid}") from None
-    undo: list[Any] = [lambda: _rmtree(sdir)]
+    undo: list[Any] = [lambda: _remove_dir(sdir)]
     try:
-        state = _create(root, cid, bundle, spec, sdir, pid_file, console_socket, no_pivot,
-                        preserve_fds, subreaper, undo)
+        return _create(root, cid, bundle, spec, sdir, pid_file, console_socket, no_pivot,
+                       preserve_fds, subreaper, undo)
     except BaseException:
         for fn in reversed(undo):
             try:
@@ -62,90 +80,103 @@ def create(root: str, cid: str, bundle: str, pid_file: str | None = None,
             except Exception:
                 pass
         raise
-    return state
 
 
-def _rmtree(path: str) -> None:
-    import shutil
-    shutil.rmtree(path, ignore_errors=True)
+def _remove_dir(path: str) -> None:
+    for name in os.listdir(path):
+        os.unlink(os.path.join(path, name))
+    os.rmdir(path)
 
 
 def _create(root: str, cid: str, bundle: str, spec: dict[str, Any], sdir: str,
             pid_file: str | None, console_socket: str | None, no_pivot: bool,
             preserve_fds: int, subreaper: bool, undo: list[Any]) -> st.State:
-    from ..cgroups import detect_mode, open_manager
-    from ..cgroups.common import normalize_path
+    from ..cgroups import open_manager
+    from ..cgroups.common import choose, normalize_path
 
     linux = spec.get("linux") or {}
     namespaces = linux.get("namespaces") or []
     all_ns = {ns["type"] for ns in namespaces}
     new_ns = {ns["type"] for ns in namespaces if not ns.get("path")}
-    join_ns = [(ns["type"], ns["path"]) for ns in namespaces if ns.get("path")]
-    network_path = next((p for t, p in join_ns if t == "network"), "")
+    join = [(ns["type"], ns["path"]) for ns in namespaces if ns.get("path")]
+    join_paths = dict(join)
 
-    cgroup_mode = detect_mode()
+    cgroup_mode, cgroup_root = choose()
     cgroup_path = normalize_path(linux.get("cgroupsPath", ""), default_cgroup_path(cid))
-    cg = open_manager(cgroup_path, mode=cgroup_mode)
-    existed = cg.exists()
-    cg.create()
-    if not existed:
-        undo.append(cg.destroy)
-    resources = dict(linux.get("resources") or {})
-    if "devices" in resources:
-        resources["devices"] = list(resources["devices"] or []) + ALLOWED_DEVICES + [
-            {"allow": True, "type": d.get("type", "c"), "major": d.get("major"), "minor": d.get("minor"),
-             "access": "rwm"} for d in linux.get("devices") or []]
-    try:
-        cg.set_resources(resources)
-    except OSError as e:
-        raise st.RuntimeError_(f"cgroup: applying linux.resources: {e}") from None
+    cg = open_manager(cgroup_path, cgroup_root, cgroup_mode)
 
     fifo = os.path.join(sdir, "exec.fifo")
     os.mkfifo(fifo, 0o622)
-
+    os.chmod(fifo, 0o622)  # whatever the umask: init may run as any user when it opens it
+    hooks = spec.get("hooks") or {}
     state = st.State(id=cid, bundle=bundle, status=st.CREATING,
                      created=time.strftime("%Y-%m-%dT%H:%M:%S.000000000Z", time.gmtime()),
-                     cgroup_path=cgroup_path, cgroup_mode=cgroup_mode,
+                     cgroup_path=cgroup_path, cgroup_mode=cgroup_mode, cgroup_root=cgroup_root,
                      annotations=spec.get("annotations") or {}, rootfs=rootfs_path(spec, bundle),
-                     owner="root",
-                     config={"hooks": spec.get("hooks") or {}, "new_namespaces": sorted(new_ns),
+                     owner="root", creator_pid=os.getpid(), creator_start=st.proc_start_time(os.getpid()),
+                     config={"hooks": hooks, "new_namespaces": sorted(new_ns),
                              # what `exec` applies to a new process in the container
                              "namespaces": sorted(all_ns), "process": spec.get("process") or {},
                              "seccomp": linux.get("seccomp")})
-    hooks = spec.get("hooks") or {}
+    # Saved now so that `delete --force` finds the cgroup if we are killed.
+    st.save(root, state)
     has_hooks = bool(hooks.get("prestart") or hooks.get("createRuntime") or hooks.get("createContainer"))
     ctx = {
         "id": cid, "spec": spec, "bundle": bundle, "rootfs": state.rootfs, "fifo_path": fifo,
-        "new_namespaces": sorted(new_ns), "all_namespaces": sorted(all_ns), "join": join_ns,
-        "network_path": network_path, "cgroup_paths": cg.paths(), "console_socket": console_socket,
-        "no_pivot": no_pivot, "preserve_fds": preserve_fds, "has_hooks": has_hooks,
-        "state_json": "",
+        "new_namespaces": sorted(new_ns), "all_namespaces": sorted(all_ns), "join": join,
+        "cgroup_paths": cg.paths(), "cgroup_mode": cgroup_mode, "console_socket": console_socket,
+        "no_pivot": no_pivot, "preserve_fds": preserve_fds, "has_hooks": has_hooks, "state_json": "",
     }
 
-    if subreaper:
-        from .._sys import libc
-        libc.prctl(c.PR_SET_CHILD_SUBREAPER, 1)
     parent, child = Channel.pair()
-    pid = os.fork()
-    if pid == 0:
-        parent.close()
-        _intermediate(ctx, child)  # never returns
-    child.close()
-    init_pid = 0
+    userns = "user" in all_ns
+    inter: Channel | None = None
+    forked = init_pid = 0
     try:
-        cg.add_pid(pid)
-        parent.send("go")
-        msg = parent.recv("userns", "pid")
-        if msg["type"] == "userns":
-            _write_id_maps(pid, linux)
-            parent.send("mapped")
-            msg = parent.recv("pid")
-        init_pid = int(msg["pid"])
-        _reap(pid)
+        if userns:
+            if subreaper:
+                from .._sys import libc
+                libc.prctl(c.PR_SET_CHILD_SUBREAPER, 1)
+            inter, inter_child = Channel.pair()
+            forked = os.fork()
+            if forked == 0:
+                parent.close()
+                inter.close()
+                _intermediate(ctx, inter_child, child)  # never returns
+            inter_child.close()
+        else:
+            forked = init_pid = _fork_init(ctx, child, new_ns, join_paths)
+        child.close()
+        cg_created = not cg.exists()
+        cg.create()
+        if cg_created:
+            undo.append(cg.destroy)
+        if inter is not None:
+            msg = inter.recv("userns", "pid")
+            if msg["type"] == "userns":
+                _write_id_maps(forked, linux)
+                inter.send("mapped")
+                msg = inter.recv("pid")
+            init_pid = int(msg["pid"])
+            _reap(forked)
+        try:
+            cg.add_pid(init_pid)
+        except OSError as e:
+            raise st.RuntimeError_(f"cgroup: adding init to {cgroup_path}: {e}") from None
         state.pid = init_pid
+        state_json = started_json = ""
+        if hooks:
+            from .jsonio import dumps
+            doc = state.oci()
+            doc["pid"] = init_pid
+            doc["status"] = st.CREATING  # the spec's state while the create hooks run
+            state_json = dumps(doc)
+            doc["status"] = st.CREATED
+            started_json = dumps(doc)
+        parent.send("go", state=started_json)
+        _apply_resources(cg, linux)
         state.init_start_time = st.proc_start_time(init_pid)
         state.status = st.CREATED
-        state_json = dumps(state.oci())
         msg = parent.recv("hooks", "ready")
         if msg["type"] == "hooks":
             from .hooks import run_hooks
@@ -154,22 +185,75 @@ def _create(root: str, cid: str, bundle: str, spec: dict[str, Any], sdir: str,
             parent.send("hooks-done", state=state_json)
             parent.recv("ready")
     except BaseException:
-        for p in (init_pid, pid):
+        for p in (init_pid, forked):
             if p:
                 try:
                     os.kill(p, 9)
                 except ProcessLookupError:
                     pass
-        _reap(pid)
+        for p in (forked, init_pid):
+            if p:
+                _reap(p)
         if init_pid:
             _wait_gone(init_pid)
         raise
     finally:
         parent.close()
+        if inter is not None:
+            inter.close()
     st.save(root, state)
     if pid_file:
         st.write_pid_file(pid_file, init_pid)
     return state
+
+
+def _fork_init(ctx: dict[str, Any], chan: Channel, new_ns: set[str], join_paths: dict[str, str]) -> int:
+    """Fork init into the container's pid namespace without an intermediate
+    process: the pid namespace applies to our children only."""
+    pidns = -1
+    if "pid" in new_ns or "pid" in join_paths:
+        from .._sys import libc
+        pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            if "pid" in new_ns:
+                libc.unshare(c.CLONE_NEWPID)
+            else:
+                fd = os.open(join_paths["pid"], os.O_RDONLY | os.O_CLOEXEC)
+                try:
+                    libc.setns(fd, c.CLONE_NEWPID)
+                finally:
+                    os.close(fd)
+        except OSError as e:
+            os.close(pidns)
+            raise st.RuntimeError_(f"{'unshare' if 'pid' in new_ns else 'join'} pid namespace: {e.strerror}") from None
+    try:
+        pid = os.fork()
+        if pid == 0:
+            try:
+                # Imported here, in parallel with the main process's cgroup work.
+                from .init import run_init
+                run_init(ctx, chan)
+            finally:
+                os._exit(1)
+    finally:
+        if pidns >= 0:
+            # Back to our own pid namespace for whatever we fork later (hooks).
+            from .._sys import libc
+            libc.setns(pidns, c.CLONE_NEWPID)
+            os.close(pidns)
+    return pid
+
+
+def _apply_resources(cg: CgroupManager, linux: dict[str, Any]) -> None:
+    resources = dict(linux.get("resources") or {})
+    if "devices" in resources:
+        # As runc: linux.devices only makes the nodes; access is what resources.devices allows
+        # (docker's --device r|w|m permissions depend on it).
+        resources["devices"] = list(resources["devices"] or []) + ALLOWED_DEVICES
+    try:
+        cg.set_resources(resources)
+    except (OSError, ValueError) as e:
+        raise st.RuntimeError_(f"cgroup: applying linux.resources: {e}") from None
 
 
 def _reap(pid: int) -> None:
@@ -188,60 +272,73 @@ def _wait_gone(pid: int, timeout: float = 5.0) -> None:
         except ChildProcessError:
             if st.proc_start_time(pid) == 0:
                 return
-        time.sleep(0.005)
+        time.sleep(0.002)
 
 
 def _write_id_maps(pid: int, linux: dict[str, Any]) -> None:
-    def fmt(maps: list[dict[str, int]]) -> str:
-        return "".join(f"{m['containerID']} {m['hostID']} {m['size']}\n" for m in maps)
-    with open(f"/proc/{pid}/setgroups", "w") as f:
-        f.write("allow")
-    with open(f"/proc/{pid}/uid_map", "w") as f:
-        f.write(fmt(linux.get("uidMappings") or []))
-    with open(f"/proc/{pid}/gid_map", "w") as f:
-        f.write(fmt(linux.get("gidMappings") or []))
+    def fmt(maps: list[dict[str, int]]) -> bytes:
+        return "".join(f"{m['containerID']} {m['hostID']} {m['size']}\n" for m in maps).encode()
+
+    for name, data in (("setgroups", b"allow"), ("uid_map", fmt(linux.get("uidMappings") or [])),
+                       ("gid_map", fmt(linux.get("gidMappings") or []))):
+        fd = os.open(f"/proc/{pid}/{name}", os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, data)
+        except OSError as e:
+            raise st.RuntimeError_(f"writing /proc/{pid}/{name} for linux.{name}: {e.strerror}") from None
+        finally:
+            os.close(fd)
 
 
-def _intermediate(ctx: dict[str, Any], chan: Channel) -> None:
+def _intermediate(ctx: dict[str, Any], chan: Channel, init_chan: Channel) -> None:
+    """With a user namespace: create or join it (the main process writes the
+    id maps), then the pid namespace it owns, then fork init."""
     from .._sys import libc
     step = "intermediate"
     try:
         libc.set_process_name("dockyard:[1:INTER]")
-        chan.recv("go")
-        # Join the user namespace first, then the others, as runc's nsexec does.
-        order = sorted(ctx["join"], key=lambda t: t[0] != "user")
-        for nstype, path in order:
-            step = f"join {nstype} namespace {path}"
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        from .init import preload, run_init
+        step = "preload"
+        preload(ctx["spec"])  # the container's root may not reach the host's Python library
+        join = dict(ctx["join"])
+        if "user" in join:
+            step = f"join user namespace {join['user']}"
+            fd = os.open(join["user"], os.O_RDONLY | os.O_CLOEXEC)
             try:
-                libc.setns(fd, c.NAMESPACE_FLAGS[nstype])
+                libc.setns(fd, c.CLONE_NEWUSER)
             finally:
                 os.close(fd)
-        new_ns = set(ctx["new_namespaces"])
-        if "user" in new_ns:
+        else:
             step = "unshare user namespace"
             libc.unshare(c.CLONE_NEWUSER)
             chan.send("userns")
             chan.recv("mapped")
-            os.setresgid(0, 0, 0)
-            os.setresuid(0, 0, 0)
-        flags = 0
-        for nstype in new_ns - {"user"}:
-            flags |= c.NAMESPACE_FLAGS[nstype]
-        step = "unshare namespaces"
-        libc.unshare(flags)
+        step = "become root in the user namespace"
+        os.setresgid(0, 0, 0)
+        os.setresuid(0, 0, 0)
+        if "pid" in join:
+            step = f"join pid namespace {join['pid']}"
+            fd = os.open(join["pid"], os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                libc.setns(fd, c.CLONE_NEWPID)
+            finally:
+                os.close(fd)
+        elif "pid" in ctx["new_namespaces"]:
+            step = "unshare pid namespace"
+            libc.unshare(c.CLONE_NEWPID)
         step = "fork init"
         pid = os.fork()
     except BaseException as e:
         chan.send_error(step, e)
         os._exit(1)
     if pid == 0:
-        from .init import run_init
         try:
-            run_init(ctx, chan)
+            chan.close()
+            run_init(ctx, init_chan)
         finally:
             os._exit(1)
     try:
+        init_chan.close()
         chan.send("pid", pid=pid)
     finally:
         os._exit(0)

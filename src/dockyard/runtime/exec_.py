@@ -175,9 +175,15 @@ def _place_and_wait(s: st.State, pid: int, chan: Channel, sub_cgroup: str) -> in
         except OSError as e:
             raise ExecError(f"joining the container's cgroup: {e}") from None
         chan.send("go")
-        exec_pid = int(chan.recv("pid")["pid"])
-        _reap(pid)
-        chan.recv("ready")
+        # The intermediate's "pid" and the process's "ready" share the channel
+        # and race: take them in either order.
+        seen: set[str] = set()
+        while seen != {"pid", "ready"}:
+            msg = chan.recv(*({"pid", "ready"} - seen))
+            seen.add(msg["type"])
+            if msg["type"] == "pid":
+                exec_pid = int(msg["pid"])
+                _reap(pid)
         # execve closes our channel on success; a failed execve reports.
         chan.recv_eof_or_error()
         return exec_pid
@@ -202,7 +208,7 @@ def _cgroup_for_exec(s: st.State, sub: str) -> Any:
         # v1 form "ctrl[,ctrl]:path" uses the path for all controllers here.
         sub = sub.split(":", 1)[-1]
         path = path.rstrip("/") + "/" + sub.strip("/")
-    cg = open_manager(path, mode=s.cgroup_mode or None)
+    cg = open_manager(path, s.cgroup_root, s.cgroup_mode or None)
     if sub and not cg.exists():
         raise ExecError(f"cgroup {sub} does not exist in the container's cgroup")
     return cg

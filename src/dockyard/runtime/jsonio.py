@@ -53,6 +53,12 @@ def loads(data: bytes | str) -> Any:
         obj, end = _scan(doc, i)
     except StopIteration as e:
         raise _error("Expecting value", doc, e.value) from None
+    except SystemError:
+        # The scanner raises json.decoder.JSONDecodeError only when that module
+        # is loaded (it looks in sys.modules): let json produce the message.
+        import json
+        json.loads(doc)
+        raise
     while end < n and doc[end] in _WS:
         end += 1
     if end != n:

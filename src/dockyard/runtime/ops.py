@@ -26,7 +26,7 @@ SIGRTMIN, SIGRTMAX = 34, 64
 
 def cgroup_of(s: st.State) -> CgroupManager:
     from ..cgroups import open_manager
-    return open_manager(s.cgroup_path, mode=s.cgroup_mode or None)
+    return open_manager(s.cgroup_path, s.cgroup_root, s.cgroup_mode or None)
 
 
 def _status_error(verb: str, s: st.State) -> st.RuntimeError_:
@@ -266,11 +266,34 @@ def update(root: str, cid: str, resources: dict[str, Any]) -> None:
 
 
 def stats(root: str, cid: str) -> dict[str, Any]:
-    """runc's events --stats document (types.Stats)."""
+    """The data of runc's `events --stats` (its types.Stats)."""
     s = st.load(root, cid)
     if s.status == st.STOPPED:
         raise st.RuntimeError_("container not running")
-    return cgroup_of(s).stats()
+    return runc_stats(cgroup_of(s).stats())
+
+
+def runc_stats(raw: dict[str, Any]) -> dict[str, Any]:
+    """Our cgroup stats in the shape of runc's types.Stats (what runc's and
+    containerd's users parse)."""
+    mem = raw.get("memory") or {}
+    mstat = mem.get("stats") or {}
+    cpu = raw.get("cpu") or {}
+    usage = cpu.get("usage") or {}
+    thr = cpu.get("throttling") or {}
+    pids = raw.get("pids") or {}
+    return {
+        "cpu": {"usage": {"total": usage.get("total", 0), "percpu": usage.get("percpu") or [],
+                          "kernel": usage.get("kernel", 0), "user": usage.get("user", 0)},
+                "throttling": {"periods": thr.get("nr_periods", 0), "throttled_periods": thr.get("nr_throttled", 0),
+                               "throttled_time": thr.get("throttled_time", 0)}},
+        "memory": {"cache": mstat.get("cache", mstat.get("file", 0)),
+                   "usage": {"limit": mem.get("limit", 0), "usage": mem.get("usage", 0),
+                             "max": mem.get("max_usage", 0), "failcnt": mem.get("failcnt", 0)},
+                   "raw": mstat},
+        "pids": {"current": pids.get("current", 0), "limit": max(pids.get("limit", 0), 0)},
+        "blkio": {}, "hugetlb": {}, "intel_rdt": {}, "network_interfaces": None,
+    }
 
 
 def events(root: str, cid: str, interval: float, write: Any) -> None:
@@ -283,14 +306,15 @@ def events(root: str, cid: str, interval: float, write: Any) -> None:
     next_stats = time.monotonic()
     while True:
         now = time.monotonic()
-        if not st.init_alive(s):
-            return
-        count = cg.oom_kill_count()
+        alive = st.init_alive(s)
+        count = cg.oom_kill_count() if cg.exists() else ooms
         if count > ooms:
             write({"type": "oom", "id": cid})
             ooms = count
+        if not alive:
+            return
         if now >= next_stats:
-            write({"type": "stats", "id": cid, "data": cg.stats()})
+            write({"type": "stats", "id": cid, "data": runc_stats(cg.stats())})
             next_stats = now + interval
         time.sleep(min(0.2, max(next_stats - time.monotonic(), 0.01)))
 

@@ -6,11 +6,14 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from typing import Any
 
 from .._sys import consts as c
 from .._sys import libc
 from . import mountopts
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 DEFAULT_DEVICES = [
     {"path": "/dev/null", "type": "c", "major": 1, "minor": 3, "fileMode": 0o666},
@@ -73,10 +76,10 @@ def _ensure_target(target: str, source_is_dir: bool) -> None:
 
 
 def mount_entry(m: dict[str, Any], rootfs: str, bundle: str, cgroup_paths: dict[str, str],
-                cgroupns: bool) -> None:
+                cgroupns: bool, cgroup_mode: str = "v1") -> None:
     dest = m.get("destination", "")
     if not dest.startswith("/"):
-        raise ValueError(f"mounts: destination {dest!r} must be an absolute path")
+        dest = "/" + dest  # runtime-spec 1.1: relative to "/" (deprecated)
     mtype = m.get("type") or ""
     options = list(m.get("options") or [])
     flags, prop, data, ext = mountopts.parse(options)
@@ -89,7 +92,7 @@ def mount_entry(m: dict[str, Any], rootfs: str, bundle: str, cgroup_paths: dict[
     target = secure_join(rootfs, dest)
 
     if mtype == "cgroup":
-        _mount_cgroup(target, flags, cgroup_paths, cgroupns)
+        _mount_cgroup(target, flags, cgroup_paths, cgroupns, cgroup_mode)
     elif is_bind:
         try:
             st = os.stat(source)
@@ -148,9 +151,9 @@ def _tmpfs_copyup(source: str, target: str, flags: int, data: str) -> None:
         os.rmdir(tmp)
 
 
-def _mount_cgroup(target: str, flags: int, cgroup_paths: dict[str, str], cgroupns: bool) -> None:
+def _mount_cgroup(target: str, flags: int, cgroup_paths: dict[str, str], cgroupns: bool, mode: str) -> None:
     _ensure_target(target, True)
-    if "" in cgroup_paths:  # cgroup v2: the container's own cgroup
+    if mode == "v2":  # the container's own cgroup
         if cgroupns:
             libc.mount("cgroup2", target, "cgroup2", flags)
         else:

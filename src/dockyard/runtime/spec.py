@@ -50,8 +50,8 @@ def validate(spec: Any, bundle: str) -> None:
     for i, m in enumerate(spec.get("mounts") or []):
         _need(isinstance(m, dict), f"mounts[{i}]: must be an object")
         dest = m.get("destination")
-        _need(isinstance(dest, str) and dest.startswith("/"),
-              f"mounts[{i}].destination: {dest!r} must be an absolute path")
+        # Relative destinations are deprecated but allowed (relative to "/").
+        _need(isinstance(dest, str) and dest != "", f"mounts[{i}].destination: required path")
         _need(isinstance(m.get("options", []), list), f"mounts[{i}].options: must be a list")
     linux = spec.get("linux") or {}
     _need(isinstance(linux, dict), "linux: must be an object")

@@ -36,8 +36,8 @@ class State:
     """What the runtime remembers about a container, saved as state.json."""
 
     FIELDS = {"id": "", "bundle": "", "pid": 0, "status": CREATING, "created": "", "init_start_time": 0,
-              "cgroup_path": "", "cgroup_mode": "", "annotations": None, "config": None, "rootfs": "",
-              "owner": ""}
+              "cgroup_path": "", "cgroup_mode": "", "cgroup_root": "/sys/fs/cgroup", "annotations": None, "config": None, "rootfs": "",
+              "owner": "", "creator_pid": 0, "creator_start": 0}
 
     id: str
     bundle: str
@@ -47,10 +47,13 @@ class State:
     init_start_time: int
     cgroup_path: str
     cgroup_mode: str
+    cgroup_root: str
     annotations: dict[str, str]
     config: dict[str, Any]  # hooks and what delete/exec need
     rootfs: str
     owner: str
+    creator_pid: int  # the `create` process, while the status is "creating"
+    creator_start: int
 
     def __init__(self, **fields: Any) -> None:
         for k, default in self.FIELDS.items():
@@ -141,6 +144,10 @@ def init_alive(st: State) -> bool:
 
 def refresh(root: str, st: State) -> None:
     if st.status == CREATING and st.pid == 0:
+        # Still being created, unless the creating process is gone (killed):
+        # then it is a stopped container that `delete` cleans up.
+        if not (st.creator_pid and proc_start_time(st.creator_pid) == st.creator_start):
+            st.status = STOPPED
         return
     if not init_alive(st):
         st.status = STOPPED
@@ -150,7 +157,7 @@ def refresh(root: str, st: State) -> None:
         return
     if st.cgroup_path:
         from ..cgroups import open_manager
-        if open_manager(st.cgroup_path, mode=st.cgroup_mode or None).is_frozen():
+        if open_manager(st.cgroup_path, st.cgroup_root, st.cgroup_mode or None).is_frozen():
             st.status = PAUSED
             return
     st.status = RUNNING

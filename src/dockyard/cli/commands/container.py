@@ -159,7 +159,20 @@ def cmd_rm(argv: list[str], gopts: dict) -> int:
     names = [c.strip("/") for c in a.containers if c.strip("/")]
     if len(names) != len(a.containers):
         raise CLIError("Error: container name cannot be empty", 1)
-    return each(names, lambda c: api.container_remove(c, a.force, a.volumes, a.link))
+    errors, failed = [], False
+    for n in names:
+        try:
+            api.container_remove(n, a.force, a.volumes, a.link)
+        except errdefs.EngineError as e:
+            errors.append(daemon_error(e).args[0])
+            # with -f a container that is not there is reported, not a failure (as docker)
+            failed = failed or not (a.force and isinstance(e, errdefs.NotFound))
+            continue
+        sys.stdout.write(n + "\n")
+    if errors:
+        sys.stdout.flush()
+        sys.stderr.write("\n".join(errors) + "\n")
+    return 1 if failed else 0
 
 
 def cmd_logs(argv: list[str], gopts: dict) -> int:
@@ -242,7 +255,7 @@ def cmd_top(argv: list[str], gopts: dict) -> int:
     p.add_argument("ps_args", nargs="*", metavar="ps OPTIONS")
     a = p.parse_args(argv)
     res = daemon_call(client(gopts).container_top, a.container, " ".join(a.ps_args) or None)
-    print_table(res.get("Titles") or [], [list(r) for r in res.get("Processes") or []])
+    print_table(res.get("Titles") or [], [list(r) for r in res.get("Processes") or []], minwidth=20)
     return 0
 
 

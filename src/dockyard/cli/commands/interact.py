@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 def cmd_exec(argv: list[str], gopts: dict) -> int:
     from .run import detach_keys_for
     from ..streams import TtyResizer, check_tty, stream, terminal_size
-    p = Parser(prog="dockyard exec", usage="dockyard exec [OPTIONS] CONTAINER COMMAND [ARG...]", interspersed=False)
+    p = Parser(prog="dockyard exec", usage="dockyard exec [OPTIONS] CONTAINER COMMAND [ARG...]", interspersed=False,
+               min_args=2)
     p.add_argument("-d", "--detach", action="store_true", help="Detached mode: run command in the background")
     p.add_argument("--detach-keys", default="", help="Override the key sequence for detaching a container")
     p.add_argument("-e", "--env", action="append", default=[], help="Set environment variables")
@@ -31,8 +32,6 @@ def cmd_exec(argv: list[str], gopts: dict) -> int:
     p.add_argument("container")
     p.add_argument("command", nargs=REMAINDER)
     a = p.parse_args(argv)
-    if not a.command:
-        p.error(f"dockyard: '{p._cmd()}' requires at least 2 arguments", 1, "See")
     try:
         env = []
         for f in a.env_file:

@@ -85,12 +85,12 @@ def display_ports(ports: list[dict[str, Any]]) -> str:
 class ContainerContext(Context):
     template_type = "*formatter.ContainerContext"
     FIELDS = ("Command", "CreatedAt", "ID", "Image", "Labels", "LocalVolumes", "Mounts", "Names", "Networks",
-              "Ports", "RunningFor", "Size", "State", "Status")
+              "Platform", "Ports", "RunningFor", "Size", "State", "Status")
     METHODS = ("Label",)
     HEADERS = {"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
                "RunningFor": "CREATED", "Ports": "PORTS", "State": "STATE", "Status": "STATUS", "Size": "SIZE",
                "Names": "NAMES", "Labels": "LABELS", "Label": "LABEL", "Mounts": "MOUNTS",
-               "Networks": "NETWORKS", "LocalVolumes": "LOCAL VOLUMES"}
+               "Networks": "NETWORKS", "LocalVolumes": "LOCAL VOLUMES", "Platform": "PLATFORM"}
 
     def __init__(self, c: dict[str, Any], trunc: bool = True) -> None:
         self.c = c
@@ -120,6 +120,11 @@ class ContainerContext(Context):
     @property
     def RunningFor(self) -> str:  # noqa: N802
         return human_duration(time.time() - self.c.get("Created", 0)) + " ago"
+
+    @property
+    def Platform(self) -> Any:  # noqa: N802 - the image's platform when the daemon reports one
+        return self.c.get("ImageManifestDescriptor", {}).get("platform") if self.c.get("ImageManifestDescriptor") \
+            else None
 
     @property
     def Ports(self) -> str:  # noqa: N802
@@ -207,7 +212,9 @@ def cmd_ps(argv: list[str], gopts: dict) -> int:
         check_format(fmt)
     filters = parse_filters(a.filter)
     limit = 1 if a.latest else a.last
-    size = a.size or ".Size" in fmt
+    # as docker: a template that shows the size asks for it, unless --size=false was given
+    size = a.size or (not a.quiet and "size" not in a.__dict__.get("_set_flags", ()) and
+                      (".Size" in fmt or "json ." in fmt or fmt.strip() in ("json", "{{json .}}")))
     cs = daemon_call(client(gopts).container_list, a.all, limit, size, filters)
     write_list(fmt, [ContainerContext(c, not a.no_trunc) for c in cs], DEFAULT_FORMAT,
                headers=ContainerContext.HEADERS)

@@ -131,6 +131,7 @@ def add_container_flags(p: Parser) -> None:
     a("--tmpfs", action="append", default=[], help="Mount a tmpfs directory")
     a("-t", "--tty", action="store_true", help="Allocate a pseudo-TTY")
     a("--ulimit", action="append", default=[], type=o.ulimit, kind="ulimit", help="Ulimit options")
+    a("--use-api-socket", action="store_true", help="Bind mount the daemon's API socket (as /var/run/docker.sock)")
     a("-u", "--user", default="", help="Username or UID (format: <name|uid>[:<group|gid>])")
     a("--userns", default="", help="User namespace to use")
     a("--uts", default="", help="UTS namespace to use")
@@ -212,7 +213,7 @@ def build_create_body(a: Namespace, detach: bool = False) -> dict[str, Any]:
     attach_stderr = "stderr" in attach or not attach
     if detach:
         if attach:
-            raise ValueError("Conflicting options: -a and -d")
+            raise ValueError("conflicting options: cannot specify both --attach and --detach")
         attach_stdin = attach_stdout = attach_stderr = False
     if a.memory_swappiness != -1 and not 0 <= a.memory_swappiness <= 100:
         raise ValueError(f"invalid value: {a.memory_swappiness}. Valid memory swappiness range is 0-100")
@@ -330,7 +331,7 @@ def build_create_body(a: Namespace, detach: bool = False) -> dict[str, Any]:
     network_mode = networks[0]["Target"] if networks else "default"
     restart = a.restart if isinstance(a.restart, dict) else o.restart_policy(a.restart)
     if a.rm and restart["Name"] not in ("", "no"):
-        raise ValueError("Conflicting options: --restart and --rm")
+        raise ValueError("conflicting options: cannot specify both --restart and --rm")
     host: dict[str, Any] = {
         "Binds": binds or None, "ContainerIDFile": a.cidfile, "LogConfig": {"Type": a.log_driver, "Config": log_opts},
         "NetworkMode": network_mode, "PortBindings": bindings or None, "RestartPolicy": restart,
@@ -425,12 +426,10 @@ def build_create_body(a: Namespace, detach: bool = False) -> dict[str, Any]:
     return body
 
 
-def report_error(command: str, message: str, with_help: bool) -> None:
-    """docker's reportError: "dockyard: <message>." (plus a help hint)."""
-    msg = message.rstrip(".") + "."
-    if with_help:
-        msg += f"\nSee 'dockyard {command} --help'."
-    sys.stderr.write(f"dockyard: {msg}\n")
+def report_error(command: str, message: str) -> None:
+    """As docker 28 reports run/create failures:
+    "dockyard: <message>", a blank line, "Run 'dockyard run --help' for more information"."""
+    sys.stderr.write(f"dockyard: {message}\n\nRun 'dockyard {command} --help' for more information\n")
 
 
 def start_error_status(message: str) -> int:
@@ -469,13 +468,12 @@ def create_container(api: Any, body: dict[str, Any], a: Namespace, gopts: dict, 
     from ..progress import StreamError
     name = a.name
     if a.cidfile and os.path.exists(a.cidfile):
-        report_error(command, f"Container ID file found, make sure the other container isn't running or "
-                              f"delete {a.cidfile}", True)
+        report_error(command, f"container ID file found, make sure the other container isn't running or "
+                              f"delete {a.cidfile}")
         raise StatusError(125)
     policy = a.pull
     if policy not in ("always", "missing", "never"):
-        report_error(command, f'invalid pull option: \'{policy}\': must be one of "always", "missing" or "never"',
-                     True)
+        report_error(command, f'invalid pull option: \'{policy}\': must be one of "always", "missing" or "never"')
         raise StatusError(125)
     try:
         if policy == "always":
@@ -491,12 +489,16 @@ def create_container(api: Any, body: dict[str, Any], a: Namespace, gopts: dict, 
     except errdefs.EngineError as e:
         from ...client import DaemonUnreachable
         if isinstance(e, DaemonUnreachable):  # one line saying how to start it, nothing else
-            raise CLIError(e.message, 125) from None
+            raise CLIError(e.message, 125 if command == "run" else 1) from None
         msg = daemon_error(e).args[0]
-        report_error(command, msg, True)
+        if command == "create":  # docker's create prints the daemon's error as is, exit 1
+            raise CLIError(msg, 1) from None
+        report_error(command, msg)
         raise StatusError(start_error_status(msg)) from None
     except StreamError as e:
-        report_error(command, e.message, True)
+        if command == "create":
+            raise CLIError(e.message, 1) from None
+        report_error(command, e.message)
         raise StatusError(125) from None
     for w in res.get("Warnings") or []:
         sys.stderr.write(f"WARNING: {w}\n")
@@ -523,14 +525,29 @@ def _parse(argv: list[str], command: str) -> tuple[Namespace, dict[str, Any]]:
     try:
         body = build_create_body(a, detach=run and a.detach)
     except ValueError as e:
-        report_error(command, str(e), True)
+        report_error(command, str(e))
         raise StatusError(125) from None
     return a, body
+
+
+def api_socket_mount(api: Any, body: dict[str, Any], command: str) -> None:
+    """--use-api-socket: the daemon's own unix socket at /var/run/docker.sock
+    (registry credentials are not copied in)."""
+    host = api.host
+    if not (host.startswith("unix://") or host.startswith("/")):
+        report_error(command, "flag --use-api-socket can't be used with a Docker host that is not a Unix socket")
+        raise StatusError(125)
+    path = host[7:] if host.startswith("unix://") else host
+    body["HostConfig"].setdefault("Mounts", None)
+    body["HostConfig"]["Mounts"] = (body["HostConfig"]["Mounts"] or []) + [
+        {"Type": "bind", "Source": path, "Target": "/var/run/docker.sock"}]
 
 
 def cmd_create(argv: list[str], gopts: dict) -> int:
     a, body = _parse(argv, "create")
     api = client(gopts)
+    if a.use_api_socket:
+        api_socket_mount(api, body, "create")
     sys.stdout.write(create_container(api, body, a, gopts, "create") + "\n")
     return 0
 
@@ -538,6 +555,8 @@ def cmd_create(argv: list[str], gopts: dict) -> int:
 def cmd_run(argv: list[str], gopts: dict) -> int:
     a, body = _parse(argv, "run")
     api = client(gopts)
+    if a.use_api_socket:
+        api_socket_mount(api, body, "run")
     if not a.detach:
         from ..streams import check_tty
         check_tty(body["AttachStdin"], a.tty)
@@ -547,7 +566,7 @@ def cmd_run(argv: list[str], gopts: dict) -> int:
             api.container_start(cid)
         except errdefs.EngineError as e:
             msg = daemon_error(e).args[0]
-            report_error("run", msg, False)
+            report_error("run", msg)
             if a.rm:
                 _wait_removed(api, cid)
             raise StatusError(start_error_status(msg)) from None
@@ -600,7 +619,7 @@ def run_attached(api: Any, cid: str, gopts: dict, body: dict[str, Any], auto_rem
         except errdefs.EngineError as e:
             sock.close()
             msg = daemon_error(e).args[0]
-            report_error("run", msg, False)
+            report_error("run", msg)
             if auto_remove:
                 try:
                     api.wait_result(wait)

@@ -175,9 +175,9 @@ def _once(api: Any, a: Any) -> int:
                 errors.append(daemon_error(e).args[0])
             else:  # gone between list and stats
                 continue
-    sys.stdout.write(_render(a.format, rows))
-    if errors:
+    if errors:  # docker shows no table when a named container fails
         raise CLIError("\n".join(errors), 1)
+    sys.stdout.write(_render(a.format, rows))
     return 0
 
 

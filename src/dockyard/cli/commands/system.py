@@ -74,7 +74,7 @@ def cmd_version(argv: list[str], gopts: dict) -> int:
         out.append(f"  Version:          {comp.get('Version', '')}")
         for k, v in sorted((comp.get("Details") or {}).items()):
             out.append(f"  {k + ':':<17} {v}")
-    sys.stdout.write("\n".join(line.rstrip() for line in out) + "\n")
+    sys.stdout.write("\n".join(out) + "\n")
     return 0
 
 
@@ -133,6 +133,10 @@ def format_info(i: dict[str, Any]) -> str:
     if runtimes:
         out.append(f" Runtimes: {' '.join(sorted(runtimes))}")
     out.append(f" Default Runtime: {i.get('DefaultRuntime', '')}")
+    out.append(f" Init Binary: {i.get('InitBinary', '')}")
+    for label, key in (("containerd version", "ContainerdCommit"), ("runc version", "RuncCommit"),
+                       ("init version", "InitCommit")):
+        out.append(f" {label}: {(i.get(key) or {}).get('ID', '')}")
     sec = i.get("SecurityOptions") or []
     if sec:
         out.append(" Security Options:")
@@ -150,8 +154,11 @@ def format_info(i: dict[str, Any]) -> str:
             f" Total Memory: {bytes_size(i.get('MemTotal', 0))}",
             f" Name: {i.get('Name', '')}",
             f" ID: {i.get('ID', '')}",
-            f" Dockyard Root Dir: {i.get('DockerRootDir', '')}",
+            f" Docker Root Dir: {i.get('DockerRootDir', '')}",  # docker's label: scripts grep for it
             f" Debug Mode: {str(bool(i.get('Debug'))).lower()}"]
+    if i.get("Debug"):
+        out += [f"  File Descriptors: {i.get('NFd', 0)}", f"  Goroutines: {i.get('NGoroutines', 0)}",
+                f"  System Time: {i.get('SystemTime', '')}", f"  EventsListeners: {i.get('NEventsListener', 0)}"]
     if i.get("Labels"):
         out.append(" Labels:")
         out += [f"  {lab}" for lab in i["Labels"]]

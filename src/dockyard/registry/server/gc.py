@@ -86,6 +86,21 @@ def collect(storage: Storage, dry_run: bool = False, delete_untagged: bool = Fal
         report.deleted_blobs.append((digest, storage.blob_size(digest) or 0))
     if dry_run:
         return report
+    # A push may have landed a manifest since the mark: mark again just
+    # before deleting, and spare whatever it uses (the window left is the
+    # deletion itself; read-only mode closes it).
+    doomed_manifests = {(repo, digest) for repo, digest, _ in plan}
+    late: set[str] = set()
+    for repo in storage.repositories():
+        for digest, media_type in storage.manifests(repo):
+            if digest in report.marked or (repo, digest) in doomed_manifests:
+                continue
+            m = _parse(storage, repo, digest, media_type)
+            late.add(digest)
+            late.update(d.digest for d in m.blobs)
+    if late:
+        report.marked |= late
+        report.deleted_blobs = [(d, size) for d, size in report.deleted_blobs if d not in late]
     for repo, digest, m in plan:
         if m is not None and m.subject is not None:
             storage.remove_referrer(repo, m.subject.digest, digest)

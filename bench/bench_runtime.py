@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""dockyard-runtime against runc on the same busybox bundle running `true`,
+side by side in one run (interleaved, so load from elsewhere hits both):
+
+- `run` (create, start, wait, delete in one command),
+- `create` + `start` + `delete --force` (three commands, as a shim calls them),
+
+with medians, the ratios to runc, and each runtime's peak RSS for `run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+
+from _common import BIN, peak_rss_kb, report, summary
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=30)
+    ap.add_argument("--warmup", type=int, default=3)
+    a = ap.parse_args()
+    from _support.bundle import make_bundle
+
+    ours = os.path.join(BIN, "dockyard-runtime")
+    runtimes = {"dockyard-runtime": ours}
+    runc = shutil.which("runc")
+    if runc:
+        runtimes["runc"] = runc
+    tmp = tempfile.mkdtemp(prefix="dybench-rt")
+    parent = f"/dybench-rt-{os.getpid()}"
+    notes: list[str] = []
+    try:
+        bundle = os.path.join(tmp, "bundle")
+        make_bundle(bundle, ["true"], cgroups_path=f"{parent}/c")
+        state = os.path.join(tmp, "state")
+        counter = iter(range(10_000_000))
+        null = os.open(os.devnull, os.O_RDWR)
+
+        # stdio on /dev/null: the container's init inherits it, and a pipe
+        # would keep our reads open until the container exits.
+        quiet = {"stdin": null, "stdout": null, "stderr": null}
+
+        def run(exe: str) -> None:
+            check(exe, "run", "--bundle", bundle, f"c{next(counter)}")
+
+        def create_start_delete(exe: str) -> None:
+            cid = f"c{next(counter)}"
+            check(exe, "create", "--bundle", bundle, cid)
+            check(exe, "start", cid)
+            check(exe, "delete", "--force", cid)
+
+        def check(exe: str, *args: str) -> None:
+            res = subprocess.run([exe, "--root", state, *args], **quiet)
+            if res.returncode != 0:
+                raise RuntimeError(f"{exe} {' '.join(args)} failed with {res.returncode}")
+
+        samples: dict[str, list[float]] = {}
+        for label, fn in (("run", run), ("create+start+delete", create_start_delete)):
+            for _ in range(a.warmup):
+                for exe in runtimes.values():
+                    fn(exe)
+            for _ in range(a.runs):
+                for name, exe in runtimes.items():  # interleaved
+                    t = time.perf_counter()
+                    fn(exe)
+                    samples.setdefault(f"{name} {label}", []).append(time.perf_counter() - t)
+        rss = {name: peak_rss_kb([exe, "--root", state, "run", "--bundle", bundle, f"rss{next(counter)}"])
+               for name, exe in runtimes.items()}
+        notes.append("peak RSS of `run`: " + ", ".join(f"{n} {kb} KB" for n, kb in rss.items()))
+        if not runc:
+            notes.append("runc is not installed: no reference to compare with")
+        notes.append(f"load average at the end: {os.getloadavg()[0]:.2f} (other work on the machine skews both)")
+    finally:
+        for ctrl in os.listdir("/sys/fs/cgroup"):
+            p = os.path.join("/sys/fs/cgroup", ctrl, parent.strip("/"))
+            for d in (os.path.join(p, "c"), p):
+                try:
+                    os.rmdir(d)
+                except OSError:
+                    pass
+        shutil.rmtree(tmp, ignore_errors=True)
+    rows = [(k, summary(v)) for k, v in samples.items()]
+    report("runtime", rows, [
+        ("run: dockyard-runtime/runc", "dockyard-runtime run", "runc run"),
+        ("create+start+delete: dockyard-runtime/runc", "dockyard-runtime create+start+delete",
+         "runc create+start+delete"),
+    ], notes)
+
+
+if __name__ == "__main__":
+    main()
