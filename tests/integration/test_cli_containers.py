@@ -205,3 +205,17 @@ def test_system_df_and_container_prune(daemon) -> None:
     assert ok(daemon.cli("ps", "-aq", "-f", "name=kept")) != ""
     daemon.cli("rm", "kept")
     assert os.path.exists(daemon.data_root)
+
+
+def test_system_prune(daemon) -> None:
+    ok(daemon.cli("create", "--name", "leftover", "busybox", "true"))
+    ok(daemon.cli("network", "create", "leftover-net"))
+    res = daemon.cli("system", "prune", input=b"y\n")
+    out = ok(res)
+    assert out.startswith("WARNING! This will remove:\n  - all stopped containers\n"
+                          "  - all networks not used by at least one container\n  - all dangling images\n"
+                          "  - unused build cache\n")
+    assert "Deleted Containers:\n" in out and "Deleted Networks:\nleftover-net\n" in out
+    assert out.rstrip().splitlines()[-1].startswith("Total reclaimed space: ")
+    assert daemon.cli("ps", "-aq", "-f", "name=leftover").stdout == b""
+    assert b"busybox" in daemon.cli("images").stdout  # used by nothing, but tagged: kept without -a
