@@ -29,6 +29,10 @@ import time
 from _common import REPO, docker_daemon_available
 
 CHUNK = 1 << 20
+C2C = "container->container, one bridge (sockets in the namespaces)"
+DIRECT = "host->container, direct to its address"
+PROXY = "host->container, 127.0.0.1 published port (dockyard-proxy)"
+HAIRPIN = "host->container, 127.0.0.1 published port (hairpin NAT, --userland-proxy=false)"
 
 
 def receiver(sock: socket.socket, result: list[int]) -> None:
@@ -105,82 +109,70 @@ def print_report(rows: list[tuple[str, str, list[float]]], notes: list[str]) -> 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=2.0)
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=5)
     a, _ = ap.parse_known_args()
     from _support.daemon import TestDaemon
 
     rows: list[tuple[str, str, list[float]]] = []
     notes: list[str] = []
-    raw: dict[str, list[float]] = {}
 
-    def measure(label: str, listener, sender) -> None:
-        raw[label] = [transfer(listener, sender, a.seconds) for _ in range(a.repeat)]
-        rows.append((label, "Gbit/s", raw[label]))
+    def docker_in(d: "TestDaemon", *args: str) -> str:
+        res = subprocess.run(["docker", *args], env=d.env(), capture_output=True, text=True, timeout=120)
+        if res.returncode != 0:
+            raise RuntimeError(f"docker {' '.join(args)}: {res.stderr}")
+        return res.stdout.strip()
 
+    def inspect(d: "TestDaemon", name: str) -> dict:
+        return json.loads(docker_in(d, "inspect", name))[0]
+
+    # Two daemons side by side: the default (userland proxy) and --userland-proxy=false (hairpin NAT).
     d = TestDaemon().start()
+    h = TestDaemon(["--userland-proxy=false"]).start()
     try:
-        d.import_busybox()
-        env = d.env()
-
-        def docker(*args: str) -> str:
-            res = subprocess.run(["docker", *args], env=env, capture_output=True, text=True, timeout=120)
-            if res.returncode != 0:
-                raise RuntimeError(f"docker {' '.join(args)}: {res.stderr}")
-            return res.stdout.strip()
-
-        def inspect(name: str) -> dict:
-            return json.loads(docker("inspect", name))[0]
-
-        docker("network", "create", "benchnet")
-        docker("run", "-d", "--name", "rx", "--network", "benchnet", "-p", "127.0.0.1::5001", "busybox", "sleep", "3600")
-        docker("run", "-d", "--name", "tx", "--network", "benchnet", "busybox", "sleep", "3600")
-        rx, tx = inspect("rx"), inspect("tx")
+        for x in (d, h):
+            x.import_busybox()
+        docker_in(d, "network", "create", "benchnet")
+        docker_in(d, "run", "-d", "--name", "rx", "--network", "benchnet", "-p", "127.0.0.1::5001", "busybox",
+                  "sleep", "3600")
+        docker_in(d, "run", "-d", "--name", "tx", "--network", "benchnet", "busybox", "sleep", "3600")
+        docker_in(h, "run", "-d", "--name", "rx", "-p", "127.0.0.1::5001", "busybox", "sleep", "3600")
+        rx, tx, hrx = inspect(d, "rx"), inspect(d, "tx"), inspect(h, "rx")
         rx_key, tx_key = rx["NetworkSettings"]["SandboxKey"], tx["NetworkSettings"]["SandboxKey"]
         rx_ip = rx["NetworkSettings"]["Networks"]["benchnet"]["IPAddress"]
-        host_port = int(rx["NetworkSettings"]["Ports"]["5001/tcp"][0]["HostPort"])
-
-        measure("container->container, one bridge (sockets in the namespaces)",
-                listen_in(rx_key, 5001), connect_from(tx_key, (rx_ip, 5001)))
-        measure("host->container, direct to its address", listen_in(rx_key, 5001), connect_from(None, (rx_ip, 5001)))
-        measure("host->container, 127.0.0.1 published port (dockyard-proxy)",
-                listen_in(rx_key, 5001), connect_from(None, ("127.0.0.1", host_port)))
+        port = int(rx["NetworkSettings"]["Ports"]["5001/tcp"][0]["HostPort"])
+        hkey = hrx["NetworkSettings"]["SandboxKey"]
+        hport = int(hrx["NetworkSettings"]["Ports"]["5001/tcp"][0]["HostPort"])
+        paths = {
+            C2C: (listen_in(rx_key, 5001), connect_from(tx_key, (rx_ip, 5001))),
+            DIRECT: (listen_in(rx_key, 5001), connect_from(None, (rx_ip, 5001))),
+            PROXY: (listen_in(rx_key, 5001), connect_from(None, ("127.0.0.1", port))),
+            HAIRPIN: (listen_in(hkey, 5001), connect_from(None, ("127.0.0.1", hport))),
+        }
+        # Interleaved rounds, so that the load of a shared machine hits every path alike.
+        raw: dict[str, list[float]] = {k: [] for k in paths}
+        for _ in range(a.repeat):
+            for label, (listener, sender) in paths.items():
+                raw[label].append(transfer(listener, sender, a.seconds))
+        for label in paths:
+            rows.append((label, "Gbit/s", raw[label]))
 
         # busybox nc in both containers: what a user's shell pipeline gets.
         mib = 256
-        docker("rm", "-f", "rx")
-        docker("run", "-d", "--name", "rx", "--network", "benchnet", "busybox", "sh", "-c",
-               "nc -l -p 5002 > /dev/null")
         samples = []
         for _ in range(a.repeat):
+            docker_in(d, "run", "-d", "--name", "sink", "--network", "benchnet", "busybox", "sh", "-c",
+                      "nc -l -p 5002 > /dev/null")
             t = time.perf_counter()
-            docker("run", "--rm", "--network", "benchnet", "busybox", "sh", "-c",
-                   f"dd if=/dev/zero bs=1M count={mib} 2>/dev/null | nc rx 5002")
+            docker_in(d, "run", "--rm", "--network", "benchnet", "busybox", "sh", "-c",
+                      f"dd if=/dev/zero bs=1M count={mib} 2>/dev/null | nc sink 5002")
             samples.append(mib * 8 * 1.048576 / 1000 / (time.perf_counter() - t))
-            docker("rm", "-f", "rx")
-            docker("run", "-d", "--name", "rx", "--network", "benchnet", "busybox", "sh", "-c",
-                   "nc -l -p 5002 > /dev/null")
-        raw["busybox nc"] = samples
+            docker_in(d, "rm", "-f", "sink")
         rows.append(("container->container, busybox dd | nc, 256 MiB incl. container start", "Gbit/s", samples))
-        docker("rm", "-f", "rx", "tx")
-        docker("network", "rm", "benchnet")
+        docker_in(d, "rm", "-f", "rx", "tx")
+        docker_in(d, "network", "rm", "benchnet")
     finally:
         d.teardown()
-
-    # Hairpin NAT instead of the proxy.
-    d = TestDaemon(["--userland-proxy=false"]).start()
-    try:
-        d.import_busybox()
-        env = d.env()
-        res = subprocess.run(["docker", "run", "-d", "--name", "rx", "-p", "127.0.0.1::5001", "busybox", "sleep",
-                              "3600"], env=env, capture_output=True, text=True, check=True)
-        info = json.loads(subprocess.run(["docker", "inspect", res.stdout.strip()], env=env, capture_output=True,
-                                         text=True, check=True).stdout)[0]
-        key = info["NetworkSettings"]["SandboxKey"]
-        port = int(info["NetworkSettings"]["Ports"]["5001/tcp"][0]["HostPort"])
-        measure("host->container, 127.0.0.1 published port (hairpin NAT, --userland-proxy=false)",
-                listen_in(key, 5001), connect_from(None, ("127.0.0.1", port)))
-    finally:
-        d.teardown()
+        h.teardown()
 
     # Sandbox set-up and tear-down, through the controller itself.
     setup, teardown = sandbox_times(10)
@@ -190,10 +182,8 @@ def main() -> None:
     if not docker_daemon_available():
         notes.append("no Docker engine runs on this machine (docker here is the client only): docker0 and "
                      "docker-proxy cannot be measured; ratios compare against a direct connection instead")
-    direct = statistics.median(raw["host->container, direct to its address"])
-    for label in ("host->container, 127.0.0.1 published port (dockyard-proxy)",
-                  "host->container, 127.0.0.1 published port (hairpin NAT, --userland-proxy=false)",
-                  "container->container, one bridge (sockets in the namespaces)"):
+    direct = statistics.median(raw[DIRECT])
+    for label in (PROXY, HAIRPIN, C2C):
         notes.append(f"{label} / direct: {statistics.median(raw[label]) / direct:.2f}x")
     print_report(rows, notes)
 

@@ -175,6 +175,13 @@ def main() -> None:
                       ("pull dockyard/docker-registry (time; <1 is faster)", "pull dockyard", "pull docker-registry")]
             name = "registry_push_pull" + ("_equal" if equal else "")
             res = report(f"{name}: skopeo ~{a.size_mb} MB image, {tag}", rows, ratios, notes)
+            if len(kinds) == 2:
+                # rounds ran back to back: the median of per-round ratios cancels
+                # most of the drift a shared, loaded machine adds
+                for op, t in (("push", push), ("pull", pull)):
+                    paired = statistics.median(x / y for x, y in zip(t["dockyard"], t["docker-registry"]))
+                    res["ratios"][f"{op} paired median (time)"] = paired
+                    print(f"  paired ratio {op} dockyard/docker-registry (median of per-round ratios): {paired:.2f}x")
             for k in kinds:
                 mbps = size / 1e6 / statistics.median(push[k]), size / 1e6 / statistics.median(pull[k])
                 print(f"  {k}: push {mbps[0]:.0f} MB/s, pull {mbps[1]:.0f} MB/s")

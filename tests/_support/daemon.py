@@ -197,6 +197,7 @@ class TestDaemon:
             found.append(f"iptables {rule}")
         for path in leaks.files_in(os.path.join(self.exec_root, "netns")):
             found.append(f"netns file {path}")
+        found += leaks.build_leftovers(self.data_root, self.exec_root)
         return found
 
     def force_clean(self) -> None:

@@ -171,3 +171,29 @@ def routed_subnets() -> list[str]:
     except OSError:
         pass
     return out
+
+
+def build_leftovers(data_root: str, exec_root: str) -> list[str]:
+    """What a build must not leave once it is over: active build snapshots
+    and views, step bundles, mount points, temporary context spools."""
+    import json
+    out = []
+    try:
+        with open(os.path.join(data_root, "overlay", "metadata.json")) as f:
+            snaps = json.load(f).get("snapshots", {})
+    except (OSError, ValueError):
+        snaps = {}
+    for key, rec in snaps.items():
+        if key.startswith("build-") and rec.get("kind") != "committed":
+            out.append(f"build snapshot {key} ({rec.get('kind')})")
+    for d, what in ((os.path.join(exec_root, "build"), "build mount dir"),
+                    (os.path.join(data_root, "builder", "tmp"), "build temp dir")):
+        try:
+            out += [f"{what} {n}" for n in os.listdir(d)]
+        except FileNotFoundError:
+            pass
+    try:
+        out += [f"build bundle {n}" for n in os.listdir(os.path.join(exec_root, "containers")) if n.startswith("build-")]
+    except FileNotFoundError:
+        pass
+    return out

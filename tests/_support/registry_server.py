@@ -73,19 +73,28 @@ class RegistryServer:
         raise NotImplementedError
 
     def start(self, timeout: float = 20.0) -> "RegistryServer":
+        """Start and wait until it listens; on failure nothing is left behind
+        (process stopped, directory removed) and the error carries its log."""
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(self.args(), stdout=log, stderr=log, stdin=subprocess.DEVNULL)
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.kind} exited with {self.proc.returncode}:\n{self.log()}")
+                self._fail(f"{self.kind} exited with {self.proc.returncode}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1):
                     return self
             except OSError:
                 time.sleep(0.05)
-        raise RuntimeError(f"{self.kind} did not listen within {timeout}s:\n{self.log()}")
+        self._fail(f"{self.kind} did not listen within {timeout}s")
+        raise AssertionError("unreachable")
+
+    def _fail(self, why: str) -> None:
+        text = self.log()
+        self.stop(signal.SIGKILL)
+        shutil.rmtree(self.base, ignore_errors=True)
+        raise RuntimeError(f"{why}:\n{text}")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int | None:
         if self.proc is None:
@@ -169,11 +178,13 @@ class DockyardRegistry(RegistryServer):
 class DockerRegistry(RegistryServer):
     kind = "docker-registry"
 
-    def __init__(self, users: dict[str, str] | None = None, access_log: bool = True) -> None:
+    def __init__(self, users: dict[str, str] | None = None, access_log: bool = True,
+                 token: dict[str, str] | None = None) -> None:
         super().__init__()
         if users:
             self.write_htpasswd(users)
         self.access_log = access_log
+        self.token = token  # distribution's auth.token section: realm, service, issuer, rootcertbundle
         self.config_path = os.path.join(self.base, "config.yml")
 
     def args(self) -> list[str]:
@@ -188,6 +199,8 @@ class DockerRegistry(RegistryServer):
         }
         if self.htpasswd:
             config["auth"] = {"htpasswd": {"realm": "docker-registry", "path": self.htpasswd}}
+        if self.token:
+            config["auth"] = {"token": dict(self.token)}
         with open(self.config_path, "w") as f:
             yaml.safe_dump(config, f)
         return [DOCKER_REGISTRY, "serve", self.config_path]

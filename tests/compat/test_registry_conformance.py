@@ -11,7 +11,6 @@ strict xfail turns red and the mark must go."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re

@@ -16,6 +16,7 @@ import os
 import secrets
 import socket
 import struct
+import sys
 import subprocess
 import threading
 import time
@@ -234,6 +235,13 @@ def test_connect_and_disconnect_a_running_container(net: TestDaemon) -> None:
     # The address went back to the pool: connecting again gets it again.
     docker(net, "network", "connect", "--ip", "10.127.254.77", "two", "roamer")
     assert ip_on(net, "roamer", "two") == "10.127.254.77"
+    # A container that is not running is connected when it starts.
+    docker(net, "create", "--name", "later", "--network", "one", "busybox", "sleep", "300")
+    docker(net, "network", "connect", "--alias", "late", "two", "later")
+    assert inspect(net, "later")["NetworkSettings"]["Networks"]["two"]["IPAddress"] == ""
+    docker(net, "start", "later")
+    assert sh(net, "two", "ping -c1 -W2 late").returncode == 0
+    assert set(inspect(net, "later")["NetworkSettings"]["Networks"]) == {"one", "two"}
 
 
 # -- published ports ----------------------------------------------------------------------------------------
@@ -358,7 +366,7 @@ def test_macvlan_containers_reach_each_other(net: TestDaemon) -> None:
         key = inspect(net, "mv1")["NetworkSettings"]["SandboxKey"]
         link = subprocess.run(["nsenter", f"--net={key}", "ip", "-d", "link", "show", "eth0"], capture_output=True,
                               text=True).stdout
-        assert "macvlan mode bridge" in link and f"@if" in link
+        assert "macvlan mode bridge" in link and "@if" in link
     finally:
         net.remove_all_containers()
         net.docker("network", "rm", "mvl")
@@ -529,3 +537,36 @@ def test_ps_filters_by_network_and_ports(net: TestDaemon) -> None:
     assert docker(net, "ps", "-q", "--no-trunc", "--filter", "publish=8000").split() == [b]
     assert docker(net, "ps", "-q", "--no-trunc", "--filter", "expose=9000/tcp").split() == [a]
     assert docker(net, "ps", "-q", "--filter", "publish=1-100").split() == []
+
+
+def test_bridge_none_disables_the_default_network(fresh_daemon) -> None:
+    d = fresh_daemon("--bridge=none", net_defaults=False)
+    assert "bridge" not in {n["Name"] for n in d.client().get_json("/networks")}
+    assert sh(d, "default", "echo $(ls /sys/class/net)").stdout.decode().split() == ["lo"]
+    docker(d, "network", "create", "still")
+    assert sh(d, "still", "echo $(ls /sys/class/net)").stdout.decode().split() == ["eth0", "lo"]
+    docker(d, "network", "rm", "still")
+
+
+def test_outbound_traffic_is_masqueraded(net: TestDaemon) -> None:
+    """A container reaches "another host" (a namespace wired to this one) from the host's address."""
+    other = OtherHost(net)
+    try:
+        server = subprocess.Popen(
+            ["ip", "netns", "exec", other.ns, sys.executable, "-c",
+             "import socket; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); "
+             f"s.bind(('{other.peer_ip}', 9000)); s.listen(4); print('ready', flush=True)\n"
+             "while True:\n c, a = s.accept(); c.sendall(a[0].encode() + b'\\n'); c.close()"],
+            stdout=subprocess.PIPE, text=True)
+        try:
+            assert server.stdout.readline().strip() == "ready"
+            res = sh(net, "bridge", f"nc -w2 {other.peer_ip} 9000 </dev/null")
+            assert res.stdout.decode().strip() == other.host_ip, res.stderr  # not the container's address
+            docker(net, "network", "create", "--internal", "sealed")
+            res = sh(net, "sealed", f"nc -w2 {other.peer_ip} 9000 </dev/null")
+            assert res.returncode != 0 and res.stdout == b""
+        finally:
+            server.kill()
+            server.wait()
+    finally:
+        other.close()

@@ -238,14 +238,16 @@ def test_truncated_uploads_store_nothing(reg, http) -> None:
 ])
 def test_path_traversal_is_refused_and_touches_nothing(reg, target) -> None:
     before = files_under(reg.root)
-    tmp_before = set(os.listdir("/tmp"))
+    beside = set(os.listdir(reg.base))
+    passwd = os.stat("/etc/passwd").st_mtime_ns
     for method in (b"GET", b"PUT", b"POST", b"DELETE", b"PATCH"):
         resp = raw_request(reg.port, method + b" " + target + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
                            b"Content-Type: application/vnd.oci.image.manifest.v1+json\r\n\r\n", b"{}")
         status = int(resp.split(b" ", 2)[1])
         assert status in (301, 400, 404, 405), (method, target, resp[:300])
     assert files_under(reg.root) == before
-    assert {n for n in set(os.listdir("/tmp")) - tmp_before if not n.startswith(("pytest", "dy"))} == set()
+    assert set(os.listdir(reg.base)) == beside  # nothing beside the storage root either
+    assert os.stat("/etc/passwd").st_mtime_ns == passwd
 
 
 def test_name_longer_than_255_is_name_invalid(http) -> None:

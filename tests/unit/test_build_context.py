@@ -119,3 +119,39 @@ def test_write_into_a_root_never_leaves_it(ctx, tmp_path) -> None:
     assert (root / "dest/deep/c.txt").read_bytes() == b"C"
     assert oct((root / "dest/a.txt").stat().st_mode & 0o777) == "0o640"
     assert (root / "dest/a.txt").stat().st_mtime == 1_600_000_000
+
+
+def test_tar_cut_after_the_last_file(tmp_path) -> None:
+    """docker's CLI sends this when it adds a Dockerfile from outside the context."""
+    data = make_tar([("a", b"1"), ("Dockerfile", b"FROM busybox\n")])
+    cut = data[:512 * 3 + len(b"FROM busybox\n")]  # no padding, no end-of-archive blocks
+    c = BuildContext.load(io.BytesIO(cut), str(tmp_path / "w"))
+    try:
+        assert c.read("Dockerfile") == b"FROM busybox\n" and c.read("a") == b"1"
+    finally:
+        c.close()
+
+
+@pytest.mark.parametrize("fmt", [tarfile.USTAR_FORMAT, tarfile.GNU_FORMAT, tarfile.PAX_FORMAT])
+def test_tarscan_reads_what_tarfile_writes(fmt) -> None:
+    from dockyard.build import tarscan
+    buf = io.BytesIO()
+    long = "deep/" * 30 + "file.txt"
+    with tarfile.open(fileobj=buf, mode="w", format=fmt) as tf:
+        for name, kind, data, link in (("dir", tarfile.DIRTYPE, b"", ""), ("dir/f", tarfile.REGTYPE, b"x" * 700, ""),
+                                       (long, tarfile.REGTYPE, b"long", ""), ("ln", tarfile.SYMTYPE, b"", "l" * 150),
+                                       ("hard", tarfile.LNKTYPE, b"", "dir/f"), ("fifo", tarfile.FIFOTYPE, b"", "")):
+            if fmt == tarfile.USTAR_FORMAT and (len(link) > 100):
+                continue
+            ti = tarfile.TarInfo(name)
+            ti.type, ti.size, ti.linkname, ti.mode, ti.mtime, ti.uid = kind, len(data), link, 0o640, 1234567890, 7
+            tf.addfile(ti, io.BytesIO(data) if data else None)
+    raw = buf.getvalue()
+    got = {m.name.rstrip("/"): m for m in tarscan.scan(raw, len(raw))}
+    with tarfile.open(fileobj=io.BytesIO(raw)) as tf:
+        for want in tf:
+            m = got[want.name.rstrip("/")]
+            assert (m.type, m.mode, m.uid, m.mtime, m.linkname) == (want.type, want.mode, want.uid,
+                                                                      int(want.mtime), want.linkname)
+            if want.isreg():
+                assert raw[m.offset:m.offset + m.size] == tf.extractfile(want).read()

@@ -309,7 +309,7 @@ def test_wait_top_port_rename_diff(api: FakeAPI, capfd: pytest.CaptureFixture[st
     assert run(capfd, "wait", "c1")[:2] == (0, "7\n")
     api.on("GET", "/containers/c1/top", {"Titles": ["PID", "CMD"], "Processes": [["1", "sleep 100"]]})
     rc, out, _ = run(capfd, "top", "c1", "-o", "pid,comm")
-    assert out == "PID       CMD\n1         sleep 100\n"
+    assert out == "PID" + " " * 17 + "CMD\n1" + " " * 19 + "sleep 100\n"
     assert api.find("GET", "/containers/c1/top")[0].q("ps_args") == "-o pid,comm"
     api.on("GET", "/containers/c1/json", {"Id": CID, "NetworkSettings": {"Ports": {
         "80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}, {"HostIp": "::", "HostPort": "8080"}],
@@ -582,3 +582,13 @@ def subprocess_cli(api: FakeAPI, argv: list[str], stdin: bytes, tmp_path) -> tup
     res = subprocess.run([sys.executable, "-m", "dockyard.cli.main", *argv], input=stdin, capture_output=True,
                          env=env, timeout=60)
     return res.returncode, res.stdout.decode(), res.stderr.decode()
+
+
+def test_use_api_socket_mounts_the_daemon_socket(api: FakeAPI, capfd: pytest.CaptureFixture[str]) -> None:
+    api.on("POST", "/containers/create", Reply(201, {"Id": CID}))
+    assert run(capfd, "create", "--use-api-socket", "-v", "/a:/b", "busybox")[0] == 0
+    hc = api.requests[-1].json()["HostConfig"]
+    assert hc["Mounts"] == [{"Type": "bind", "Source": api.path, "Target": "/var/run/docker.sock"}]
+    assert hc["Binds"] == ["/a:/b"]
+    rc, _, err = run(capfd, "-H", "tcp://127.0.0.1:1", "create", "--use-api-socket", "busybox")
+    assert rc == 125 and "not a Unix socket" in err

@@ -141,7 +141,7 @@ def test_published_ports() -> None:
 def test_names_fit_and_differ_between_daemons() -> None:
     a, b = Names.for_data_root("/var/lib/a"), Names.for_data_root("/var/lib/b")
     assert a.instance != b.instance and a == Names.for_data_root("/var/lib/a")
-    for name in (a.bridge("f" * 64), a.veth(), a.transit(), a.default_bridge("/var/lib/a")):
+    for name in (a.bridge("f" * 64), a.veth(), a.default_bridge("/var/lib/a")):
         assert len(name) <= 15 and name.startswith(a.link_prefix)
     assert Names.for_data_root("/var/lib/dockyard").default_bridge("/var/lib/dockyard") == "dockyard0"
     assert len(a.chain("ISO1")) <= 28
@@ -322,3 +322,13 @@ def test_other_names_are_forwarded_over_udp_and_tcp() -> None:
             srv.close()
 
     asyncio.run(scenario())
+
+
+def test_jumps_go_in_with_the_chains() -> None:
+    text = render(NAMES, BR, PORTS, False, with_jumps=True)
+    filt, nat = text.split("*nat")
+    assert "-I FORWARD 1 -j DY-0123abcd-FWD\nCOMMIT" in filt
+    assert "-I PREROUTING 1 -m addrtype --dst-type LOCAL -j DY-0123abcd-NAT" in nat
+    assert "-I OUTPUT 1 ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DY-0123abcd-NAT" in nat
+    assert "-I POSTROUTING 1 -j DY-0123abcd-POST" in nat
+    assert "-I " not in render(NAMES, BR, PORTS, False)

@@ -19,7 +19,7 @@ import secrets
 import shutil
 import time
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, TypeVar
 
 from .. import errdefs
 from ..core.content import ContentStore
@@ -60,6 +60,38 @@ class BuildOptions:
     resources: dict[str, Any] = field(default_factory=dict)
     shm_size: int = 0
     registry_auth: dict[str, Any] | None = None
+
+
+T = TypeVar("T")
+
+
+async def finish(fn: Callable[[], T]) -> T:
+    """fn in a worker thread; a cancellation waits for it to end (a thread
+    cannot be stopped half way through a commit), then goes on."""
+    fut = asyncio.ensure_future(asyncio.to_thread(fn))
+    try:
+        return await asyncio.shield(fut)
+    except asyncio.CancelledError:
+        try:
+            await fut
+        except BaseException:
+            pass
+        raise
+
+
+async def acquire(make: Callable[[], T], release: Callable[[T], None]) -> T:
+    """make() in a worker thread; if the caller is cancelled meanwhile, what
+    it made is released before the cancellation goes on."""
+    fut = asyncio.ensure_future(asyncio.to_thread(make))
+    try:
+        return await asyncio.shield(fut)
+    except asyncio.CancelledError:
+        try:
+            obj = await fut
+        except BaseException:
+            raise asyncio.CancelledError from None
+        await asyncio.to_thread(release, obj)
+        raise
 
 
 class Output:

@@ -1,6 +1,7 @@
 """The build context as the daemon receives it: a tarball (plain, gzip,
-bzip2, xz or zstd), spooled once to disk uncompressed and indexed in the
-same pass: every file's path, type, mode and the sha256 of its content.
+bzip2, xz or zstd), written to a spool file as it arrives, uncompressed,
+then indexed (tarscan over an mmap): every file's path, type, mode and the
+sha256 of its content.
 
 Nothing is extracted. Cache keys come from the index (so a fully cached
 build touches no file), and COPY/ADD write a file straight from its offset
@@ -11,18 +12,19 @@ from __future__ import annotations
 
 import bisect
 import bz2
-import gzip
 import hashlib
 import lzma
+import mmap
 import os
 import posixpath
 import re
-import tarfile
 import time
+import zlib
 from dataclasses import dataclass
-from typing import BinaryIO, Iterator
+from typing import Any, BinaryIO, Iterator
 
 from ..errdefs import InvalidArgument, NotFound
+from . import tarscan
 from .dockerignore import PatternMatcher
 
 DIR, FILE, SYMLINK, HARDLINK, OTHER = "d", "f", "l", "h", "o"
@@ -93,18 +95,71 @@ def has_wildcards(path: str) -> bool:
     return any(c in path for c in "*?[")
 
 
-def _decompressed(f: BinaryIO) -> BinaryIO:
-    head = f.peek(6)[:6] if hasattr(f, "peek") else b""  # type: ignore[attr-defined]
-    if head[:2] == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=f, mode="rb")  # type: ignore[return-value]
-    if head[:3] == b"BZh":
-        return bz2.BZ2File(f)  # type: ignore[return-value]
-    if head[:6] == b"\xfd7zXZ\x00":
-        return lzma.LZMAFile(f)  # type: ignore[return-value]
-    if head[:4] == b"\x28\xb5\x2f\xfd":
-        import zstandard
-        return zstandard.ZstdDecompressor().stream_reader(f, read_across_frames=True)  # type: ignore[return-value]
-    return f
+class Spooler:
+    """Writes the context as it arrives, decompressed (the compression is
+    sniffed from the first bytes), into the spool file."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.f = open(path, "wb")
+        self.size = 0
+        self._head = b""
+        self._decomp: Any = None
+        self._sniffed = False
+
+    @property
+    def compressed(self) -> bool:
+        return self._decomp is not None
+
+    def _sniff(self, head: bytes) -> None:
+        self._sniffed = True
+        if head[:2] == b"\x1f\x8b":
+            self._decomp = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif head[:3] == b"BZh":
+            self._decomp = bz2.BZ2Decompressor()
+        elif head[:6] == b"\xfd7zXZ\x00":
+            self._decomp = lzma.LZMADecompressor()
+        elif head[:4] == b"\x28\xb5\x2f\xfd":
+            import zstandard
+            self._decomp = zstandard.ZstdDecompressor().decompressobj()
+
+    def feed(self, data: bytes) -> None:
+        if not self._sniffed:
+            self._head += data
+            if len(self._head) < 6:
+                return
+            data, self._head = self._head, b""
+            self._sniff(data)
+        self._write(data)
+
+    def _write(self, data: bytes) -> None:
+        try:
+            if self._decomp is not None:
+                data = self._decomp.decompress(data)
+        except Exception as e:  # zlib, bz2, lzma and zstandard errors
+            raise ContextError(f"failed to read the build context: {e}") from None
+        if data:
+            self.f.write(data)
+            self.size += len(data)
+
+    def finish(self) -> int:
+        if not self._sniffed and self._head:
+            data, self._head = self._head, b""
+            self._sniff(data)
+            self._write(data)
+        if self._decomp is not None and getattr(self._decomp, "eof", True) is False:
+            self.close()
+            raise ContextError("failed to read the build context: unexpected end of compressed data")
+        if self.size:
+            # docker's CLI ends a context whose Dockerfile it added (-f outside the
+            # context) right after the last file's data; dockerd accepts that, so do we.
+            self.f.write(b"\0" * (-self.size % 512 + 1024))
+        self.close()
+        return self.size
+
+    def close(self) -> None:
+        if not self.f.closed:
+            self.f.close()
 
 
 class BuildContext:
@@ -120,39 +175,54 @@ class BuildContext:
 
     # -- loading ---------------------------------------------------------------
     @classmethod
-    def load(cls, stream: BinaryIO, workdir: str) -> "BuildContext":
-        ctx = cls(workdir)
+    def spooler(cls, workdir: str) -> Spooler:
         os.makedirs(workdir, mode=0o700, exist_ok=True)
-        import io
-        raw = stream if hasattr(stream, "peek") else io.BufferedReader(stream, _CHUNK)  # type: ignore[arg-type]
+        return Spooler(os.path.join(workdir, "context.tar"))
+
+    @classmethod
+    def load(cls, stream: BinaryIO, workdir: str) -> "BuildContext":
+        """From a file object (blocking)."""
+        sp = cls.spooler(workdir)
         try:
-            src = _decompressed(raw)  # type: ignore[arg-type]
-            with open(ctx.spool, "wb") as out:
-                while True:
-                    chunk = src.read(_CHUNK)
-                    if not chunk:
-                        break
-                    out.write(chunk)
-                    ctx.size += len(chunk)
-        except (OSError, EOFError, lzma.LZMAError) as e:
-            raise ContextError(f"failed to read the build context: {e}") from None
+            while True:
+                chunk = stream.read(_CHUNK)
+                if not chunk:
+                    break
+                sp.feed(chunk)
+            sp.finish()
+        finally:
+            sp.close()
+        return cls.open(workdir, sp.size)
+
+    @classmethod
+    def open(cls, workdir: str, size: int) -> "BuildContext":
+        """Index a spool a Spooler finished (blocking)."""
+        ctx = cls(workdir)
+        ctx.size = size
         ctx._fd = os.open(ctx.spool, os.O_RDONLY | os.O_CLOEXEC)
-        if ctx.size:
-            ctx._index()
+        if size:
+            try:
+                ctx._index()
+            except BaseException:
+                ctx.close()
+                raise
         return ctx
 
     def _index(self) -> None:
-        try:
-            tf = tarfile.open(self.spool, "r:", bufsize=_CHUNK)
-        except tarfile.TarError as e:
-            raise ContextError(f"the build context is not a tar archive: {e}") from None
         now = self.entries[""].mtime
-        try:
-            with tf:
-                for m in tf:
-                    self._add(m, now)
-        except tarfile.TarError as e:
-            raise ContextError(f"the build context is not a valid tar archive: {e}") from None
+        length = os.fstat(self._fd).st_size
+        with mmap.mmap(self._fd, length, prot=mmap.PROT_READ) as mm:
+            view = memoryview(mm)
+            count = 0
+            try:
+                for m in tarscan.scan(view, self.size):
+                    self._add(m, view)
+                    count += 1
+            except tarscan.TarError as e:
+                what = "a valid tar archive" if count else "a tar archive"
+                raise ContextError(f"the build context is not {what}: {e}") from None
+            finally:
+                view.release()
         # Parents that have no entry of their own.
         for path in list(self.entries):
             parent = posixpath.dirname(path)
@@ -160,42 +230,29 @@ class BuildContext:
                 self.entries[parent] = Entry(parent, DIR, 0o755, 0, 0, now)
                 parent = posixpath.dirname(parent)
 
-    def _add(self, m: tarfile.TarInfo, now: int) -> None:
-        name = m.name
-        path = clean(name)  # nothing is extracted by name: '..' is clamped at the root
-        mode = m.mode & 0o7777
-        mtime = int(m.mtime)
-        if m.isdir():
-            if path == "":
-                self.entries[""] = Entry("", DIR, mode, m.uid, m.gid, mtime)
+    def _add(self, m: tarscan.Member, view: memoryview) -> None:
+        path = clean(m.name)  # nothing is extracted by name: '..' is clamped at the root
+        kind = m.type
+        if kind == b"5":
+            self.entries[path] = Entry(path, DIR, m.mode, m.uid, m.gid, m.mtime)
+        elif kind == b"0":
+            if not path:
                 return
-            self.entries[path] = Entry(path, DIR, mode, m.uid, m.gid, mtime)
-        elif m.isreg():
-            self.entries[path] = Entry(path, FILE, mode, m.uid, m.gid, mtime, m.size, m.offset_data,
-                                       digest=self._hash(m.offset_data, m.size))
-        elif m.issym():
-            self.entries[path] = Entry(path, SYMLINK, mode, m.uid, m.gid, mtime, linkname=m.linkname)
-        elif m.islnk():
+            digest = hashlib.sha256(view[m.offset:m.offset + m.size]).hexdigest()
+            self.entries[path] = Entry(path, FILE, m.mode, m.uid, m.gid, m.mtime, m.size, m.offset, digest=digest)
+        elif kind == b"2":
+            self.entries[path] = Entry(path, SYMLINK, m.mode, m.uid, m.gid, m.mtime, linkname=m.linkname)
+        elif kind == b"1":
             target = self.entries.get(clean(m.linkname))
             if target is None or target.type not in (FILE, HARDLINK):
-                raise ContextError(f"invalid hard link in the build context: {name!r} -> {m.linkname!r}")
-            self.entries[path] = Entry(path, HARDLINK, target.mode, m.uid, m.gid, mtime, target.size,
+                raise ContextError(f"invalid hard link in the build context: {m.name!r} -> {m.linkname!r}")
+            self.entries[path] = Entry(path, HARDLINK, target.mode, m.uid, m.gid, m.mtime, target.size,
                                        target.offset, linkname=target.path, digest=target.digest)
-        elif m.ischr() or m.isblk() or m.isfifo():
-            self.entries[path] = Entry(path, OTHER, mode | (0o20000 if m.ischr() else 0o60000 if m.isblk() else 0o10000),
-                                       m.uid, m.gid, mtime, devmajor=m.devmajor, devminor=m.devminor)
+        elif kind in (b"3", b"4", b"6"):
+            fmt = {b"3": 0o20000, b"4": 0o60000, b"6": 0o10000}[kind]
+            self.entries[path] = Entry(path, OTHER, m.mode | fmt, m.uid, m.gid, m.mtime,
+                                       devmajor=m.devmajor, devminor=m.devminor)
         self._paths = None
-
-    def _hash(self, offset: int, size: int) -> str:
-        h = hashlib.sha256()
-        while size > 0:
-            chunk = os.pread(self._fd, min(size, _CHUNK), offset)
-            if not chunk:
-                raise ContextError("the build context is truncated")
-            h.update(chunk)
-            offset += len(chunk)
-            size -= len(chunk)
-        return h.hexdigest()
 
     def close(self) -> None:
         if self._fd >= 0:

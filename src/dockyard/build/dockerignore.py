@@ -98,32 +98,35 @@ class PatternMatcher:
                 raise ValueError("illegal exclusion pattern: \"!\"")
             text = posixpath.normpath(text)
             self.patterns.append(Pattern(text, exclusion, _compile(text)))
-        self._memo: dict[str, bool] = {}
+        self._memo: dict[str, tuple[bool, ...]] = {}
 
     @property
     def has_exclusions(self) -> bool:
         return any(p.exclusion for p in self.patterns)
 
     def matches(self, path: str) -> bool:
-        """Is path (relative, '/'-separated) excluded? A directory's result
-        is the one of its last matching pattern, applied to its parents too."""
+        """Is path (relative, '/'-separated) excluded? The last pattern that
+        matches it or one of its parent directories decides."""
         path = posixpath.normpath(path)
         parent = posixpath.dirname(path)
-        parents: list[str] = []
-        if parent:
-            parts = parent.split("/")
-            parents = ["/".join(parts[:i + 1]) for i in range(len(parts))]
+        above = self._hits(parent) if parent else None
         matched = False
-        for p in self.patterns:
-            hit = bool(p.regex.match(path))
-            if not hit:
-                for pp in parents:
-                    if p.regex.match(pp):
-                        hit = True
-                        break
-            if hit:
+        for i, p in enumerate(self.patterns):
+            if (above is not None and above[i]) or p.regex.match(path):
                 matched = not p.exclusion
         return matched
+
+    def _hits(self, directory: str) -> tuple[bool, ...]:
+        """For each pattern: does it match directory or one of its parents?
+        (memoized: a context's files share their directories)"""
+        hits = self._memo.get(directory)
+        if hits is None:
+            parent = posixpath.dirname(directory)
+            above = self._hits(parent) if parent else None
+            hits = tuple((above is not None and above[i]) or bool(p.regex.match(directory))
+                         for i, p in enumerate(self.patterns))
+            self._memo[directory] = hits
+        return hits
 
     def may_match_below(self, directory: str) -> bool:
         """Could an exception pattern re-include something below an excluded

@@ -49,9 +49,12 @@ Progress = Callable[[dict[str, Any]], Awaitable[None]]
 class Backend(Protocol):
     """What the builder needs from the daemon (implemented in daemon/builds.py)."""
 
-    def run_spec(self, req: RunRequest) -> dict[str, Any]:
-        """The OCI spec for a RUN step's container (raises InvalidArgument
-        for a network mode it cannot give)."""
+    async def run_spec(self, req: RunRequest) -> dict[str, Any]:
+        """The OCI spec for a RUN step's container, its network set up
+        (raises InvalidArgument for a network mode it cannot give)."""
+
+    async def release(self, req: RunRequest) -> None:
+        """Undo what run_spec set up (the step's network sandbox)."""
 
     async def pull(self, ref: str, platform: str, auth: dict[str, Any] | None, progress: Progress) -> Image:
         """Pull ref (docker's progress messages go to progress)."""
@@ -171,7 +174,7 @@ async def execute(tasks: TaskService, backend: Backend, req: RunRequest, mounts:
     try:
         req.rootfs = await tasks.mount_rootfs(cid, mounts)
         os.makedirs(req.files_dir, mode=0o700, exist_ok=True)
-        spec = await asyncio.to_thread(backend.run_spec, req)
+        spec = await backend.run_spec(req)
         destinations = [m["destination"] for m in spec.get("mounts") or []]
         stubs = await asyncio.to_thread(mount_stubs, req.rootfs, destinations)
         task = await tasks.create(cid, spec, log_driver="none")
@@ -205,5 +208,9 @@ async def execute(tasks: TaskService, backend: Backend, req: RunRequest, mounts:
             except errdefs.EngineError:
                 await tasks.cleanup_dead_shim(cid)
         await tasks.remove_bundle(cid)
+        try:
+            await backend.release(req)  # the network sandbox, once nothing runs in it
+        except errdefs.EngineError:
+            pass
         if task is not None:
             await asyncio.to_thread(remove_stubs, upper, lowers, stubs)

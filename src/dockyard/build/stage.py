@@ -25,7 +25,7 @@ from ..oci import reference
 from . import copy as cp
 from . import instructions as ins
 from . import parser, run, values
-from .builder import PROXY_ARGS, Builder, BuildOptions, Output, Scratch, View
+from .builder import PROXY_ARGS, Builder, BuildOptions, Output, Scratch, View, acquire, finish
 from .context import BuildContext
 from .dockerignore import PatternMatcher
 from .fsops import Meta, RootFS
@@ -59,7 +59,6 @@ class Session:
         self.lexer = Lexer(plan.escape)
         self.states: dict[int, State] = {}
         self.consumed: set[str] = set()
-        self.workdir = b.new_workdir()
         self.cleanups: list[Callable[[], None]] = []
         self.step_no = 0
         os_, arch = host_platform()
@@ -67,6 +66,7 @@ class Session:
         self.meta = self._meta_args()
         self.stages = self._needed_stages()
         self.total = sum(1 + len(plan.stages[i].commands) for i in self.stages)
+        self.workdir = b.new_workdir()  # last: nothing above may fail and leave it behind
 
     # -- global ARGs --------------------------------------------------------------
     def _builtin_args(self) -> dict[str, str]:
@@ -480,7 +480,7 @@ class StageRun:
                 pad.discard()
 
         async def make() -> tuple[State, dict[str, Any] | None]:
-            layer = await asyncio.to_thread(mkdir)
+            layer = await finish(mkdir)
             return parent.derive(created_by, rc, layer=layer), layer[0] if layer else None
         await self.step(["WORKDIR", wd], created_by, make)
 
@@ -553,7 +553,7 @@ class StageRun:
             rc = self.state.run
 
             async def make() -> tuple[State, dict[str, Any] | None]:
-                pad = await asyncio.to_thread(Scratch, self.b, parent, s.lease)
+                pad = await acquire(lambda: Scratch(self.b, parent, s.lease), Scratch.discard)
                 try:
                     await s.out.text(f" ---> Running in {pad.key[6:18]}\n")
                     tail = run.OutputTail()
@@ -580,11 +580,11 @@ class StageRun:
                         if s.opts.quiet and tail.text():
                             msg = tail.text() + "\n" + msg
                         raise run.RunFailed(msg, code)
-                    layer = await asyncio.to_thread(pad.commit)
+                    layer = await finish(pad.commit)
                     await s.out.text(f" ---> Removed intermediate container {pad.key[6:18]}\n")
                     return parent.derive(created_by, layer=layer), layer[0] if layer else None
                 finally:
-                    await asyncio.to_thread(pad.discard)
+                    await finish(pad.discard)
             await self.step(key_parts, created_by, make)
         finally:
             await mounts.release()
@@ -617,7 +617,7 @@ class StageRun:
         try:
             if from_flag:
                 src_state = await self._from_state(from_flag, node)
-                view = await asyncio.to_thread(View, self.b, src_state)
+                view = await acquire(lambda: View(self.b, src_state), View.close)
                 s.cleanups.append(view.close)
                 keep_owner = True
             for raw in srcs:
@@ -686,7 +686,7 @@ class StageRun:
                     pad.discard()
 
             async def make() -> tuple[State, dict[str, Any] | None]:
-                layer = await asyncio.to_thread(write)
+                layer = await finish(write)
                 return parent.derive(created_by, layer=layer), layer[0] if layer else None
             await self.step(key_parts, created_by, make)
         finally:
@@ -839,7 +839,7 @@ class RunMounts:
         frm = opts.get("from", "")
         if frm:
             state = await sr._from_state(frm, self.inst.node)
-            view = await asyncio.to_thread(View, sr.b, state)
+            view = await acquire(lambda: View(sr.b, state), View.close)
             self.views.append(view)
             with RootFS(view.path) as fs:
                 rel = fs.resolve(source)

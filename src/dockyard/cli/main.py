@@ -244,7 +244,7 @@ def resolve(name: str, args: list[str]) -> tuple[str, list[str]]:
                 raise CLIError(f"unknown flag: {args[0]}\n\nUsage:  dockyard {name} COMMAND\n\n"
                                f"Run 'dockyard {name} --help' for more information", 125)
             raise CLIError(f"dockyard: unknown command: dockyard {name} {args[0]}\n\n"
-                           f"Usage:  dockyard {name} COMMAND\n\nRun 'dockyard {name} --help' for more information", 1)
+                           f"Usage:  dockyard {name}\n\nRun 'dockyard {name} --help' for more information", 1)
         INVOKED_AS[f"dockyard {sub}"] = f"dockyard {name} {args[0]}"
         return sub, args[1:]
     if name not in COMMANDS or " " in name:

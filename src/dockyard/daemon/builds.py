@@ -26,48 +26,42 @@ if TYPE_CHECKING:
 class BuildBackend:
     def __init__(self, daemon: "Daemon") -> None:
         self.d = daemon
+        self._live: dict[str, Container] = {}  # RUN steps with a network sandbox
 
-    def run_spec(self, req: RunRequest) -> dict[str, Any]:
-        if req.network not in ("default", "none", "host"):
+    async def run_spec(self, req: RunRequest) -> dict[str, Any]:
+        """The spec of a RUN step: its network set up as a container's is
+        (the default bridge unless --network none or host), the /etc files
+        written to req.files_dir. release() undoes what this set up."""
+        mode = {"default": "default", "bridge": "default", "none": "none", "host": "host"}.get(req.network)
+        if mode is None:
             raise errdefs.InvalidArgument(f"network mode {req.network!r} is not supported for builds")
         hostname = req.hostname or req.id[:12]
         c = Container(id=req.id, name="/" + req.id, created=now_rfc3339(), image="", image_name="",
                       path=req.args[0], args=list(req.args[1:]),
                       config={"Env": list(req.env), "User": req.user, "WorkingDir": req.workdir,
                               "Hostname": hostname, "Tty": False},
-                      host_config={"NetworkMode": req.network, "ExtraHosts": list(req.extra_hosts),
+                      host_config={"NetworkMode": mode, "ExtraHosts": list(req.extra_hosts),
                                    "ShmSize": req.shm_size})
-        files = self._files(c, req.files_dir, hostname, req.network)
-        spec = specgen.build_spec(c, {}, req.rootfs, self.d.config.cgroup_parent, files + list(req.mounts))
-        if req.network == "host":
-            # Until networking lands, "default" and "none" both get a private
-            # network namespace with lo only; host shares the daemon's.
-            spec["linux"]["namespaces"] = [n for n in spec["linux"]["namespaces"] if n["type"] != "network"]
+        networks = self.d.networks
+        c.network_settings = networks.settings_for_create(c.config, c.host_config, None)
+        self._live[req.id] = c
+        await networks.setup(c)
+        files = []
+        for name, text in networks.etc_files(c).items():
+            path = os.path.join(req.files_dir, name)
+            atomic_write(path, text.encode(), durable=False)
+            files.append({"destination": f"/etc/{name}", "type": "bind", "source": path,
+                          "options": ["rbind", "rprivate"]})
+        spec = await asyncio.to_thread(specgen.build_spec, c, {}, req.rootfs, self.d.config.cgroup_parent,
+                                       files + list(req.mounts))
+        networks.apply_spec(c, spec)
         self._resources(spec, req.resources)
         return spec
 
-    @staticmethod
-    def _files(c: Container, directory: str, hostname: str, network: str) -> list[dict[str, Any]]:
-        hosts = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
-        for entry in c.host_config.get("ExtraHosts") or []:
-            host, _, ip = entry.partition(":")
-            if ip:
-                hosts.append(f"{ip}\t{host}")
-        contents = {"hostname": hostname + "\n", "hosts": "\n".join(hosts) + "\n",
-                    "resolv.conf": host_resolv_conf(c)}
-        if network == "host":
-            try:
-                with open("/etc/resolv.conf") as f:
-                    contents["resolv.conf"] = f.read()
-            except OSError:
-                pass
-        out = []
-        for name, text in contents.items():
-            path = os.path.join(directory, name)
-            atomic_write(path, text.encode(), durable=False)
-            out.append({"destination": f"/etc/{name}", "type": "bind", "source": path,
-                        "options": ["rbind", "rprivate"]})
-        return out
+    async def release(self, req: RunRequest) -> None:
+        c = self._live.pop(req.id, None)
+        if c is not None:
+            await self.d.networks.teardown(c)
 
     @staticmethod
     def _resources(spec: dict[str, Any], res: dict[str, Any]) -> None:
@@ -104,22 +98,20 @@ class BuildBackend:
             while (msg := await queue.get()) is not None:
                 await progress(msg)
         relaying = asyncio.ensure_future(relay())
+        from ..core.distribution import Cancel
+        cancel = Cancel()
         try:
-            img = await asyncio.to_thread(self.d.images.pull, ref, "", platform, _auth_for(ref, auth), emit)
+            img = await asyncio.to_thread(self.d.images.pull, ref, "", platform, _auth_for(ref, auth), emit,
+                                          cancel=cancel)
+        except asyncio.CancelledError:
+            cancel.set()  # the build was cancelled: so is its pull (the thread cleans up on its own)
+            raise
         finally:
             queue.put_nowait(None)
             await relaying
         if img is None:
             raise errdefs.NotFound(f"pull access denied for {reference.familiar(ref)}")
         return img
-
-
-def host_resolv_conf(c: Container) -> str:
-    """The container's resolv.conf without the embedded DNS (the host's servers, or --dns)."""
-    from ..network import hostfiles
-    hc = c.host_config
-    return hostfiles.resolv_conf(hostfiles.read_host_resolv_conf(), list(hc.get("Dns") or []),
-                                 list(hc.get("DnsSearch") or []), list(hc.get("DnsOptions") or []), embedded=False)
 
 
 def _auth_for(ref: str, configs: dict[str, Any] | None) -> AuthConfig | None:

@@ -246,9 +246,7 @@ class NetworkService:
                 if sb.port_network == "" and c.network_settings.get("Ports"):
                     c.network_settings["Ports"] = {}
                 await self._ensure_dns(c)
-            del nets[name]
-            if network_mode(c) == n.name:
-                c.host_config["NetworkMode"] = next(iter(nets), "none") if nets else network_mode(c)
+            del nets[name]  # HostConfig.NetworkMode stays, as in docker: Networks is what a start joins
             if c.is_running():
                 await asyncio.to_thread(self._rewrite_hosts, c)
             self._refresh_legacy_fields(c)
@@ -309,6 +307,11 @@ class NetworkService:
             if eps:
                 raise errdefs.InvalidArgument("container sharing network namespace with another container or host "
                                               "cannot be connected to any other network")
+            return {"Networks": {}}
+        if mode in ("default", "bridge") and self.d.config.bridge == "none":
+            # dockerd --bridge=none: the default network is disabled, the container gets lo only.
+            if eps:
+                raise errdefs.InvalidArgument("the default bridge is disabled (--bridge=none)")
             return {"Networks": {}}
         primary = self._find_for_create("bridge" if mode == "default" else mode)
         if primary.driver == "host" and not config.get("Hostname"):
@@ -390,6 +393,8 @@ class NetworkService:
         except BaseException:
             await self.teardown(c)
             raise
+        for n, _ in self.c.endpoints_of(c.id):
+            self.d.events.publish("network", "connect", n.id, {"container": c.id, "name": n.name, "type": n.driver})
 
     def _fill_settings(self, c: "Container", resolved: list[tuple[str, Any, dict[str, Any]]], sb: Any) -> None:
         from ..network import portmap
@@ -435,8 +440,12 @@ class NetworkService:
         if server is not None:
             server.close()
         if self.ctrl is not None and self.ctrl.sandbox(c.id) is not None:
+            left = self.ctrl.endpoints_of(c.id)
             async with self._lock:
                 await asyncio.to_thread(self.ctrl.delete_sandbox, c.id)
+            for n, _ in left:
+                self.d.events.publish("network", "disconnect", n.id,
+                                      {"container": c.id, "name": n.name, "type": n.driver})
         nets = c.network_settings.get("Networks") or {}
         for name in list(nets):
             nets[name] = netviews.without_endpoint(nets[name])
@@ -482,6 +491,22 @@ class NetworkService:
         await server.start(udp, tcp)
         self._dns[c.id] = server
 
+    # -- build steps ----------------------------------------------------------------------------
+    def build_sandbox(self, run_id: str) -> str:
+        """A namespace on the default bridge for a RUN step (docker builds get
+        the default network): returns its path for the spec's network
+        namespace. Thread-safe and blocking (the builder calls it from its
+        spec thread); release it with ``release_build_sandbox``."""
+        from ..network.controller import Attachment
+        bridge = next((n for n in self.c.networks() if n.default_bridge), None)
+        if bridge is None:
+            raise errdefs.InvalidArgument("the default bridge is disabled (--bridge=none)")
+        return self.c.create_sandbox(run_id, [Attachment(bridge.id, run_id[:12])], []).key
+
+    def release_build_sandbox(self, run_id: str) -> None:
+        if self.ctrl is not None:
+            self.ctrl.delete_sandbox(run_id)
+
     # -- /etc files -----------------------------------------------------------------------------
     def container_files(self, c: "Container") -> list[dict[str, Any]]:
         """hostname, hosts and resolv.conf of the container, bind-mounted."""
@@ -496,6 +521,10 @@ class NetworkService:
                 atomic_write(os.path.join(src, name), data.encode(), durable=False)
         return [{"destination": f"/etc/{n}", "type": "bind", "source": os.path.join(src, n), "options": opts}
                 for n in ("resolv.conf", "hostname", "hosts")]
+
+    def etc_files(self, c: "Container") -> dict[str, str]:
+        """hostname, hosts and resolv.conf contents (builds write them where they want)."""
+        return self._files(c)
 
     def _files(self, c: "Container") -> dict[str, str]:
         hc = c.host_config

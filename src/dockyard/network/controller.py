@@ -111,6 +111,7 @@ class Controller:
         self._reservations: dict[str, list[socket.socket]] = {}
         self.firewall = Firewall(self.names, hairpin=not cfg.userland_proxy) if cfg.iptables else None
         self._dns = _DNSView({}, {}, {}, {})
+        self._ensured: set[str] = set()  # networks whose bridge was checked in this run
 
     def _now(self) -> str:
         return self.cfg.now() if self.cfg.now else time.strftime("%Y-%m-%dT%H:%M:%S.000000000Z", time.gmtime())
@@ -122,13 +123,9 @@ class Controller:
                 self._networks[n.id] = n
             for sb in self.store.load_sandboxes():
                 self._sandboxes[sb.container_id] = sb
+            # Bridges are (re)made when a container first joins them in this run, so that a
+            # daemon that runs no container never loads pyroute2 (~0.5 s of imports).
             self._ensure_predefined()
-            for n in self._networks.values():
-                if n.driver == "bridge":
-                    try:
-                        self._ensure_bridge_device(n)
-                    except (LinkError, errdefs.EngineError) as e:
-                        log.error("network %s: bridge %s: %s", n.name, n.device, e)
             if self.cfg.ip_forward and read_sysctl("net.ipv4.ip_forward") != "1":
                 write_sysctl("net.ipv4.ip_forward", "1")
                 if self.firewall is not None:
@@ -148,13 +145,16 @@ class Controller:
             self._reservations.clear()
             if self._sandboxes:
                 return
-            with Netlink() as nl:
-                for n in self._networks.values():
-                    if n.driver == "bridge" and n.owns_device:
+            present = [n.device for n in self._networks.values()
+                       if n.driver == "bridge" and n.owns_device and _link_exists(n.device)]
+            if present:
+                with Netlink() as nl:
+                    for device in present:
                         try:
-                            nl.delete(n.device)
+                            nl.delete(device)
                         except LinkError as e:
-                            log.warning("deleting bridge %s: %s", n.device, e)
+                            log.warning("deleting bridge %s: %s", device, e)
+            self._ensured.clear()
             if self.firewall is not None:
                 self.firewall.teardown()
 
@@ -169,6 +169,10 @@ class Controller:
 
     def _ensure_default_bridge(self, existing: Network | None) -> None:
         device = self.cfg.default_bridge
+        if device == "none":  # --bridge=none: no default bridge; such containers get lo only
+            if existing is not None and not existing.endpoints:
+                self._drop_network(existing)
+            return
         bip = ipaddress.IPv4Interface(self.cfg.bip) if self.cfg.bip else None
         if existing is not None:
             same_device = existing.device == device
@@ -209,6 +213,7 @@ class Controller:
         addr = ipaddress.IPv4Interface(f"{sub.gateway}/{sub.prefixlen}") if sub and sub.gateway else None
         with Netlink() as nl:
             created = nl.ensure_bridge(n.device, addr, n.mtu if n.mtu and n.mtu != 1500 else 0)
+        self._ensured.add(n.id)
         if created and not n.owns_device:
             n.owns_device = True
             self.store.save_network(n)
@@ -340,9 +345,10 @@ class Controller:
             self._sync_firewall()
 
     def _drop_network(self, n: Network) -> None:
-        if n.driver == "bridge" and n.owns_device:
+        if n.driver == "bridge" and n.owns_device and _link_exists(n.device):
             with Netlink() as nl:
                 nl.delete(n.device)
+        self._ensured.discard(n.id)
         self._networks.pop(n.id, None)
         self.store.delete_network(n.id)
 
@@ -485,6 +491,8 @@ class Controller:
         ep.ifname = next(f"eth{i}" for i in range(len(used) + 1) if f"eth{i}" not in used)
         try:
             if n.driver == "bridge":
+                if n.id not in self._ensured:
+                    self._ensure_bridge_device(n)
                 ep.host_ifname = self.names.veth()
                 host.add_veth(ep.host_ifname, ep.ifname, sb.key, n.device, n.mtu, ep.mac)
                 if not self.cfg.userland_proxy:
@@ -690,7 +698,7 @@ class Controller:
                     for s in n.subnets:
                         if s.allocated.get(ep.ip) == eid:
                             s.release(ep.ip)
-                    if ep.host_ifname:
+                    if ep.host_ifname and _link_exists(ep.host_ifname):
                         with Netlink() as host:
                             host.delete(ep.host_ifname)
                 if stale:
@@ -755,6 +763,10 @@ class Controller:
 
     def may_forward(self, cid: str) -> bool:
         return self._dns.external.get(cid, False)
+
+
+def _link_exists(name: str) -> bool:
+    return os.path.exists(f"/sys/class/net/{name}")
 
 
 def _write(path: str, value: str) -> None:

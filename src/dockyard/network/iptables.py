@@ -57,7 +57,8 @@ def _any(ip: str) -> bool:
     return ip in ("", "0.0.0.0", "::")
 
 
-def render(names: Names, bridges: list[BridgeRules], ports: list[PortRule], hairpin: bool) -> str:
+def render(names: Names, bridges: list[BridgeRules], ports: list[PortRule], hairpin: bool,
+           with_jumps: bool = False) -> str:
     fwd, iso1, iso2, pub = (names.chain(r) for r in ("FWD", "ISO1", "ISO2", "PUB"))
     nat, post = names.chain("NAT"), names.chain("POST")
     f = ["*filter"] + [f":{c} - [0:0]" for c in (fwd, iso1, iso2, pub)]
@@ -79,6 +80,8 @@ def render(names: Names, bridges: list[BridgeRules], ports: list[PortRule], hair
     for p in ports:
         f.append(f"-A {pub} -d {p.container_ip}/32 ! -i {p.bridge} -o {p.bridge} -p {p.proto} "
                  f"-m {p.proto} --dport {p.container_port} -j ACCEPT")
+    jump_lines = [(t, f"-I {c} 1 {' '.join(r)}") for t, c, r in jumps(names, hairpin)] if with_jumps else []
+    f += [line for t, line in jump_lines if t == "filter"]
     f.append("COMMIT")
     n = ["*nat", f":{nat} - [0:0]", f":{post} - [0:0]"]
     if not hairpin:
@@ -99,6 +102,7 @@ def render(names: Names, bridges: list[BridgeRules], ports: list[PortRule], hair
         for p in ports:
             n.append(f"-A {post} -s {p.container_ip}/32 -d {p.container_ip}/32 -p {p.proto} "
                      f"-m {p.proto} --dport {p.container_port} -j MASQUERADE")
+    n += [line for t, line in jump_lines if t == "nat"]
     n.append("COMMIT")
     return "\n".join(f + n) + "\n"
 
@@ -138,22 +142,24 @@ class Firewall:
         return res
 
     def sync(self, bridges: list[BridgeRules], ports: list[PortRule]) -> None:
-        self._run([IPTABLES_RESTORE, "-w", "--noflush"], render(self.names, bridges, ports, self.hairpin))
-        if not self._jumps_ok:
+        first = not self._jumps_ok
+        if first:
+            # First sync of this run: old jumps out (their form depends on the flags);
+            # ours go in with the chains they point to, in one transaction.
             self._remove_jumps()
-            for table, chain, rule in jumps(self.names, self.hairpin):
-                self._run([IPTABLES, "-w", "-t", table, "-I", chain, "1", *rule])
-            self._jumps_ok = True
+        self._run([IPTABLES_RESTORE, "-w", "--noflush"],
+                  render(self.names, bridges, ports, self.hairpin, with_jumps=first))
+        self._jumps_ok = True
 
     def _remove_jumps(self) -> None:
         """Every rule of a built-in chain that mentions one of our chains."""
         prefix = self.names.chain_prefix
         for table, chains in BUILTIN.items():
-            for chain in chains:
-                res = self._run([IPTABLES, "-w", "-t", table, "-S", chain], check=False)
-                for line in res.stdout.splitlines():
-                    if prefix in line and line.startswith(f"-A {chain} "):
-                        self._run([IPTABLES, "-w", "-t", table, "-D", *line.split()[1:]], check=False)
+            saved = self._run([IPTABLES + "-save", "-t", table], check=False).stdout
+            for line in saved.splitlines():
+                parts = line.split()
+                if prefix in line and len(parts) > 1 and parts[0] == "-A" and parts[1] in chains:
+                    self._run([IPTABLES, "-w", "-t", table, "-D", *parts[1:]], check=False)
 
     def teardown(self) -> None:
         self._remove_jumps()

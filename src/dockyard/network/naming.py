@@ -5,7 +5,7 @@ daemons (or dockyardd and docker) on one host never touch each other's.
 * instance id: 8 hex digits of sha256(realpath(data root)).
 * links: ``dy<5 hex of the instance><kind><7 hex>``, 15 characters at most
   (IFNAMSIZ - 1): ``b`` bridge of a user-defined network, ``v`` host end of a
-  veth, ``t`` a link in transit into a container's namespace.
+  veth.
 * iptables chains: ``DY-<instance>-<role>`` (FWD, ISO1, ISO2, PUB in filter;
   NAT, POST in nat). Docker's DOCKER* chains and docker0 are never touched.
 """
@@ -42,9 +42,6 @@ class Names:
 
     def veth(self) -> str:
         return f"{self.link_prefix}v{secrets.token_hex(4)[:7]}"
-
-    def transit(self) -> str:
-        return f"{self.link_prefix}t{secrets.token_hex(4)[:7]}"
 
     def default_bridge(self, data_root: str) -> str:
         """docker0's counterpart: dockyard0 for the default data root, else per instance."""

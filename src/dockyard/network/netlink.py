@@ -55,21 +55,12 @@ class Netlink:
     def exists(self, name: str) -> bool:
         return self.index(name) is not None
 
-    def link_names(self) -> list[str]:
-        return [str(link.get("ifname")) for link in self.ipr.get_links()]
-
     def link_kind(self, name: str) -> str:
         idx = self.index(name)
         if idx is None:
             return ""
         link = self.ipr.get_links(idx)[0]
         return str(link.get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND") or "")
-
-    def mtu(self, name: str) -> int:
-        idx = self.index(name)
-        if idx is None:
-            raise LinkError(errno.ENODEV, f"link {name} not found")
-        return int(self.ipr.get_links(idx)[0].get("IFLA_MTU") or 1500)
 
     def routed_subnets(self) -> list[ipaddress.IPv4Network]:
         """IPv4 destinations of the main table (not the default route)."""
@@ -163,12 +154,6 @@ class Netlink:
         """lo is always index 1 in a namespace."""
         self.ipr.link("set", index=1, state="up")
 
-    def up(self, name: str) -> None:
-        idx = self.index(name)
-        if idx is None:
-            raise LinkError(errno.ENODEV, f"link {name} not found")
-        self.ipr.link("set", index=idx, state="up")
-
     def configure(self, name: str, address: ipaddress.IPv4Interface) -> int:
         """Address the link and bring it up; returns its index."""
         idx = self.index(name)
@@ -181,12 +166,6 @@ class Netlink:
         except Exception as e:
             raise _err(e, f"configuring {name}") from None
         return idx
-
-    def mac(self, name: str) -> str:
-        idx = self.index(name)
-        if idx is None:
-            return ""
-        return str(self.ipr.get_links(idx)[0].get("IFLA_ADDRESS") or "")
 
     def set_default_route(self, gateway: str, dev: str | int, replace: bool = True) -> None:
         idx = dev if isinstance(dev, int) else self.index(dev)
@@ -205,13 +184,6 @@ class Netlink:
                 except Exception:
                     pass
 
-    def default_route(self) -> tuple[str, str] | None:
-        for r in self.ipr.route("dump", family=socket.AF_INET):
-            if r["dst_len"] == 0 and r.get("RTA_TABLE", r["table"]) == 254:
-                oif = r.get("RTA_OIF")
-                names = {int(link["index"]): str(link.get("ifname")) for link in self.ipr.get_links()}
-                return str(r.get("RTA_GATEWAY") or ""), names.get(int(oif or 0), "")
-        return None
 
 
 def write_sysctl(key: str, value: str) -> bool:

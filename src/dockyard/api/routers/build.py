@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
 import shutil
 from typing import TYPE_CHECKING, Any
 
@@ -21,39 +20,6 @@ from ..server.router import Router
 
 if TYPE_CHECKING:
     from ...daemon.daemon import Daemon
-
-
-class _BodyPipe:
-    """The request body as a blocking file object for a worker thread."""
-
-    def __init__(self) -> None:
-        self.r, self.w = os.pipe()
-        self.f = os.fdopen(self.r, "rb", buffering=1 << 20)
-
-    def read(self, n: int = -1) -> bytes:
-        return self.f.read(n)
-
-    def peek(self, n: int = 0) -> bytes:
-        return self.f.peek(n)
-
-    def readable(self) -> bool:
-        return True
-
-    def close(self) -> None:
-        self.f.close()
-
-
-async def _feed(req: Request, pipe: _BodyPipe) -> None:
-    try:
-        async for chunk in req.stream():
-            view = memoryview(chunk)
-            while view:
-                n = await asyncio.to_thread(os.write, pipe.w, view)
-                view = view[n:]
-    except BrokenPipeError:
-        pass
-    finally:
-        os.close(pipe.w)
 
 
 def _json_map(req: Request, name: str) -> dict[str, Any]:
@@ -104,16 +70,17 @@ def register(r: Router, d: "Daemon") -> None:
         remote = req.query.get("remote")
         if remote:
             return await asyncio.to_thread(_remote_context, remote, workdir)
-        pipe = _BodyPipe()
-        feeder = asyncio.create_task(_feed(req, pipe))
+        spool = BuildContext.spooler(workdir)
         try:
-            return await asyncio.to_thread(BuildContext.load, pipe, workdir)
+            async for chunk in req.stream():
+                if spool.compressed:
+                    await asyncio.to_thread(spool.feed, chunk)
+                else:
+                    spool.feed(chunk)  # a write into the page cache: cheaper than a thread hop
+            size = spool.finish()
         finally:
-            pipe.close()
-            try:
-                await feeder
-            except (OSError, ConnectionError):
-                pass
+            spool.close()
+        return await asyncio.to_thread(BuildContext.open, workdir, size)
 
     async def post_build(req: Request) -> Response | None:
         opts = parse_options(req)

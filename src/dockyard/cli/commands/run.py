@@ -131,6 +131,7 @@ def add_container_flags(p: Parser) -> None:
     a("--tmpfs", action="append", default=[], help="Mount a tmpfs directory")
     a("-t", "--tty", action="store_true", help="Allocate a pseudo-TTY")
     a("--ulimit", action="append", default=[], type=o.ulimit, kind="ulimit", help="Ulimit options")
+    a("--use-api-socket", action="store_true", help="Bind mount the daemon's API socket (as /var/run/docker.sock)")
     a("-u", "--user", default="", help="Username or UID (format: <name|uid>[:<group|gid>])")
     a("--userns", default="", help="User namespace to use")
     a("--uts", default="", help="UTS namespace to use")
@@ -529,9 +530,24 @@ def _parse(argv: list[str], command: str) -> tuple[Namespace, dict[str, Any]]:
     return a, body
 
 
+def api_socket_mount(api: Any, body: dict[str, Any], command: str) -> None:
+    """--use-api-socket: the daemon's own unix socket at /var/run/docker.sock
+    (registry credentials are not copied in)."""
+    host = api.host
+    if not (host.startswith("unix://") or host.startswith("/")):
+        report_error(command, "flag --use-api-socket can't be used with a Docker host that is not a Unix socket")
+        raise StatusError(125)
+    path = host[7:] if host.startswith("unix://") else host
+    body["HostConfig"].setdefault("Mounts", None)
+    body["HostConfig"]["Mounts"] = (body["HostConfig"]["Mounts"] or []) + [
+        {"Type": "bind", "Source": path, "Target": "/var/run/docker.sock"}]
+
+
 def cmd_create(argv: list[str], gopts: dict) -> int:
     a, body = _parse(argv, "create")
     api = client(gopts)
+    if a.use_api_socket:
+        api_socket_mount(api, body, "create")
     sys.stdout.write(create_container(api, body, a, gopts, "create") + "\n")
     return 0
 
@@ -539,6 +555,8 @@ def cmd_create(argv: list[str], gopts: dict) -> int:
 def cmd_run(argv: list[str], gopts: dict) -> int:
     a, body = _parse(argv, "run")
     api = client(gopts)
+    if a.use_api_socket:
+        api_socket_mount(api, body, "run")
     if not a.detach:
         from ..streams import check_tty
         check_tty(body["AttachStdin"], a.tty)

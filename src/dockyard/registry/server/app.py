@@ -16,7 +16,7 @@ import re
 import select
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Awaitable, Callable
+from typing import Awaitable, Callable
 from urllib.parse import quote
 
 from aiohttp import web
