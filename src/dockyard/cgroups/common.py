@@ -122,7 +122,8 @@ def open_manager(cgroups_path: str, root: str = CGROUP_ROOT, mode: str | None = 
 
 
 def write_file(path: str, value: str) -> None:
-    fd = posix.open(path, posix.O_WRONLY | posix.O_CLOEXEC)
+    # O_TRUNC as runc: a no-op on cgroupfs, right on a stand-in tree.
+    fd = posix.open(path, posix.O_WRONLY | posix.O_TRUNC | posix.O_CLOEXEC)
     try:
         posix.write(fd, value.encode())
     finally:
