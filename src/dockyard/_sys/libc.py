@@ -37,6 +37,7 @@ _sethostname = _fn("sethostname", [ffi.c_char_p, ffi.c_size_t])
 _setdomainname = _fn("setdomainname", [ffi.c_char_p, ffi.c_size_t])
 _prctl = _fn("prctl", [ffi.c_int, ffi.c_ulong, ffi.c_ulong, ffi.c_ulong, ffi.c_ulong])
 _syscall = _fn("syscall", None, ffi.c_long)
+_socket = _fn("socket", [ffi.c_int, ffi.c_int, ffi.c_int])
 
 
 def check(ret: int, op: str, path: str | None = None) -> int:
@@ -74,6 +75,11 @@ def unshare(flags: int) -> None:
 
 def setns(fd: int, nstype: int = 0) -> None:
     _retry(lambda: _setns(fd, nstype), "setns")
+
+
+def socket(domain: int, kind: int, proto: int = 0) -> int:
+    """A socket fd (for ioctls; the socket module costs milliseconds to import)."""
+    return check(_socket(domain, kind | 0o2000000, proto), "socket")  # SOCK_CLOEXEC
 
 
 def sethostname(name: str) -> None:

@@ -181,7 +181,6 @@ def preload(spec: dict[str, Any]) -> None:
     """Import now everything init may need later: after pivot_root the
     host's Python library is out of reach, and in a user namespace the
     container's root may not be allowed into it even before."""
-    import _socket  # noqa: F401
     import fcntl  # noqa: F401
     import resource  # noqa: F401
 
@@ -229,13 +228,12 @@ def _wait_and_exec(ctx: dict[str, Any], exec_fd: int) -> None:
 
 def _loopback_up() -> None:
     """ifconfig lo up, with the two ioctls (no netlink needed for this)."""
-    import _socket
     import fcntl
-    siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
-    s = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
+    siocgifflags, siocsifflags, iff_up, af_inet, sock_dgram = 0x8913, 0x8914, 0x1, 2, 2
+    s = libc.socket(af_inet, sock_dgram)
     try:
-        res = fcntl.ioctl(s.fileno(), siocgifflags, b"lo".ljust(40, b"\0"))
+        res = fcntl.ioctl(s, siocgifflags, b"lo".ljust(40, b"\0"))
         flags = int.from_bytes(res[16:18], sys.byteorder) | iff_up
-        fcntl.ioctl(s.fileno(), siocsifflags, b"lo".ljust(16, b"\0") + flags.to_bytes(2, sys.byteorder) + bytes(22))
+        fcntl.ioctl(s, siocsifflags, b"lo".ljust(16, b"\0") + flags.to_bytes(2, sys.byteorder) + bytes(22))
     finally:
-        s.close()
+        posix.close(s)
