@@ -132,3 +132,28 @@ def test_store_migrates_dangling_names(tmp_path) -> None:
 
 def same_owner_safe_config() -> dict:
     return {"Cmd": ["sh"]}
+
+
+def test_layer_reader_hashes_everything_and_only_seeks_forward() -> None:
+    import hashlib
+    import tarfile as tarmod
+
+    from dockyard.core.archive import LayerReader, layer_reader
+    data = bytes(range(256)) * 40000
+    chunks = iter([data[i:i + 300_000] for i in range(0, len(data), 300_000)] + [b""])
+    r = LayerReader(lambda: next(chunks))
+    assert r.read(10) == data[:10]
+    assert b"".join(bytes(p) for p in r.pieces(1_000_000)) == data[10:1_000_010]
+    r.seek(2_000_000)
+    assert r.tell() == 2_000_000 and r.read(5) == data[2_000_000:2_000_005]
+    with pytest.raises(tarmod.ReadError):
+        r.seek(5)
+    r.drain()
+    assert r.digest == "sha256:" + hashlib.sha256(data).hexdigest() and r.size == len(data)
+    # gzip through ISA-L: concatenated members, damaged data is an OSError (a layer error)
+    gz = layer_reader(io.BytesIO(gzip.compress(b"x" * 5000) + gzip.compress(b"y")), "gzip")
+    assert gz.read(-1) == b"x" * 5000 + b"y"
+    bad = bytearray(gzip.compress(os.urandom(5000)))
+    bad[20:40] = b"\0" * 20
+    with pytest.raises(OSError):
+        layer_reader(io.BytesIO(bytes(bad)), "gzip").drain()
