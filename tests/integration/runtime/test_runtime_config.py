@@ -8,6 +8,7 @@ import json
 import os
 import stat
 import subprocess
+from _support.runtime import rt  # noqa: F401  (the fixture: each test on both runtimes)
 
 
 def out_lines(res: subprocess.CompletedProcess) -> list[str]:
