@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from _support.build import Result, build, context_tar, image_config, image_files, leftovers
+from _support.build import Result, build, context_tar, image_config, image_files, layer_members, leftovers
 
 
 def ok(res: Result) -> Result:
@@ -337,3 +337,48 @@ def test_cache_survives_restart_gc_and_prune(fresh_daemon) -> None:
     assert res.returncode == 0 and b"Total reclaimed space:" in res.stdout
     after = ok(build(d, {"Dockerfile": df}, t="keep:1"))
     assert after.runs == 2 and after.cached_steps == 0
+
+
+def test_forms_shell_and_copy_options(daemon) -> None:
+    df = """\
+FROM busybox
+SHELL ["/bin/sh", "-ec"]
+RUN ["sh", "-c", "echo exec-form > /exec"]
+RUN echo "proxy=$HTTP_PROXY shell=$0" > /shell
+COPY --chown=bin:daemon --chmod=640 --link conf/ /etc/app/
+COPY --chown=1234 --exclude=*.secret conf/ /opt/conf/
+"""
+    files = {"Dockerfile": df, "conf/a.ini": "a=1", "conf/sub/b.ini": "b=2", "conf/key.secret": "s"}
+    ok(build(daemon, files, t="forms:1", buildargs={"HTTP_PROXY": "http://proxy.invalid:3128"}))
+    fs = image_files(daemon, "forms:1")
+    assert fs["exec"] == b"exec-form\n"
+    assert fs["shell"] == b"proxy=http://proxy.invalid:3128 shell=/bin/sh\n"
+    hist = image_config(daemon, "forms:1")["history"]
+    assert hist[-3]["created_by"] == "/bin/sh -ec echo \"proxy=$HTTP_PROXY shell=$0\" > /shell"  # no proxy value
+    assert hist[-4]["created_by"] == "sh -c echo exec-form > /exec"
+    chowned = layer_members(daemon, "forms:1", -2)
+    assert (chowned["etc/app/sub/b.ini"].uid, chowned["etc/app/sub/b.ini"].gid) == (2, 1)
+    assert chowned["etc/app/a.ini"].mode == 0o640 and chowned["etc/app/sub"].mode == 0o640
+    assert chowned["etc/app/key.secret"].uid == 2
+    numeric = layer_members(daemon, "forms:1", -1)
+    assert numeric["opt/conf/a.ini"].uid == 1234 and numeric["opt/conf/a.ini"].gid == 1234
+    assert "opt/conf/key.secret" not in numeric and numeric["opt/conf/a.ini"].mode == 0o644
+
+
+def test_from_pulls_a_missing_base_and_pull_refreshes(daemon) -> None:
+    from _support.registry import TestRegistry
+    reg = TestRegistry().start()
+    try:
+        ref = f"{reg.host}/base/busybox:b1"
+        assert daemon.cli("tag", "busybox", ref).returncode == 0
+        assert daemon.cli("push", ref).returncode == 0
+        daemon.client().image_remove(ref)  # only the name goes: the image stays as busybox
+        res = ok(build(daemon, {"Dockerfile": f"FROM {ref}\nRUN echo on-pulled\n"}, t="pulled:1"))
+        statuses = [m.get("status", "") for m in res.messages]
+        assert any("Pulling from base/busybox" in s for s in statuses), res.messages
+        assert "on-pulled" in res.text
+        res = ok(build(daemon, {"Dockerfile": f"FROM {ref}\nRUN echo on-pulled\n"}, t="pulled:1", pull=1))
+        assert any("Image is up to date" in m.get("status", "") for m in res.messages)
+        assert res.cached_steps == 1
+    finally:
+        reg.stop()
