@@ -306,10 +306,12 @@ def test_cli_build(daemon, tmp_path) -> None:
     assert fail.returncode == 4 and b"returned a non-zero code: 4" in fail.stderr
 
 
-def test_build_context_as_gzip(daemon) -> None:
-    body = gzip.compress(context_tar({"Dockerfile": "FROM busybox\nCOPY f /f\n", "f": "zipped"}))
+def test_gzip_context_and_scratch(daemon) -> None:
+    body = gzip.compress(context_tar({"Dockerfile": "FROM scratch\nCOPY f /f\nENV X=1\n", "f": "zipped"}))
     res = ok(build(daemon, body))
-    assert image_files(daemon, res.image_id)["f"] == b"zipped"
+    assert image_files(daemon, res.image_id) == {"f": b"zipped"}
+    cfg = image_config(daemon, res.image_id)
+    assert len(cfg["rootfs"]["diff_ids"]) == 1 and len(cfg["history"]) == 2 and cfg["os"] == "linux"
 
 
 @pytest.mark.parametrize("query,msg", [
