@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(busybox-static runc iptables iproute2 tmux skopeo docker-registry containerd libseccomp2 wrk)
+APT_PACKAGES=(busybox-static runc iptables iproute2 tmux skopeo docker-registry containerd libseccomp2 wrk gcc libc6-dev)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -48,6 +48,12 @@ if [ ! -f "$stamp" ]; then
     .venv/bin/python -c "import dockyard, aiohttp, h11, pyroute2, pyseccomp, docker, pytest" 
     rm -f .venv/.stamp-*
     touch "$stamp"
+fi
+
+# dockyard-init (pid 1 for `run --init`): a small static C program beside the venv's scripts.
+if [ ! -x .venv/bin/dockyard-init ] || [ src/init/dockyard-init.c -nt .venv/bin/dockyard-init ]; then
+    gcc -Os -static -s -Wall -o .venv/bin/dockyard-init.tmp src/init/dockyard-init.c
+    mv .venv/bin/dockyard-init.tmp .venv/bin/dockyard-init
 fi
 # dockyard-runtime starts per container operation: replace pip's console script
 # with a launcher that skips site (see src/dockyard/runtime/launcher.py). Idempotent.

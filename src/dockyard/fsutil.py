@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing stays out of the long-lived shim's memory
+    from typing import Any
 
 
 def fsync_dir(path: str) -> None:

@@ -23,6 +23,7 @@ def parse_args(argv: list[str]) -> DaemonConfig:
     p.add_argument("--cgroup-parent", default="/dockyard", help="Set parent cgroup for all containers")
     p.add_argument("--runtime", default="", help="OCI runtime binary (default: dockyard-runtime)")
     p.add_argument("--shim", default="", help="Shim binary (default: dockyard-shim)")
+    p.add_argument("--init-path", default="", help="Path to the docker-init binary")
     p.add_argument("-b", "--bridge", default="", help="Attach containers to a network bridge")
     p.add_argument("--bip", default="", help="Specify network bridge IP")
     p.add_argument("--default-address-pool", action="append", default=[], help="Default address pools")
@@ -50,7 +51,7 @@ def parse_args(argv: list[str]) -> DaemonConfig:
     return DaemonConfig(
         data_root=os.path.abspath(a.data_root), exec_root=os.path.abspath(a.exec_root), hosts=a.host,
         pidfile=a.pidfile, debug=a.debug or a.log_level == "debug", log_level=a.log_level,
-        cgroup_parent=a.cgroup_parent, runtime=a.runtime, shim=a.shim, bridge=a.bridge, bip=a.bip,
+        cgroup_parent=a.cgroup_parent, runtime=a.runtime, shim=a.shim, init_path=a.init_path, bridge=a.bridge, bip=a.bip,
         default_address_pools=a.default_address_pool, iptables=flag(a.iptables), ip_forward=flag(a.ip_forward),
         userland_proxy=flag(a.userland_proxy), dns=a.dns, dns_search=a.dns_search, dns_options=a.dns_opt,
         tls=a.tls or a.tlsverify, tlsverify=a.tlsverify,

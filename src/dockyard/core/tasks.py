@@ -27,6 +27,43 @@ def sibling_binary(name: str) -> str:
     return cand if os.path.exists(cand) else (shutil.which(name) or name)
 
 
+def boot_path() -> list[str]:
+    """Where our package and its dependencies live, for an interpreter
+    started without site (-S)."""
+    import sysconfig
+    import dockyard
+    paths = [os.path.dirname(os.path.dirname(os.path.abspath(dockyard.__file__)))]
+    for key in ("purelib", "platlib"):
+        p = sysconfig.get_paths().get(key)
+        if p and p not in paths:
+            paths.append(p)
+    return paths
+
+
+def fast_argv(script: str, module: str) -> list[str]:
+    """Our own console script as `python -I -S -c <boot>`: the same program
+    without the site machinery (.pth files), which saves start-up time and a
+    few MB per long-lived shim. Anything else runs as given."""
+    try:
+        with open(script, "rb") as f:
+            head = f.read(512)
+    except OSError:
+        return [script]
+    first = head.split(b"\n", 1)[0]
+    if not first.startswith(b"#!") or b"python" not in first or f"from {module} import main".encode() not in head:
+        return [script]
+    interpreter = first[2:].strip().decode()
+    code = f"import sys;sys.path[:0]={boot_path()!r};from {module} import main;sys.exit(main())"
+    return [interpreter, "-I", "-S", "-c", code]
+
+
+def _last_json(out: bytes) -> dict[str, Any]:
+    try:
+        return json.loads(out.decode().strip().splitlines()[-1]) if out.strip() else {}
+    except (ValueError, IndexError):
+        return {}
+
+
 @dataclass
 class ExitStatus:
     exit_code: int
@@ -79,6 +116,7 @@ class Task:
         self.address = address
         self.pid = pid
         self.shim_pid = shim_pid
+        self.runtime_create_ms: float | None = None
 
     async def call(self, op: str, **fields: Any) -> dict[str, Any]:
         conn = await ShimConnection.open(self.address)
@@ -158,6 +196,7 @@ class TaskService:
         self.runtime = runtime or sibling_binary("dockyard-runtime")
         self.runtime_root = runtime_root or os.path.join(exec_root, "runtime")
         self.shim = shim or sibling_binary("dockyard-shim")
+        self.shim_argv = fast_argv(self.shim, "dockyard.shim.main")
         self.debug_log = debug_log
         for d in (self.bundles, self.sockets, self.runtime_root):
             os.makedirs(d, mode=0o711, exist_ok=True)
@@ -167,6 +206,16 @@ class TaskService:
 
     def socket_path(self, cid: str) -> str:
         return os.path.join(self.sockets, cid[:16] + ".sock")
+
+    def rootfs_dir(self, cid: str) -> str:
+        return os.path.join(self.bundle_dir(cid), "rootfs")
+
+    def read_spec(self, cid: str) -> dict[str, Any]:
+        """The OCI spec the task runs with (its bundle's config.json)."""
+        try:
+            return dict(read_json(os.path.join(self.bundle_dir(cid), "config.json")))
+        except (FileNotFoundError, ValueError):
+            raise errdefs.NotFound(f"task {cid}: no bundle") from None
 
     def bundle_exists(self, cid: str) -> bool:
         return os.path.isdir(self.bundle_dir(cid))
@@ -196,7 +245,7 @@ class TaskService:
             spec = dict(spec)
             spec["root"] = dict(spec.get("root") or {}, path="rootfs")
             atomic_write_json(os.path.join(bundle, "config.json"), spec)
-            args = [self.shim, "start", "--id", cid, "--bundle", bundle, "--socket", self.socket_path(cid),
+            args = [*self.shim_argv, "start", "--id", cid, "--bundle", bundle, "--socket", self.socket_path(cid),
                     "--runtime", self.runtime, "--runtime-root", self.runtime_root,
                     "--log-driver", log_driver or "json-file"]
             if log_path:
@@ -212,11 +261,22 @@ class TaskService:
             proc = await asyncio.create_subprocess_exec(*args, stdin=asyncio.subprocess.DEVNULL,
                                                         stdout=asyncio.subprocess.PIPE,
                                                         stderr=asyncio.subprocess.PIPE)
-            out, err = await proc.communicate()
+            waiter = asyncio.ensure_future(proc.communicate())
             try:
-                res = json.loads(out.decode().strip().splitlines()[-1]) if out.strip() else {}
-            except ValueError:
-                res = {}
+                out, err = await asyncio.shield(waiter)
+            except asyncio.CancelledError:
+                # Cancelled while the shim starts: let it finish, then take it
+                # down again, so no shim outlives a start that did not happen.
+                out, _ = await waiter
+                res = _last_json(out)
+                if "address" in res:
+                    orphan = Task(self, cid, res["address"], int(res.get("pid") or 0), int(res.get("shim_pid") or 0))
+                    try:
+                        await orphan.call("delete", force=True)
+                    except errdefs.EngineError:
+                        pass
+                raise
+            res = _last_json(out)
             if proc.returncode != 0 or "error" in res or "address" not in res:
                 e = res.get("error") or {}
                 msg = e.get("message") or err.decode(errors="replace").strip() or "shim failed to start"
@@ -226,19 +286,31 @@ class TaskService:
         except BaseException:
             await self.remove_bundle(cid)
             raise
-        return Task(self, cid, res["address"], int(res["pid"]), int(res["shim_pid"]))
+        task = Task(self, cid, res["address"], int(res["pid"]), int(res["shim_pid"]))
+        task.runtime_create_ms = res.get("runtime_create_ms")
+        return task
 
     async def connect(self, cid: str) -> Task | None:
-        """Re-attach to the shim of a container after a daemon restart."""
+        """Re-attach to the shim of a container after a daemon restart. A
+        daemon that died between starting the shim and recording it left no
+        shim.json: the shim is found by its socket then."""
+        path = os.path.join(self.bundle_dir(cid), "shim.json")
         try:
-            info = read_json(os.path.join(self.bundle_dir(cid), "shim.json"))
+            info = read_json(path)
+            recorded = True
         except (FileNotFoundError, ValueError):
-            return None
-        task = Task(self, cid, info["address"], int(info["pid"]), int(info["shim_pid"]))
+            if not os.path.exists(self.socket_path(cid)):
+                return None
+            info, recorded = {"address": self.socket_path(cid), "pid": 0, "shim_pid": 0}, False
+        task = Task(self, cid, info["address"], int(info.get("pid") or 0), int(info.get("shim_pid") or 0))
         try:
-            await task.call("connect")
+            res = await task.call("connect")
         except errdefs.Unavailable:
             return None
+        task.pid = int(res.get("pid") or task.pid)
+        task.shim_pid = int(res.get("shim_pid") or task.shim_pid)
+        if not recorded:
+            atomic_write_json(path, {"address": task.address, "shim_pid": task.shim_pid, "pid": task.pid})
         return task
 
     def recorded_exit(self, cid: str) -> ExitStatus | None:
@@ -253,13 +325,40 @@ class TaskService:
         which calls the runtime, and report the recorded exit if any."""
         bundle = self.bundle_dir(cid)
         status = self.recorded_exit(cid) or ExitStatus(255, "", False)
+        self._kill_orphan_shim(cid)
         if os.path.isdir(bundle):
             proc = await asyncio.create_subprocess_exec(
-                self.shim, "delete", "--id", cid, "--bundle", bundle, "--runtime", self.runtime,
+                *self.shim_argv, "delete", "--id", cid, "--bundle", bundle, "--runtime", self.runtime,
                 "--runtime-root", self.runtime_root, stdout=asyncio.subprocess.DEVNULL,
                 stderr=asyncio.subprocess.DEVNULL)
             await proc.wait()
         return status
+
+    def _kill_orphan_shim(self, cid: str) -> None:
+        """A shim we cannot talk to but that still runs (its socket is gone):
+        stop it, or it would hold the container's stdio forever."""
+        try:
+            info = read_json(os.path.join(self.bundle_dir(cid), "shim.json"))
+            pid = int(info.get("shim_pid") or 0)
+        except (FileNotFoundError, ValueError, TypeError):
+            try:  # the shim writes its own pid before it answers
+                with open(os.path.join(self.bundle_dir(cid), "shim.pid")) as f:
+                    pid = int(f.read().strip() or 0)
+            except (OSError, ValueError):
+                return
+        if pid <= 1:
+            return
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read()
+        except OSError:
+            return
+        if cid.encode() in cmdline and (b"dockyard-shim" in cmdline or b"dockyard.shim" in cmdline):
+            import signal
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
     async def remove_bundle(self, cid: str) -> None:
         bundle = self.bundle_dir(cid)

@@ -17,6 +17,7 @@ class DaemonConfig:
     cgroup_parent: str = "/dockyard"
     runtime: str = ""  # path to the OCI runtime binary; default: dockyard-runtime
     shim: str = ""
+    init_path: str = ""  # --init-path: the init binary for --init (default: dockyard-init beside us)
     bridge: str = ""  # --bridge: name of the default bridge device
     bip: str = ""
     default_address_pools: list[str] = field(default_factory=list)

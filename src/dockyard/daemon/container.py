@@ -78,6 +78,14 @@ class Container:
         self.monitor: asyncio.Task | None = None
         self.pending_attaches: list[Any] = []
         self.start_failed = False
+        self.restart_manager: Any = None  # restart.RestartManager, made at start
+        self.restart_task: asyncio.Task | None = None  # a pending policy restart
+        self.restart_started = False  # that restart holds the lock and is starting the task
+        self.exit_on_next = False  # stop/kill asked for this exit: no policy restart
+        self.health_task: asyncio.Task | None = None
+        self.volumes_mounted: list[str] = []  # volume names mounted for the running task
+        self.shm_mounted = ""  # host tmpfs for IpcMode shareable
+        self.sandbox_ready = False
 
     @property
     def short_id(self) -> str:
@@ -172,6 +180,18 @@ class ContainerStore:
             if self._names.get(c.name) == c.id:
                 del self._names[c.name]
         shutil.rmtree(self.dir(c.id), ignore_errors=True)
+
+    def get_or_none(self, cid: str) -> Container | None:
+        with self._lock:
+            return self._by_id.get(cid)
+
+    def rename(self, c: Container, new_name: str) -> None:
+        """Move c to new_name (docker's name rules and conflict message)."""
+        full = self.reserve_name(new_name, c.id)
+        with self._lock:
+            if c.name != full and self._names.get(c.name) == c.id:
+                del self._names[c.name]
+            c.name = full
 
     def all(self) -> list[Container]:
         with self._lock:

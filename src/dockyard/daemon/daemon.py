@@ -12,11 +12,17 @@ from ..core.snapshots import OverlaySnapshotter
 from ..core.tasks import TaskService
 from ..fsutil import atomic_write
 from .config import DaemonConfig
+from .archive import ArchiveService
+from .commit import CommitService
 from .container import ContainerStore
 from .containers import ContainerService
 from .events import Events
+from .exec import ExecService
+from .health import HealthMonitor
 from .images import ImageBackend
 from .networks import NetworkService
+from .stats import StatsService
+from .volumes import VolumeService
 
 log = logging.getLogger("dockyard.daemon")
 
@@ -37,6 +43,13 @@ class Daemon:
                                  shim=config.shim or None,
                                  debug_log=os.path.join(config.exec_root, "shim-debug.log") if config.debug else None)
         self.containers_store = ContainerStore(root)
+        self.shutting_down = False
+        self.volumes = VolumeService(self)
+        self.execs = ExecService(self)
+        self.health = HealthMonitor(self)
+        self.stats = StatsService(self)
+        self.archive = ArchiveService(self)
+        self.commits = CommitService(self)
         self.containers = ContainerService(self)
         self.networks = NetworkService(self)
         from ..build.builder import Builder
@@ -44,6 +57,14 @@ class Daemon:
         self.builder = Builder(os.path.join(root, "builder"), config.exec_root, self.content, self.snapshotter,
                                self.images.service, self.tasks, BuildBackend(self))
         self.images.service.extra_refs = self.builder.cache.references
+
+    def init_path(self) -> str:
+        """The docker-init binary bound at /sbin/docker-init for --init."""
+        if self.config.init_path:
+            return self.config.init_path if os.path.exists(self.config.init_path) else ""
+        from ..core.tasks import sibling_binary
+        path = sibling_binary("dockyard-init")
+        return path if os.path.isabs(path) and os.path.exists(path) else ""
 
     def _engine_id(self) -> str:
         path = os.path.join(self.config.data_root, "engine-id")
@@ -63,7 +84,16 @@ class Daemon:
 
     async def shutdown(self) -> None:
         """Leave containers running (live restore): just stop watching them."""
+        self.shutting_down = True
+        import asyncio
         for c in self.containers_store.all():
-            if c.monitor is not None:
-                c.monitor.cancel()
+            if c.restart_task is not None and c.restart_started:
+                # A restart already creating the task: let it finish (live restore keeps it).
+                try:
+                    await asyncio.wait_for(asyncio.shield(c.restart_task), 30)
+                except (asyncio.TimeoutError, Exception):
+                    pass
+            for t in (c.monitor, c.health_task, c.restart_task):
+                if t is not None:
+                    t.cancel()
         await self.networks.shutdown()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from .. import errdefs
@@ -27,11 +28,12 @@ def normalize(raw: Any) -> dict[str, list[str]]:
     return out
 
 
-CONTAINER_FILTERS = {"id", "name", "label", "status", "ancestor", "exited", "before", "since", "health",
+CONTAINER_FILTERS = {"id", "name", "label", "label!", "status", "ancestor", "exited", "before", "since", "health",
                      "volume", "network", "publish", "expose", "is-task", "isolation"}
+HEALTH_STATES = {"starting", "healthy", "unhealthy", "none"}
 
 
-def _label_match(labels: dict[str, str], wanted: list[str]) -> bool:
+def labels_match(labels: dict[str, str], wanted: list[str]) -> bool:
     for w in wanted:
         k, eq, v = w.partition("=")
         if k not in labels:
@@ -41,28 +43,48 @@ def _label_match(labels: dict[str, str], wanted: list[str]) -> bool:
     return True
 
 
-def container_matches(c: Container, filters: dict[str, list[str]], svc: "ContainerService", all_: bool) -> bool:
-    for key in filters:
+def validate_container_filters(f: dict[str, list[str]]) -> None:
+    for key in f:
         if key not in CONTAINER_FILTERS:
             raise errdefs.InvalidArgument(f"invalid filter '{key}'")
-    f = filters
+    valid = {s.value for s in Status}
+    for s in f.get("status", []):
+        if s not in valid:
+            raise errdefs.InvalidArgument(f"invalid filter 'status={s}'")
+    for s in f.get("exited", []):
+        try:
+            int(s)
+        except ValueError:
+            raise errdefs.InvalidArgument(f"invalid filter 'exited={s}'") from None
+    for s in f.get("health", []):
+        if s not in HEALTH_STATES:
+            raise errdefs.InvalidArgument(f"Unrecognised filter value for health: {s}")
+    for s in f.get("is-task", []):
+        if s not in ("true", "false"):
+            raise errdefs.InvalidArgument(f"Invalid filter 'is-task={s}'")
+
+
+def container_matches(c: Container, f: dict[str, list[str]], svc: "ContainerService", all_: bool) -> bool:
     if "status" in f:
-        valid = {s.value for s in Status}
-        for s in f["status"]:
-            if s not in valid:
-                raise errdefs.InvalidArgument(f"invalid filter 'status={s}'")
         if c.status.value not in f["status"]:
             return False
-    elif not all_ and not c.is_running():
-        return False
     if "id" in f and not any(c.id.startswith(x) for x in f["id"]):
         return False
     if "name" in f:
-        import re
         name = c.name.lstrip("/")
-        if not any(re.search(x.lstrip("/"), name) for x in f["name"]):
+        ok = False
+        for x in f["name"]:
+            try:
+                if re.search(x.lstrip("/"), name):
+                    ok = True
+            except re.error:
+                if x.lstrip("/") in name:
+                    ok = True
+        if not ok:
             return False
-    if "label" in f and not _label_match(c.config.get("Labels") or {}, f["label"]):
+    if "label" in f and not labels_match(c.config.get("Labels") or {}, f["label"]):
+        return False
+    if "label!" in f and any(labels_match(c.config.get("Labels") or {}, [w]) for w in f["label!"]):
         return False
     if "exited" in f:
         if c.status is not Status.EXITED or str(c.state.exit_code) not in f["exited"]:
@@ -86,8 +108,13 @@ def container_matches(c: Container, filters: dict[str, list[str]], svc: "Contain
                 if not cmp(other):
                     return False
     if "health" in f:
-        hs = (c.state.health or {}).get("Status", "none")
+        hs = (c.state.health or {}).get("Status", "none") if c.is_running() else "none"
         if hs not in f["health"]:
+            return False
+    if "volume" in f:
+        names = {m.get("Name") for m in c.mounts} | {m.get("Destination") for m in c.mounts} | \
+            {m.get("Source") for m in c.mounts}
+        if not any(v in names for v in f["volume"]):
             return False
     if "network" in f:
         nets = (c.network_settings or {}).get("Networks") or {}
@@ -99,6 +126,26 @@ def container_matches(c: Container, filters: dict[str, list[str]], svc: "Contain
         if not published & _port_set(f["publish"]):
             return False
     if "expose" in f and not set(c.config.get("ExposedPorts") or {}) & _port_set(f["expose"]):
+        return False
+    if "is-task" in f and f["is-task"] != ["false"]:
+        return False
+    return True
+
+
+def prune_matches(c: Container, f: dict[str, list[str]]) -> bool:
+    """container prune's filters: until (created before) and label / label!."""
+    from .timeutil import parse_rfc3339, parse_time_filter
+    for key in f:
+        if key not in ("until", "label", "label!"):
+            raise errdefs.InvalidArgument(f"invalid filter '{key}'")
+    if "until" in f:
+        limit = min(parse_time_filter(v) for v in f["until"])
+        if parse_rfc3339(c.created) >= limit:
+            return False
+    labels = c.config.get("Labels") or {}
+    if "label" in f and not labels_match(labels, f["label"]):
+        return False
+    if "label!" in f and any(labels_match(labels, [w]) for w in f["label!"]):
         return False
     return True
 

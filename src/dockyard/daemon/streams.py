@@ -4,13 +4,10 @@ serves them (multiplexed frames, or raw bytes for a TTY)."""
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import struct
-from typing import TYPE_CHECKING, Any, AsyncIterator, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .. import errdefs
-from .timeutil import parse_rfc3339
 
 if TYPE_CHECKING:
     from .container import Container
@@ -52,7 +49,7 @@ def parse_detach_keys(spec: str) -> bytes:
 
 class AttachSession:
     def __init__(self, c: "Container", conn: Hijacked, stdin: bool, stdout: bool, stderr: bool,
-                 detach_keys: bytes, exec_id: str = "") -> None:
+                 detach_keys: bytes, exec_id: str = "", tty: bool | None = None) -> None:
         self.c = c
         self.conn = conn
         self.stdin = stdin
@@ -61,11 +58,14 @@ class AttachSession:
         self.detach_keys = detach_keys
         self.exec_id = exec_id
         self.done = asyncio.get_running_loop().create_future()
-        self.tty = bool(c.config.get("Tty"))
+        self.tty = bool(c.config.get("Tty")) if tty is None else tty
         self._tasks: list[asyncio.Task] = []
 
     async def connect(self, task: Any) -> None:
-        close_on_eof = bool(self.c.config.get("StdinOnce")) if not self.exec_id else True
+        # docker closes the process's stdin when the client's ends (StdinOnce,
+        # and always for an exec), but never a terminal's: detaching from a
+        # shell must leave it running.
+        close_on_eof = (bool(self.c.config.get("StdinOnce")) if not self.exec_id else True) and not self.tty
         reader, writer, tty = await task.attach(self.stdin, self.stdout, self.stderr, close_on_eof, self.exec_id)
         self.tty = tty
         self._tasks.append(asyncio.create_task(self._output(reader)))
@@ -142,11 +142,14 @@ class AttachSession:
 
 
 async def attach(c: "Container", conn: Hijacked, stdin: bool, stdout: bool, stderr: bool,
-                 logs: bool, stream: bool, detach_keys: str, log_path: str) -> None:
+                 logs: bool, stream: bool, detach_keys: str) -> None:
     keys = parse_detach_keys(detach_keys)
     tty = bool(c.config.get("Tty"))
-    if logs and log_path:
-        async for chunk in read_logs(log_path, tty, stdout, stderr, follow=False):
+    if logs and c.log_path:
+        from .logs import read_logs
+        lc = c.host_config.get("LogConfig") or {}
+        async for chunk in read_logs(c.log_path, lc.get("Type") or "json-file", lc.get("Config") or {}, tty,
+                                     stdout, stderr, follow=False):
             await conn.write(chunk)
     if not stream:
         return
@@ -163,79 +166,3 @@ async def attach(c: "Container", conn: Hijacked, stdin: bool, stdout: bool, stde
     finally:
         if session in c.pending_attaches:
             c.pending_attaches.remove(session)
-
-
-def _frame(stream: str, data: bytes, tty: bool) -> bytes:
-    if tty:
-        return data
-    return HEADER.pack(1 if stream == "stdout" else 2, len(data)) + data
-
-
-def _parse(line: bytes) -> dict[str, Any] | None:
-    try:
-        return json.loads(line)
-    except ValueError:
-        return None
-
-
-async def read_logs(path: str, tty: bool, stdout: bool = True, stderr: bool = True, follow: bool = False,
-                    tail: int = -1, since: float = 0.0, until: float = 0.0, timestamps: bool = False,
-                    running: Any = None) -> AsyncIterator[bytes]:
-    """Frames of a json-file log. With follow, keep going while running()."""
-    def emit(rec: dict[str, Any]) -> bytes | None:
-        stream = rec.get("stream", "stdout")
-        if stream == "stdout" and not stdout or stream == "stderr" and not stderr:
-            return None
-        t = rec.get("time", "")
-        if since or until:
-            ts = parse_rfc3339(t)
-            if since and ts < since:
-                return None
-            if until and ts > until:
-                return None
-        data = rec.get("log", "").encode("utf-8", "surrogateescape")
-        if timestamps:
-            data = t.encode() + b" " + data
-        return _frame(stream, data, tty)
-
-    try:
-        f = open(path, "rb")
-    except FileNotFoundError:
-        return
-    with f:
-        lines = f.read().splitlines(keepends=True)
-        pending = b""
-        if lines and not lines[-1].endswith(b"\n"):
-            pending = lines.pop()
-        if tail >= 0:
-            lines = lines[-tail:] if tail else []
-        for line in lines:
-            rec = _parse(line)
-            if rec is not None:
-                out = emit(rec)
-                if out:
-                    yield out
-        if not follow:
-            return
-        while True:
-            chunk = f.read()
-            if chunk:
-                pending += chunk
-                *complete, pending = pending.split(b"\n")
-                for line in complete:
-                    rec = _parse(line)
-                    if rec is not None:
-                        out = emit(rec)
-                        if out:
-                            yield out
-                if until and until < __import__("time").time():
-                    return
-                continue
-            if running is not None and not running():
-                # One last read: the shim flushes the last lines at exit.
-                chunk = f.read()
-                if chunk:
-                    pending += chunk
-                    continue
-                return
-            await asyncio.sleep(0.05)

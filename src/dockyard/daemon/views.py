@@ -33,6 +33,12 @@ def host_config_view(hc: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def mounts_view(c: Container) -> list[dict[str, Any]]:
+    """inspect's Mounts: volumes, binds and --mount tmpfs (not HostConfig.Tmpfs)."""
+    from .mounts import public
+    return [public(m) for m in c.mounts if not m.get("_hostconfig_tmpfs")]
+
+
 def state_view(c: Container) -> dict[str, Any]:
     s = c.state
     st = c.status
@@ -50,7 +56,9 @@ def state_view(c: Container) -> dict[str, Any]:
         "FinishedAt": s.finished_at,
     }
     if s.health is not None:
-        out["Health"] = s.health
+        out["Health"] = {"Status": s.health.get("Status", "starting"),
+                         "FailingStreak": int(s.health.get("FailingStreak") or 0),
+                         "Log": list(s.health.get("Log") or [])}
     return out
 
 
@@ -67,7 +75,7 @@ def inspect_view(c: Container, data_root: str) -> dict[str, Any]:
         "ResolvConfPath": os.path.join(cdir, "resolv.conf"),
         "HostnamePath": os.path.join(cdir, "hostname"),
         "HostsPath": os.path.join(cdir, "hosts"),
-        "LogPath": c.log_path,
+        "LogPath": c.log_path if (c.host_config.get("LogConfig") or {}).get("Type", "json-file") == "json-file" else "",
         "Name": c.name,
         "RestartCount": c.state.restart_count,
         "Driver": c.driver,
@@ -78,7 +86,7 @@ def inspect_view(c: Container, data_root: str) -> dict[str, Any]:
         "ExecIDs": list(c.exec_ids) or None,
         "HostConfig": host_config_view(c.host_config),
         "GraphDriver": {"Name": c.driver, "Data": None},
-        "Mounts": list(c.mounts),
+        "Mounts": mounts_view(c),
         "Config": cfg,
         "NetworkSettings": network_settings_view(c),
     }
@@ -175,5 +183,5 @@ def summary_view(c: Container, image_ref: str, now: float) -> dict[str, Any]:
         "Status": status_text(c, now),
         "HostConfig": {"NetworkMode": c.host_config.get("NetworkMode") or "default"},
         "NetworkSettings": {"Networks": dict((c.network_settings or {}).get("Networks") or {})},
-        "Mounts": list(c.mounts),
+        "Mounts": mounts_view(c),
     }

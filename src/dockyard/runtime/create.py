@@ -247,9 +247,9 @@ def _fork_init(ctx: dict[str, Any], chan: Channel, new_ns: set[str], join_paths:
 def _apply_resources(cg: CgroupManager, linux: dict[str, Any]) -> None:
     resources = dict(linux.get("resources") or {})
     if "devices" in resources:
-        resources["devices"] = list(resources["devices"] or []) + ALLOWED_DEVICES + [
-            {"allow": True, "type": d.get("type", "c"), "major": d.get("major"), "minor": d.get("minor"),
-             "access": "rwm"} for d in linux.get("devices") or []]
+        # As runc: linux.devices only makes the nodes; access is what resources.devices allows
+        # (docker's --device r|w|m permissions depend on it).
+        resources["devices"] = list(resources["devices"] or []) + ALLOWED_DEVICES
     try:
         cg.set_resources(resources)
     except (OSError, ValueError) as e:

@@ -5,8 +5,65 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-from typing import Any
+import selectors
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing stays out of the long-lived shim's memory
+    from typing import Any
+
+
+def spawn(argv: list[str], stdio: tuple[int, int, int]) -> int:
+    """Run argv with exactly these fds as its stdio and wait: its exit
+    status. Every other fd of the shim is close-on-exec. posix_spawn keeps
+    the subprocess module (and threading) out of the shim."""
+    actions = [(os.POSIX_SPAWN_DUP2, fd, i) for i, fd in enumerate(stdio)]
+    pid = os.posix_spawnp(argv[0], argv, os.environ, file_actions=actions)
+    return _wait(pid)
+
+
+def _wait(pid: int) -> int:
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+            return os.waitstatus_to_exitcode(status)
+        except InterruptedError:
+            continue
+
+
+def run_capture(argv: list[str], stdin: int | None = None) -> tuple[int, bytes, bytes]:
+    """(exit status, stdout, stderr) of argv."""
+    out_r, out_w = os.pipe2(os.O_CLOEXEC)
+    err_r, err_w = os.pipe2(os.O_CLOEXEC)
+    devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC) if stdin is None else -1
+    try:
+        actions = [(os.POSIX_SPAWN_DUP2, stdin if stdin is not None else devnull, 0),
+                   (os.POSIX_SPAWN_DUP2, out_w, 1), (os.POSIX_SPAWN_DUP2, err_w, 2)]
+        pid = os.posix_spawnp(argv[0], argv, os.environ, file_actions=actions)
+    except BaseException:
+        for fd in (out_r, err_r):
+            os.close(fd)
+        raise
+    finally:
+        os.close(out_w)
+        os.close(err_w)
+        if devnull >= 0:
+            os.close(devnull)
+    bufs = {out_r: bytearray(), err_r: bytearray()}
+    with selectors.DefaultSelector() as sel:
+        for fd in bufs:
+            sel.register(fd, selectors.EVENT_READ)
+        left = set(bufs)
+        while left:
+            for key, _ in sel.select():
+                data = os.read(key.fd, 65536)
+                if data:
+                    bufs[key.fd] += data
+                else:
+                    sel.unregister(key.fd)
+                    left.discard(key.fd)
+    os.close(out_r)
+    os.close(err_r)
+    return _wait(pid), bytes(bufs[out_r]), bytes(bufs[err_r])
 
 
 class RuntimeFailed(Exception):
@@ -26,15 +83,12 @@ class RuntimeClient:
         args += ["--log", self.log_path, "--log-format", "json"]
         return args
 
-    def _run(self, args: list[str], stdin: int | None = subprocess.DEVNULL, stdout: int | None = None,
-             stderr: int | None = None, capture: bool = True) -> str:
-        proc = subprocess.run(self._base() + args, stdin=stdin,
-                              stdout=subprocess.PIPE if capture else stdout,
-                              stderr=subprocess.PIPE if capture else stderr, close_fds=True)
-        if proc.returncode != 0:
-            raise RuntimeFailed(self.last_error() or (proc.stderr or b"").decode(errors="replace").strip()
-                                or f"{args[0]} exited with status {proc.returncode}")
-        return (proc.stdout or b"").decode(errors="replace") if capture else ""
+    def _run(self, args: list[str], stdin: int | None = None) -> str:
+        code, out, err = run_capture(self._base() + args, stdin)
+        if code != 0:
+            raise RuntimeFailed(self.last_error() or err.decode(errors="replace").strip()
+                                or f"{args[0]} exited with status {code}")
+        return out.decode(errors="replace")
 
     def last_error(self) -> str:
         """The runtime's last error line from its JSON log."""
@@ -58,10 +112,9 @@ class RuntimeClient:
         if console_socket:
             args += ["--console-socket", console_socket]
         # Stdio goes straight to the container: the runtime must not hold pipes of ours.
-        proc = subprocess.run(self._base() + args + [cid], stdin=stdio[0], stdout=stdio[1], stderr=stdio[2],
-                              close_fds=True)
-        if proc.returncode != 0:
-            raise RuntimeFailed(self.last_error() or f"runtime create exited with status {proc.returncode}")
+        code = spawn(self._base() + args + [cid], stdio)
+        if code != 0:
+            raise RuntimeFailed(self.last_error() or f"runtime create exited with status {code}")
 
     def start(self, cid: str) -> None:
         self._run(["start", cid])
@@ -98,7 +151,6 @@ class RuntimeClient:
         args = ["exec", "--process", process_file, "--detach", "--pid-file", pid_file]
         if console_socket:
             args += ["--console-socket", console_socket]
-        proc = subprocess.run(self._base() + args + [cid], stdin=stdio[0], stdout=stdio[1], stderr=stdio[2],
-                              close_fds=True)
-        if proc.returncode != 0:
-            raise RuntimeFailed(self.last_error() or f"runtime exec exited with status {proc.returncode}")
+        code = spawn(self._base() + args + [cid], stdio)
+        if code != 0:
+            raise RuntimeFailed(self.last_error() or f"runtime exec exited with status {code}")

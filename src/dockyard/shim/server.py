@@ -12,14 +12,18 @@ import selectors
 import signal
 import socket
 import time
-from typing import Any, Callable
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing stays out of the long-lived shim's memory
+    from typing import Any, Callable
 
 from ..fsutil import atomic_write_json
 from ..shimapi import protocol as proto
-from .logs import JSONFileLogger, NullLogger, rfc3339nano
+from .logs import make_logger, rfc3339nano
 from .runtime_client import RuntimeClient, RuntimeFailed
 
 DRAIN_TIMEOUT = 2.0  # how long output may trail the exit of a process
+F_SETPIPE_SZ = 1031
+PIPE_SIZE = 1 << 20
 
 
 def _nonblock(fd: int) -> None:
@@ -114,6 +118,10 @@ class Process:
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
         for fd, stream in ((out_r, proto.STDOUT), (err_r, proto.STDERR)):
             _nonblock(fd)
+            try:  # a bigger pipe: fewer wakeups for a chatty container
+                fcntl.fcntl(fd, F_SETPIPE_SZ, PIPE_SIZE)
+            except OSError:
+                pass
             self.out_fds[fd] = stream
         self.container_fds = [stdin, out_w, err_w]
         return stdin, out_w, err_w
@@ -138,7 +146,7 @@ class Process:
 
     def on_output(self, fd: int) -> None:
         try:
-            data = os.read(fd, 65536)
+            data = os.read(fd, PIPE_SIZE)
         except BlockingIOError:
             return
         except OSError as e:
@@ -166,8 +174,12 @@ class Process:
         if not self.out_fds:
             self.maybe_finish()
 
+    def waiting_to_start(self) -> bool:
+        """Stdin written before an exec starts is kept until it does."""
+        return self.want_stdin and self.status == "created" and self.stdin_fd is None
+
     def write_stdin(self, data: bytes) -> None:
-        if self.stdin_fd is None or self.done:
+        if self.done or (self.stdin_fd is None and not self.waiting_to_start()):
             return
         self.stdin_buf += data
         self.flush_stdin()
@@ -191,9 +203,10 @@ class Process:
             self.close_stdin()
 
     def close_stdin(self) -> None:
-        if self.stdin_buf:
+        if self.stdin_buf or self.waiting_to_start():
             self.stdin_close_pending = True
             return
+        self.stdin_close_pending = False
         if self.tty:
             # EOF on a terminal is ^D in the line discipline.
             if self.stdin_fd is not None and not self.done:
@@ -274,22 +287,21 @@ class Server:
         self._spec_cache: dict[str, Any] | None = None
 
     def _make_logger(self) -> Any:
-        driver = self.opts.get("log_driver") or "json-file"
-        path = self.opts.get("log_path")
-        if driver == "none" or not path:
-            return NullLogger()
-        lo = self.opts.get("log_opts") or {}
-        from .logs import parse_size
-        max_size = parse_size(lo["max-size"]) if lo.get("max-size") else -1
-        return JSONFileLogger(path, max_size, int(lo.get("max-file", "1")))
+        return make_logger(self.opts.get("log_driver") or "json-file", self.opts.get("log_path") or "",
+                           self.opts.get("log_opts") or {})
 
     # -- setup ----------------------------------------------------------------
+    def _console_path(self, name: str) -> str:
+        """Beside the control socket: bundle paths can exceed sun_path's 108 bytes."""
+        sock = self.opts.get("socket") or os.path.join(self.bundle, "shim.sock")
+        return f"{sock[:-5] if sock.endswith('.sock') else sock}.{name}.con"
+
     def create_container(self) -> int:
         pid_file = os.path.join(self.bundle, "init.pid")
         console_path = None
         console_listener = None
         if self.init.tty:
-            console_path = os.path.join(self.bundle, "console.sock")
+            console_path = self._console_path("init")
             console_listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             if os.path.exists(console_path):
                 os.unlink(console_path)
@@ -619,7 +631,7 @@ class Server:
             c.close_after_flush()
             return None
         c.attached = p
-        c.attach_stdin = bool(req.get("stdin")) and p.stdin_fd is not None
+        c.attach_stdin = bool(req.get("stdin")) and (p.stdin_fd is not None or p.waiting_to_start())
         c.close_stdin_on_eof = bool(req.get("close_stdin_on_eof"))
         if req.get("stdout", True) or req.get("stderr", True):
             p.subscribers.append(c)
@@ -658,10 +670,10 @@ class Server:
         return proto.ok()
 
     def op_stats(self, c: Conn, req: dict[str, Any]) -> dict[str, Any]:
-        from ..cgroups import open_manager
-        from ..cgroups.common import normalize_path
+        from .stats import collect
         path = ((self._spec().get("linux") or {}).get("cgroupsPath")) or ""
-        return proto.ok(stats=open_manager(normalize_path(path, path)).stats() if path else {})
+        pid = self.init.pid if not self.init.exited else 0
+        return proto.ok(stats=collect(path, pid) if path else {})
 
     def op_exec(self, c: Conn, req: dict[str, Any]) -> dict[str, Any]:
         eid = req.get("exec_id") or ""
@@ -686,7 +698,7 @@ class Server:
         console_path = None
         listener = None
         if p.tty:
-            console_path = os.path.join(exec_dir, f"{p.exec_id}.sock")
+            console_path = self._console_path(p.exec_id[:12])
             listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             listener.bind(console_path)
             listener.listen(1)
@@ -732,7 +744,9 @@ class Server:
                 except OSError:
                     pass
         self.pid_to_proc[p.pid] = p
+        p.status = "running"
         p.register()
+        p.flush_stdin()  # what the client sent before the start
         self.reap()  # it may already have exited
 
     def op_delete(self, c: Conn, req: dict[str, Any]) -> dict[str, Any]:

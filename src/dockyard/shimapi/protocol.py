@@ -38,7 +38,9 @@ from __future__ import annotations
 
 import json
 import struct
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing stays out of the long-lived shim's memory
+    from typing import Any
 
 STDIN, STDOUT, STDERR = 0, 1, 2
 HEADER = struct.Struct(">BxxxL")

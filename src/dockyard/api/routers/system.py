@@ -13,6 +13,10 @@ from ..server.router import Router
 if TYPE_CHECKING:
     from ...daemon.daemon import Daemon
 
+EVENT_FILTERS = {"config", "container", "daemon", "event", "image", "label", "network", "node", "plugin", "scope",
+                 "secret", "service", "type", "volume"}
+EVENT_TYPES = {"builder", "config", "container", "daemon", "image", "network", "node", "plugin", "secret",
+               "service", "volume"}
 PING_HEADERS = {"API-Version": API_VERSION, "OSType": "linux", "Docker-Experimental": "false",
                 "Builder-Version": "1", "Cache-Control": "no-cache, no-store, must-revalidate", "Pragma": "no-cache"}
 
@@ -31,6 +35,11 @@ def register(r: Router, d: "Daemon") -> None:
         from ...daemon import system
         return json_response(await asyncio.to_thread(system.info, d))
 
+    async def system_df(req: Request) -> Response:
+        from ...daemon import system
+        types = req.query.getall("type")
+        return json_response(await asyncio.to_thread(system.disk_usage, d, types))
+
     async def events(req: Request) -> None:
         from ...daemon.filters import normalize
         from ...daemon.timeutil import parse_time_filter
@@ -38,6 +47,17 @@ def register(r: Router, d: "Daemon") -> None:
         since = parse_time_filter(req.query.get("since")) if req.query.get("since") else None
         until = parse_time_filter(req.query.get("until")) if req.query.get("until") else None
         filters = normalize(req.query.json("filters", {}))
+        for key in filters:
+            if key not in EVENT_FILTERS:
+                from ... import errdefs
+                raise errdefs.InvalidArgument(f"invalid filter '{key}'")
+        for t in filters.get("type", []):
+            if t not in EVENT_TYPES:
+                from ... import errdefs
+                raise errdefs.InvalidArgument(f"Invalid filter 'type={t}'")
+        if since is not None and until is not None and until < since:
+            from ... import errdefs
+            raise errdefs.InvalidArgument("`since` time must be before `until` time")
         resp = req.stream_response_(200, "application/json")
         await resp.start()
 
@@ -55,6 +75,10 @@ def register(r: Router, d: "Daemon") -> None:
                         ids.add(ev["Actor"]["Attributes"].get("image", ""))
                     if not any(v in ids or ev["Actor"]["ID"].startswith(v) for v in values):
                         return False
+                if key == "scope" and ev.get("scope", "local") not in values:
+                    return False
+                if key == "daemon" and ev["Type"] != "daemon":
+                    return False
                 if key == "label":
                     attrs = ev["Actor"]["Attributes"]
                     for v in values:
@@ -64,9 +88,11 @@ def register(r: Router, d: "Daemon") -> None:
             return True
 
         q = d.events.subscribe()
+        replayed: set[int] = set()
         try:
             if since is not None:
                 for ev in d.events.history(int(since * 1e9), int(until * 1e9) if until else None):
+                    replayed.add(id(ev))
                     if match(ev):
                         await resp.write(json.dumps(ev).encode() + b"\n")
             while True:
@@ -77,6 +103,8 @@ def register(r: Router, d: "Daemon") -> None:
                     ev = await asyncio.wait_for(q.get(), timeout)
                 except asyncio.TimeoutError:
                     break
+                if id(ev) in replayed:
+                    continue
                 if match(ev):
                     await resp.write(json.dumps(ev).encode() + b"\n")
         finally:
@@ -87,3 +115,4 @@ def register(r: Router, d: "Daemon") -> None:
     r.get("/version", version)
     r.get("/info", info)
     r.get("/events", events)
+    r.get("/system/df", system_df)

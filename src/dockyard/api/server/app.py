@@ -12,9 +12,9 @@ if TYPE_CHECKING:
 
 
 def build_router(d: "Daemon") -> Router:
-    from ..routers import build, containers, images, networks, system
+    from ..routers import build, containers, exec, images, networks, system, volumes
     r = Router()
-    for module in (system, containers, images, build, networks):
+    for module in (system, containers, exec, images, volumes, build, networks):
         module.register(r, d)
     return r
 

@@ -1,0 +1,80 @@
+"""Capabilities as dockerd computes them: the default set, --cap-add and
+--cap-drop (with ALL), --privileged (daemon/oci_linux.go, oci/caps)."""
+
+from __future__ import annotations
+
+from .. import errdefs
+from ..oci import runtime_spec as rs
+
+# Every capability by number (linux/capability.h); the kernel may know fewer.
+ALL_CAPS = [
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
+    "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG",
+    "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+]
+
+
+def kernel_caps() -> list[str]:
+    """What --privileged grants: the capabilities this kernel knows that the
+    daemon itself holds (a container cannot get more than its engine has)."""
+    try:
+        with open("/proc/sys/kernel/cap_last_cap") as f:
+            last = int(f.read())
+    except (OSError, ValueError):
+        last = len(ALL_CAPS) - 1
+    bounding = (1 << (last + 1)) - 1
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("CapBnd:"):
+                    bounding = int(line.split()[1], 16)
+    except (OSError, ValueError):
+        pass
+    return [c for i, c in enumerate(ALL_CAPS[: last + 1]) if bounding & (1 << i)]
+
+
+def normalize(names: list[str] | None, field: str) -> list[str]:
+    """Upper-case, CAP_-prefixed names; ALL kept as is; unknown ones refused
+    with docker's message."""
+    out = []
+    for n in names or []:
+        if not isinstance(n, str):
+            raise errdefs.InvalidArgument(f"invalid {field}: unknown capability: {n!r}")
+        u = n.strip().upper()
+        if u == "ALL":
+            out.append("ALL")
+            continue
+        if not u.startswith("CAP_"):
+            u = "CAP_" + u
+        if u not in ALL_CAPS:
+            raise errdefs.InvalidArgument(f'invalid {field}: unknown capability: "{u}"')
+        out.append(u)
+    return out
+
+
+def tweak(add: list[str] | None, drop: list[str] | None, privileged: bool) -> list[str]:
+    """docker's TweakCapabilities: start from the default set (or all of
+    them), drop first, then add; ALL in either list means every capability."""
+    if privileged:
+        return kernel_caps()
+    add_n = normalize(add, "CapAdd")
+    drop_n = normalize(drop, "CapDrop")
+    known = kernel_caps()
+    if "ALL" in add_n:
+        base = list(known)
+    else:
+        base = list(rs.DEFAULT_CAPABILITIES)
+    if "ALL" in drop_n:
+        base = []
+    else:
+        base = [c for c in base if c not in drop_n]
+    for c in add_n:
+        if c != "ALL" and c not in base and c in known:
+            base.append(c)
+    return base
