@@ -45,7 +45,9 @@ class ImagesAPI(BaseClient):
             domain = split_domain(ref.split("@", 1)[0])[0]
             try:
                 auth = dockerconfig.get_credentials(domain)
-            except ValueError:
+            except dockerconfig.HelperError:
+                raise  # as docker: a broken credential helper fails the command
+            except ValueError:  # an unreadable config.json: no credentials
                 auth = None
         return {"X-Registry-Auth": encode_registry_auth(auth)} if auth else {}
 
