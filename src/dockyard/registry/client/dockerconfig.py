@@ -17,9 +17,9 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shutil
-import tempfile
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 DOCKER_HUB_KEY = "https://index.docker.io/v1/"
 
@@ -55,8 +55,14 @@ def load() -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def encode_auth(cfg: dict[str, str]) -> str:
+    """X-Registry-Auth: base64url(JSON)."""
+    return base64.urlsafe_b64encode(json.dumps(cfg).encode()).decode()
+
+
 def save(data: dict[str, Any]) -> None:
     """Atomically, mode 0600 (it holds credentials)."""
+    import tempfile
     d = config_dir()
     os.makedirs(d, mode=0o700, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".config.json.", dir=d)
@@ -96,6 +102,7 @@ def helper_for(registry: str, data: dict[str, Any] | None = None) -> str:
 
 
 def _run_helper(name: str, action: str, stdin: bytes) -> bytes:
+    import shutil
     import subprocess
     program = f"docker-credential-{name}"
     what = {"get": "getting", "store": "storing", "erase": "erasing"}.get(action, action)
