@@ -90,7 +90,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "network disconnect": ("network", "cmd_disconnect", "Disconnect a container from a network"),
     "network prune": ("network", "cmd_prune", "Remove all unused networks"),
     # system
-    "version": ("system", "cmd_version", "Show the Dockyard version information"),
+    "version": ("version", "cmd_version", "Show the Dockyard version information"),
     "info": ("system", "cmd_info", "Display system-wide information"),
     "events": ("system", "cmd_events", "Get real time events from the server"),
     "system df": ("system", "cmd_df", "Show dockyard disk usage"),
