@@ -100,8 +100,14 @@ class BuildBackend:
             while (msg := await queue.get()) is not None:
                 await progress(msg)
         relaying = asyncio.ensure_future(relay())
+        from ..core.distribution import Cancel
+        cancel = Cancel()
         try:
-            img = await asyncio.to_thread(self.d.images.pull, ref, "", platform, _auth_for(ref, auth), emit)
+            img = await asyncio.to_thread(self.d.images.pull, ref, "", platform, _auth_for(ref, auth), emit,
+                                          cancel=cancel)
+        except asyncio.CancelledError:
+            cancel.set()  # the build was cancelled: so is its pull (the thread cleans up on its own)
+            raise
         finally:
             queue.put_nowait(None)
             await relaying

@@ -109,6 +109,10 @@ def register(r: Router, d: "Daemon") -> None:
                         pass
                     raise ConnectionError("client went away: build cancelled")
                 gone.cancel()
+                try:  # it must stop reading before the connection's next request is read
+                    await gone
+                except (asyncio.CancelledError, ConnectionError, OSError):
+                    pass
             try:
                 build.result()
             except Exception as e:
