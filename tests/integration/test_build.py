@@ -384,3 +384,22 @@ def test_from_pulls_a_missing_base_and_pull_refreshes(daemon) -> None:
         assert res.cached_steps == 1
     finally:
         reg.stop()
+
+
+def test_daemon_crash_mid_build_leaves_nothing(fresh_daemon) -> None:
+    d = fresh_daemon()
+    body = context_tar({"Dockerfile": "FROM busybox\nRUN echo run$((2 + 2)); sleep 60\n"})
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(d.socket)
+    s.sendall(b"POST /build HTTP/1.1\r\nHost: d\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    seen = b""
+    deadline = time.monotonic() + 60
+    while b"run4" not in seen and time.monotonic() < deadline:
+        seen += s.recv(65536)
+    assert b"run4" in seen
+    d.kill()  # SIGKILL: the step's shim and process outlive the daemon
+    s.close()
+    assert leftovers(d)  # the crash left the step behind...
+    d.start()
+    assert leftovers(d) == []  # ...until the next start releases it (teardown checks the rest)
+    assert ok(build(d, {"Dockerfile": "FROM busybox\nRUN echo after\n"})).runs == 1
