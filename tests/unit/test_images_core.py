@@ -157,3 +157,31 @@ def test_layer_reader_hashes_everything_and_only_seeks_forward() -> None:
     bad[20:40] = b"\0" * 20
     with pytest.raises(OSError):
         layer_reader(io.BytesIO(bytes(bad)), "gzip").drain()
+
+
+def test_credential_helper_selection_and_identity_tokens(tmp_path, monkeypatch) -> None:
+    from dockyard.registry.client import dockerconfig
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    store = tmp_path / "secrets.json"
+    helper = bindir / "docker-credential-fake"
+    helper.write_text(f"""#!/bin/sh
+case "$1" in
+  store) cat > {store} ;;
+  get) cat {store} ;;
+  erase) rm -f {store} ;;
+esac
+""")
+    helper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    (tmp_path / "config.json").write_text(json.dumps({"credsStore": "nope", "credHelpers": {"reg.example": "fake"}}))
+    assert dockerconfig.helper_for("https://reg.example/v2/") == "fake"
+    assert dockerconfig.helper_for("docker.io") == "nope"
+    dockerconfig.store_credentials("reg.example", "u", "", identity_token="refresh-me")
+    assert json.loads(store.read_text()) == {"ServerURL": "reg.example", "Username": "<token>", "Secret": "refresh-me"}
+    assert dockerconfig.get_credentials("reg.example") == {"serveraddress": "reg.example", "identitytoken": "refresh-me"}
+    assert json.loads((tmp_path / "config.json").read_text())["auths"] == {"reg.example": {}}
+    assert dockerconfig.erase_credentials("reg.example") and not store.exists()
+    with pytest.raises(dockerconfig.HelperError, match='exec: "docker-credential-nope": executable file not found'):
+        dockerconfig.get_credentials("docker.io")

@@ -299,6 +299,10 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(e, errdefs.EngineError):  # a command let a daemon error through
             sys.stderr.write(f"Error response from daemon: {e.message}\n")
             return 1
+        from ..registry.client.dockerconfig import HelperError
+        if isinstance(e, HelperError):  # a credential helper failed: docker prints its words as they are
+            sys.stderr.write(f"{e}\n")
+            return 1
         if gopts.get("debug"):
             raise
         sys.stderr.write(f"dockyard: internal error: {type(e).__name__}: {e} (run with -D for a traceback)\n")

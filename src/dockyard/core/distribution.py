@@ -323,8 +323,8 @@ class Puller:
                 if index_bytes is not None and index_desc is not None:
                     svc.content.write_blob(index_bytes, index_desc["digest"])
                 self._layers(layers, diff_ids, lease)
-                svc.store.add_sources([d["digest"] for d in layers], f"{self.reg.host}/{self.repo}")
-                image = svc.register(man_desc, refs, index=index_desc)
+                image = svc.register(man_desc, refs, index=index_desc,
+                                     sources=([d["digest"] for d in layers], f"{self.reg.host}/{self.repo}"))
             except BaseException:
                 self.cancel.set()
                 svc.drop_new(lease)
@@ -354,12 +354,17 @@ class Puller:
                 status(self.emit, "Pulling fs layer", lid)
                 todo.append(chain)
         futures: dict[str, Future[tuple[str, int]]] = {}
+        # Largest first: the small layers fill the slots the large ones
+        # leave, so the last transfers end together (docker goes in order).
+        order = sorted((t for t in zip(layers, diff_ids, chains) if t[2] in todo),
+                       key=lambda t: -int(t[0].get("size") or 0))
         with ThreadPoolExecutor(max_workers=PULL_WORKERS, thread_name_prefix="pull") as pool:
-            for desc, diff_id, chain in zip(layers, diff_ids, chains):
-                if chain in todo:
-                    if len(futures) >= PULL_WORKERS:
-                        status(self.emit, "Waiting", short_id(desc["digest"]))
-                    futures[chain] = pool.submit(self._layer, desc, diff_id, chain, lease)
+            for desc, diff_id, chain in order:
+                if chain in futures:
+                    continue  # the same layer twice in one image
+                if len(futures) >= PULL_WORKERS:
+                    status(self.emit, "Waiting", short_id(desc["digest"]))
+                futures[chain] = pool.submit(self._layer, desc, diff_id, chain, lease)
             extracted: dict[str, tuple[str, int]] = {}
             try:
                 parent = ""

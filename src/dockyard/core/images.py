@@ -163,10 +163,14 @@ class ImageStore:
         return list(self._data.get("pending", []))
 
     # -- writes ---------------------------------------------------------------
-    def put_image(self, image_id: str, record: dict[str, Any], refs: list[str] = ()) -> list[str]:
-        """Add or update an image record and point refs at it; returns the refs
+    def put_image(self, image_id: str, record: dict[str, Any], refs: list[str] = (),
+                  sources: tuple[list[str], str] | None = None) -> list[str]:
+        """Add or update an image record and point refs at it (and record
+        where its blobs came from, in the same write); returns the refs
         that moved away from another image (which may now be dangling)."""
         with self._lock:
+            if sources:
+                self.add_sources(*sources, save=False)
             old = self._data["images"].get(image_id, {})
             rec = dict(old)
             rec.update(record)
@@ -219,8 +223,9 @@ class ImageStore:
     def add_source(self, digest: str, repo: str) -> None:
         self.add_sources([digest], repo)
 
-    def add_sources(self, digests: list[str], repo: str) -> None:
-        """Remember that repo has these blobs (one write for all of them)."""
+    def add_sources(self, digests: list[str], repo: str, save: bool = True) -> bool:
+        """Remember that repo has these blobs (one write for all of them);
+        True when something changed."""
         with self._lock:
             changed = False
             for digest in digests:
@@ -232,8 +237,9 @@ class ImageStore:
                 lst.insert(0, repo)
                 del lst[8:]
                 changed = True
-            if changed:
+            if changed and save:
                 self._save()
+            return changed
 
     def forget_sources(self, keep: set[str]) -> None:
         with self._lock:
@@ -567,9 +573,10 @@ class ImageService:
                 raise
 
     def register(self, target: dict[str, Any], refs: list[str], index: dict[str, Any] | None = None,
-                 parent: str = "") -> Image:
+                 parent: str = "", sources: tuple[list[str], str] | None = None) -> Image:
         """Record the image whose manifest (and config and layers) are in the
-        content store, and point refs (any form; normalized here) at it."""
+        content store, and point refs (any form; normalized here) at it.
+        sources: (blob digests, "host/repository") they were pulled from."""
         manifest, config = self._read(target["digest"])
         image_id = manifest["config"]["digest"]
         names = [str(reference.parse(r)) for r in refs]
@@ -579,7 +586,7 @@ class ImageService:
         if parent:
             record["parent"] = parent
         with self.lock:
-            self.store.put_image(image_id, record, names)
+            self.store.put_image(image_id, record, names, sources)
         return self.get(image_id)
 
     def tag(self, image: Image, ref: str) -> str:

@@ -121,8 +121,13 @@ async def stream_progress(req: Request, work: Callable[[Callable[[dict[str, Any]
                     break
         raise
     finally:
-        if gone is not None:
+        if gone is not None and not gone.done():
+            # Wait until it has stopped reading: the connection's next request reads next.
             gone.cancel()
+            try:
+                await gone
+            except (asyncio.CancelledError, ConnectionError, OSError):
+                pass
 
 
 _GONE = object()
