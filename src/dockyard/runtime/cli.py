@@ -140,6 +140,7 @@ def _listen_fds() -> int:
 
 def cmd_run(root: str, opts: dict[str, Any], args: list[str]) -> int:
     from . import ops
+    from . import state as st
     from .create import create
     from .spec import load_spec
     cid = _need_id(args, "run")
@@ -170,7 +171,8 @@ def cmd_run(root: str, opts: dict[str, Any], args: list[str]) -> int:
         if proxy is not None:
             proxy.close()
     if not _opt(opts, "--keep"):
-        ops.delete(root, cid, force=True)
+        s.status = st.STOPPED  # we reaped its init
+        ops.destroy(root, s)
     return code
 
 

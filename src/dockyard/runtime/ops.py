@@ -140,6 +140,12 @@ def delete(root: str, cid: str, force: bool = False) -> None:
             pass  # runc deletes a created container without --force
         else:
             raise st.RuntimeError_(f"cannot delete container {cid} that is not stopped: {s.status}")
+    destroy(root, s)
+
+
+def destroy(root: str, s: st.State) -> None:
+    """Kill what is left of the container, remove its cgroup and state, run
+    the poststop hooks."""
     cg = cgroup_of(s) if s.cgroup_path else None
     if cg is not None and not cg.exists():
         cg = None
@@ -150,7 +156,7 @@ def delete(root: str, cid: str, force: bool = False) -> None:
             cg.destroy()
         except OSError as e:
             raise st.RuntimeError_(f"unable to remove container's cgroup: {e}") from None
-    _remove_state_dir(st.state_dir(root, cid))
+    _remove_state_dir(st.state_dir(root, s.id))
     hooks = (s.config.get("hooks") or {}).get("poststop")
     if hooks:
         from .hooks import run_hooks_warn
