@@ -85,14 +85,14 @@ def test_invalid_json(rt) -> None:
 
 CHILD_FAILURES = [
     ("fstype", lambda s: s["mounts"].append({"destination": "/x", "type": "nosuchfs", "source": "none"}),
-     [b"mount /x", b"No such device"], b"no such device"),
+     [b"mount /x", b"No such device (ENODEV)"], b"no such device"),
     ("bindsrc", lambda s: s["mounts"].append({"destination": "/y", "type": "bind", "source": "/no/such/source",
                                               "options": ["bind"]}),
-     [b"mount /y", b"No such file or directory"], b"no such file or directory"),
+     [b"mount /y", b"No such file or directory (ENOENT)"], b"no such file or directory"),
     ("cwd", lambda s: s["process"].update(cwd="/etc/passwd/sub"),
-     [b"cwd", b"Not a directory"], b"not a directory"),
+     [b"cwd", b"Not a directory", b"(ENOTDIR)"], b"not a directory"),
     ("sysctl", lambda s: s["linux"].update(sysctl={"net.ipv4.no_such_knob": "1"}),
-     [b"sysctl net.ipv4.no_such_knob", b"No such file or directory"], b"no such file or directory"),
+     [b"sysctl net.ipv4.no_such_knob", b"No such file or directory", b"(ENOENT)"], b"no such file or directory"),
 ]
 
 
