@@ -48,21 +48,28 @@ def start(root: str, cid: str) -> None:
 def release(root: str, s: st.State) -> None:
     """Open the exec fifo: init, blocked opening it for writing, writes a
     byte and goes on to execve."""
-    import time
+    import _signal
     fifo = fs.join(st.state_dir(root, s.id), "exec.fifo")
-    fd = posix.open(fifo, posix.O_RDONLY | posix.O_NONBLOCK | posix.O_CLOEXEC)
+
+    def check_init(_signum: int, _frame: object) -> None:
+        if not st.init_alive(s):
+            raise st.RuntimeError_("cannot start a container that has stopped")
+
+    # Blocking open and read meet init at once; a timer checks meanwhile that
+    # init is still there to meet (else they would wait for ever).
+    previous = _signal.signal(_signal.SIGALRM, check_init)
+    _signal.setitimer(_signal.ITIMER_REAL, 0.05, 0.05)
     try:
-        posix.set_blocking(fd, True)
-        # A read blocks while init holds the fifo open for writing, and sees
-        # end of file before it has opened it (or after it died): poll those.
-        delay = 0.0001
-        while not posix.read(fd, 1):
-            if not st.init_alive(s):
-                raise st.RuntimeError_("cannot start a container that has stopped")
-            time.sleep(delay)
-            delay = min(delay * 2, 0.01)
+        fd = posix.open(fifo, posix.O_RDONLY | posix.O_CLOEXEC)
+        try:
+            data = posix.read(fd, 1)
+        finally:
+            posix.close(fd)
     finally:
-        posix.close(fd)
+        _signal.setitimer(_signal.ITIMER_REAL, 0, 0)
+        _signal.signal(_signal.SIGALRM, previous)
+    if not data:
+        raise st.RuntimeError_("cannot start a container that has stopped")
     posix.unlink(fifo)
     s.status = st.RUNNING
     hooks = (s.config.get("hooks") or {}).get("poststart")

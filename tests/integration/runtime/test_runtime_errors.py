@@ -181,3 +181,17 @@ def test_invalid_container_id(rt) -> None:
         res = rt("create", "--bundle", b, bad)
         assert res.returncode != 0
     assert not os.path.exists(os.path.join(rt.tmp, "escape"))
+
+
+def test_start_after_init_died_fails_promptly(rt) -> None:
+    b = rt.bundle("gone", ["true"])
+    rt.ids.append("gone")
+    with open(os.path.join(rt.tmp, "gone.out"), "wb") as out:
+        rt.ok("create", "--bundle", b, "--pid-file", os.path.join(rt.tmp, "gone.pid"), "gone", stdout=out, stderr=out)
+    pid = int(open(os.path.join(rt.tmp, "gone.pid")).read())
+    os.kill(pid, signal.SIGKILL)
+    rt.wait_status("gone", "stopped")
+    t = time.monotonic()
+    res = rt("start", "gone", timeout=10)
+    assert res.returncode != 0 and b"stopped" in res.stderr
+    assert time.monotonic() - t < 5
