@@ -53,12 +53,16 @@ class Source:
     archive: bool = False  # ADD: a local tar to unpack
     remote: bool = False  # ADD: downloaded (never unpacked)
 
-    def checksum(self) -> str:
+    def checksum(self, owners: bool = False) -> str:
+        """Names, types, modes, link targets and content digests; owners
+        too when the copy keeps them (from a stage or an image)."""
         h = hashlib.sha256()
         h.update(f"{'dir' if self.is_dir else 'file'}:{self.archive}\n".encode())
         for it in self.items:
+            owner = f"\0{it.uid}:{it.gid}" if owners else ""
             h.update(f"{it.rel}\0{it.type}\0{it.mode & 0o7777:o}\0"
-                     f"{it.linkname if it.type == SYMLINK else ''}\0{it.digest}\n".encode("utf-8", "surrogateescape"))
+                     f"{it.linkname if it.type == SYMLINK else ''}\0{it.digest}{owner}\n".encode(
+                         "utf-8", "surrogateescape"))
         return h.hexdigest()
 
 

@@ -253,7 +253,7 @@ class StageRun:
                        extra: dict[str, Any] | None = None) -> None:
         async def make() -> tuple[State, None]:
             return self.state.derive(created_by, run_config, extra=extra), None
-        await self.step([keyword, payload, extra], created_by, make)
+        await self.step([keyword, payload, run_config, extra], created_by, make)
 
     # -- FROM ------------------------------------------------------------------------
     async def run(self) -> State:
@@ -650,7 +650,7 @@ class StageRun:
             if multi and not dest.endswith("/"):
                 raise StepError(f"When using {kw} with more than one source file, the destination must be "
                                 "a directory and end with a /")
-            sums = [src_.checksum() for src_ in sources]
+            sums = [src_.checksum(owners=keep_owner and not chown) for src_ in sources]
             kind = "multi" if multi else ("dir" if sources and sources[0].is_dir else "file")
             digest = hashlib.sha256("".join(sums).encode()).hexdigest() if multi else (sums[0] if sums else "")
             created_by = self.nop(f"{kw} {kind}:{digest} in {dest} ", two_spaces=False)
