@@ -65,6 +65,10 @@ class BuildOptions:
 T = TypeVar("T")
 
 
+class StepError(errdefs.InvalidArgument):
+    """A step that cannot be carried out as written (docker's message as is)."""
+
+
 async def finish(fn: Callable[[], T]) -> T:
     """fn in a worker thread; a cancellation waits for it to end (a thread
     cannot be stopped half way through a commit), then goes on."""
