@@ -48,28 +48,26 @@ def start(root: str, cid: str) -> None:
 def release(root: str, s: st.State) -> None:
     """Open the exec fifo: init, blocked opening it for writing, writes a
     byte and goes on to execve."""
-    import _signal
+    import select
     fifo = fs.join(st.state_dir(root, s.id), "exec.fifo")
-
-    def check_init(_signum: int, _frame: object) -> None:
-        if not st.init_alive(s):
-            raise st.RuntimeError_("cannot start a container that has stopped")
-
-    # Blocking open and read meet init at once; a timer checks meanwhile that
-    # init is still there to meet (else they would wait for ever).
-    previous = _signal.signal(_signal.SIGALRM, check_init)
-    _signal.setitimer(_signal.ITIMER_REAL, 0.05, 0.05)
+    fd = posix.open(fifo, posix.O_RDONLY | posix.O_NONBLOCK | posix.O_CLOEXEC)
     try:
-        fd = posix.open(fifo, posix.O_RDONLY | posix.O_CLOEXEC)
-        try:
-            data = posix.read(fd, 1)
-        finally:
-            posix.close(fd)
+        # Our open lets init's complete; poll for its byte, checking between
+        # waits that init is still there to send it. (Not a signal timer: its
+        # handler could fire after the byte was read and lose it.)
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        while True:
+            if poller.poll(50):
+                try:
+                    if posix.read(fd, 1):
+                        break
+                except BlockingIOError:
+                    pass
+            if not st.init_alive(s):
+                raise st.RuntimeError_("cannot start a container that has stopped")
     finally:
-        _signal.setitimer(_signal.ITIMER_REAL, 0, 0)
-        _signal.signal(_signal.SIGALRM, previous)
-    if not data:
-        raise st.RuntimeError_("cannot start a container that has stopped")
+        posix.close(fd)
     posix.unlink(fifo)
     s.status = st.RUNNING
     hooks = (s.config.get("hooks") or {}).get("poststart")
