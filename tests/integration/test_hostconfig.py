@@ -46,10 +46,21 @@ def test_defaults(api) -> None:
     assert caps(status, "CapEff") == DEFAULT_CAPS and caps(status, "CapBnd") == DEFAULT_CAPS
     assert "Seccomp:\t2" in status  # docker's default profile is loaded
     assert "NoNewPrivs:\t0" in status
+    # Signals start at their defaults (a Python shim and runtime must not leak SIG_IGN into it).
+    assert "SigIgn:\t0000000000000000" in status and "SigBlk:\t0000000000000000" in status
     assert "timer=0\n" in rest  # /proc/timer_list is masked (bound to /dev/null)
     assert "ro-sys\n" in rest  # /proc/sys is read-only
     assert "firmware=0\n" in rest  # /sys/firmware masked
     assert "size=65536k" in rest
+
+
+def test_sigpipe_ends_a_pipeline(api) -> None:
+    code, out = run(api, "yes | head -c 100000 | wc -c")
+    assert code == 0 and out.strip() == "100000"
+    cid = api.run("sleep", "60")
+    code, out = api.exec(cid, "grep", "SigIgn", "/proc/self/status")
+    assert out == b"SigIgn:\t0000000000000000\n"
+    api.rm(cid)
 
 
 def test_seccomp_default_profile_blocks_what_docker_blocks(api) -> None:

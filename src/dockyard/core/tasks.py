@@ -399,12 +399,14 @@ class TaskService:
                 return
         if pid <= 1:
             return
+        # Ours only if it is a shim sitting in this bundle (it chdirs there).
         try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                cmdline = f.read()
+            with open(f"/proc/{pid}/comm") as f:
+                comm = f.read().strip()
+            cwd = os.readlink(f"/proc/{pid}/cwd")
         except OSError:
             return
-        if cid.encode() in cmdline and (b"dockyard-shim" in cmdline or b"dockyard.shim" in cmdline):
+        if comm == "dockyard-shim" and os.path.realpath(cwd) == os.path.realpath(self.bundle_dir(cid)):
             import signal
             try:
                 os.kill(pid, signal.SIGKILL)

@@ -217,6 +217,8 @@ def _wait_and_exec(ctx: dict[str, Any], exec_fd: int) -> None:
             run_hooks(hooks, ctx["started_json"])
         close_fds_from(3 + ctx.get("preserve_fds", 0))
         path, args, env = ctx["exec"]
+        from .process import default_signals
+        default_signals()
         os.execve(path, args, env)
     except BaseException as e:
         try:

@@ -8,6 +8,7 @@ failure is reported with the step it happened in."""
 from __future__ import annotations
 
 import os
+import signal  # loaded before pivot_root: default_signals runs after it
 
 from .._sys import consts as c
 from .._sys import libc
@@ -217,6 +218,22 @@ def finalize(proc: dict[str, Any], seccomp: dict[str, Any] | None, step: Step) -
         from .seccomp import load_filter
         load_filter(seccomp)
     return path, list(args), env
+
+
+def default_signals() -> None:
+    """The container's process starts with every signal at its default and
+    none blocked, as under runc. Ignored dispositions survive execve, and
+    Python ignores SIGPIPE and SIGXFSZ (its parents may ignore more): left
+    alone, `yes | head` would never end in a container."""
+    for sig in range(1, signal.NSIG):
+        if sig in (signal.SIGKILL, signal.SIGSTOP):
+            continue
+        try:
+            if signal.getsignal(sig) == signal.SIG_IGN:
+                signal.signal(sig, signal.SIG_DFL)
+        except (OSError, ValueError):
+            continue  # signals Python does not manage (the libc's real-time ones)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
 
 
 def close_fds_from(first: int) -> None:
