@@ -265,3 +265,19 @@ def test_log_drivers_local_and_none(daemon, api) -> None:
     msg = api.err("GET", f"/containers/{cid}/logs", 501, query={"stdout": True})
     assert "configured logging driver does not support reading" in msg
     api.rm(cid)
+
+
+def test_oom_kill_is_recorded(api) -> None:
+    import json as _json
+    t0 = time.time()
+    cid = api.run("sh", "-c", "x=$(head -c 50000000 /dev/zero | tr '\\0' a); echo survived",
+                  HostConfig={"Memory": 8 << 20, "MemorySwap": 8 << 20})
+    assert api.wait(cid)["StatusCode"] == 137
+    st = api.inspect(cid)["State"]
+    assert st["OOMKilled"] is True and st["ExitCode"] == 137
+    time.sleep(1.1)
+    _, data, _ = api.call("GET", "/events", query={"since": f"{t0:.3f}", "until": f"{time.time():.3f}",
+                                                   "filters": {"container": [cid]}})
+    actions = [_json.loads(x)["Action"] for x in data.splitlines()]
+    assert actions.index("oom") < actions.index("die")
+    api.rm(cid)
