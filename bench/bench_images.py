@@ -3,10 +3,15 @@
 docker-registry on loopback, next to skopeo; layer unpack throughput next
 to `tar -xzf`; save/load next to skopeo's docker-archive transport.
 
-Side by side in one run (medians of --runs):
-- pull: `dockyard pull` (download, verify, unpack into snapshots, record)
-  vs `skopeo copy docker://… dir:` (download and verify only: skopeo does
-  not unpack, so it does strictly less work);
+Side by side in one run (medians of --runs; the pull rows in interleaved
+rounds, so a loaded machine hits them alike):
+- pull: `dockyard pull` (download, verify digest, inflate, verify diff IDs,
+  unpack into overlay snapshots, record the image) vs
+  `skopeo copy docker://… dir:` (download and verify digests only: strictly
+  less work) and vs `skopeo copy docker://… containers-storage:` (download,
+  verify, unpack into containers/storage's overlay driver: the same work as
+  dockyard's pull). CPU seconds of each side are reported too (the
+  daemon's and skopeo's own; the registry's are the same for all);
 - push: `dockyard push` vs `skopeo copy dir: docker://…`, each into a fresh
   registry so every blob is uploaded;
 - unpack: one ~50 MB gzip layer applied by the core (archive.apply_layer)
@@ -18,15 +23,17 @@ Side by side in one run (medians of --runs):
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import random
+import resource
 import shutil
+import statistics
 import subprocess
+import sys
 import tempfile
 import time
 
-from _common import BIN, report, run_ok, summary
+from _common import BIN, REPO, report, run_ok, summary
 
 
 def _layer_tar(seed: int, size: int) -> bytes:
@@ -77,6 +84,9 @@ def main() -> None:
     from _support.daemon import TestDaemon
     from _support.registry import TestRegistry
 
+    # Byte-compiled first, as an installed package is (this checkout may run with PYTHONDONTWRITEBYTECODE).
+    subprocess.run([sys.executable, "-m", "compileall", "-q", os.path.join(REPO, "src", "dockyard")],
+                   stdout=subprocess.DEVNULL, check=True)
     skopeo = shutil.which("skopeo")
     img = build_image()
     total = sum(len(x.blob.data) for x in img.layers)
@@ -99,16 +109,47 @@ def main() -> None:
             subprocess.run([dy, "rmi", ref], env=env, capture_output=True)
             subprocess.run([dy, "image", "prune", "-af"], env=env, capture_output=True)
 
-        pull = timed(lambda: run_ok([dy, "pull", "-q", ref], env=env), a.runs, clean_local)
-        rows.append(("dockyard pull (download+unpack)", summary(pull)))
-        if skopeo:
-            dirs = iter(range(1000))
+        dirs = iter(range(1000))
+        walls: dict[str, list[float]] = {k: [] for k in ("dy", "dir", "cs")}
+        cpus: dict[str, list[float]] = {k: [] for k in ("dy", "dir", "cs")}
 
-            def skopeo_pull() -> None:
-                dest = os.path.join(tmp, f"pulled{next(dirs)}")
-                run_ok([skopeo, "copy", "--src-tls-verify=false", f"docker://{ref}", f"dir:{dest}"])
-                shutil.rmtree(dest)
-            rows.append(("skopeo copy docker:// -> dir: (no unpack)", summary(timed(skopeo_pull, a.runs))))
+        def skopeo_copy(dest: str) -> tuple[float, float]:
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            t = time.perf_counter()
+            run_ok([skopeo, "copy", "-q", "--src-tls-verify=false", f"docker://{ref}", dest])
+            wall = time.perf_counter() - t
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            return wall, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+
+        for _ in range(a.runs):
+            clean_local()
+            c0, t = _cpu_seconds(d.proc.pid), time.perf_counter()
+            run_ok([dy, "pull", "-q", ref], env=env)
+            walls["dy"].append(time.perf_counter() - t)
+            cpus["dy"].append(_cpu_seconds(d.proc.pid) - c0)
+            if not skopeo:
+                continue
+            dest = os.path.join(tmp, f"pulled{next(dirs)}")
+            wall, cpu = skopeo_copy(f"dir:{dest}")
+            walls["dir"].append(wall)
+            cpus["dir"].append(cpu)
+            shutil.rmtree(dest)
+            store = os.path.join(tmp, f"cs{next(dirs)}")
+            try:
+                wall, cpu = skopeo_copy(f"containers-storage:[overlay@{store}/graph+{store}/run]bench/image:1")
+                walls["cs"].append(wall)
+                cpus["cs"].append(cpu)
+            finally:
+                _unmount_under(store)
+                shutil.rmtree(store, ignore_errors=True)
+        rows.append(("dockyard pull (download+unpack)", summary(walls["dy"])))
+        if walls["dir"]:
+            rows.append(("skopeo copy docker:// -> dir: (no unpack)", summary(walls["dir"])))
+        if walls["cs"]:
+            rows.append(("skopeo copy docker:// -> containers-storage: (unpack)", summary(walls["cs"])))
+        for key, label in (("dy", "dockyard pull (daemon)"), ("dir", "skopeo -> dir:"), ("cs", "skopeo -> containers-storage:")):
+            if cpus[key]:
+                notes.append(f"CPU seconds, {label}: median {statistics.median(cpus[key]):.2f}")
 
         # -- push --------------------------------------------------------------------------
         regs: list[TestRegistry] = []
@@ -157,39 +198,79 @@ def main() -> None:
         reg.stop()
 
     # -- unpack throughput ------------------------------------------------------------------
-    from dockyard.core.archive import apply_layer, decompressed
+    from dockyard.core.archive import apply_layer, layer_reader
     big = img.layers[1]
     blob = os.path.join(tmp, "layer.tar.gz")
     with open(blob, "wb") as f:
         f.write(big.blob.data)
     counter = iter(range(1000))
 
-    def ours() -> None:
-        dest = os.path.join(tmp, f"u{next(counter)}")
-        os.mkdir(dest)
-        with open(blob, "rb") as f:
-            apply_layer(dest, decompressed(io.BufferedReader(f, 1 << 20)))  # type: ignore[arg-type]
-        shutil.rmtree(dest)
+    def ours(path: str):
+        def run() -> None:
+            dest = os.path.join(tmp, f"u{next(counter)}")
+            os.mkdir(dest)
+            with open(path, "rb") as f:
+                reader = layer_reader(f)  # type: ignore[arg-type]
+                apply_layer(dest, reader)
+                reader.drain()  # the diff ID covers the whole stream
+            shutil.rmtree(dest)
+        return run
 
-    def tar() -> None:
-        dest = os.path.join(tmp, f"t{next(counter)}")
-        os.mkdir(dest)
-        run_ok(["tar", "-xzf", blob, "-C", dest])
-        shutil.rmtree(dest)
+    def tar(path: str):
+        def run() -> None:
+            dest = os.path.join(tmp, f"t{next(counter)}")
+            os.mkdir(dest)
+            run_ok(["tar", "-xzf", path, "-C", dest])
+            shutil.rmtree(dest)
+        return run
     size_mb = len(big.diff_id) and len(_raw_size(big)) / 1e6
-    rows.append(("apply_layer (gzip layer)", summary(timed(ours, a.runs + 2))))
-    rows.append(("tar -xzf (same layer)", summary(timed(tar, a.runs + 2))))
+    rows.append(("apply_layer (gzip layer)", summary(timed(ours(blob), a.runs + 2))))
+    rows.append(("tar -xzf (same layer)", summary(timed(tar(blob), a.runs + 2))))
     notes.append(f"unpack layer: {len(big.blob.data) / 1e6:.1f} MB gzip, {size_mb:.1f} MB tar")
+    small_files = os.path.join(tmp, "small-files.tar.gz")
+    with open(small_files, "wb") as f:
+        f.write(_small_files_layer())
+    rows.append(("apply_layer (20000 small files)", summary(timed(ours(small_files), a.runs + 2))))
+    rows.append(("tar -xzf (20000 small files)", summary(timed(tar(small_files), a.runs + 2))))
     notes.append("skopeo does not unpack layers; dockyard pull/load also extract every layer into a snapshot")
     _ = unpacked
     shutil.rmtree(tmp, ignore_errors=True)
     report("images", rows, [
-        ("pull dockyard/skopeo", "dockyard pull (download+unpack)", "skopeo copy docker:// -> dir: (no unpack)"),
+        ("pull dockyard/skopeo dir:", "dockyard pull (download+unpack)", "skopeo copy docker:// -> dir: (no unpack)"),
+        ("pull dockyard/skopeo containers-storage:", "dockyard pull (download+unpack)",
+         "skopeo copy docker:// -> containers-storage: (unpack)"),
         ("push dockyard/skopeo", "dockyard push", "skopeo copy oci: -> docker://"),
         ("unpack apply_layer/tar", "apply_layer (gzip layer)", "tar -xzf (same layer)"),
+        ("unpack small files apply_layer/tar", "apply_layer (20000 small files)", "tar -xzf (20000 small files)"),
         ("save dockyard/skopeo", "dockyard save", "skopeo copy oci: -> docker-archive:"),
         ("load dockyard/skopeo", "dockyard load", "skopeo copy docker-archive: -> dir:"),
     ], notes)
+
+
+def _small_files_layer() -> bytes:
+    """A layer like a distribution's /usr: many small files in many directories."""
+    from _support import images as ti
+    rnd = random.Random(7)
+    entries = [ti.file_entry(f"usr/share/d{i % 200}/f{i}", rnd.randbytes(rnd.randint(100, 4000)))
+               for i in range(20000)]
+    import gzip
+    return gzip.compress(ti.tar_bytes(entries), compresslevel=6)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (all its threads, finished ones included)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _unmount_under(path: str) -> None:
+    """containers/storage leaves its overlay home bind-mounted (private)."""
+    from dockyard._sys import libc
+    with open("/proc/self/mountinfo") as f:
+        points = [line.split()[4] for line in f]
+    for mp in sorted((p for p in points if p == path or p.startswith(path + "/")), key=len, reverse=True):
+        libc.umount2(mp, 2)  # MNT_DETACH
 
 
 def _raw_size(layer) -> bytes:

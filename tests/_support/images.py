@@ -153,3 +153,23 @@ def docker_classic_archive(img: TestImage, repo_tags: list[str]) -> bytes:
     entries.append(file_entry("manifest.json", json.dumps(
         [{"Config": cfg_name, "RepoTags": repo_tags, "Layers": layer_paths}]).encode()))
     return tar_bytes(entries)
+
+
+def store_listing(d: Any) -> dict[str, object]:
+    """A daemon's image store as a failed or refused operation must leave
+    it: blobs, snapshots (records and directories), images and references."""
+    data = d.data_root
+    with open(os.path.join(data, "overlay", "metadata.json")) as f:
+        meta = json.load(f)
+    try:
+        with open(os.path.join(data, "image", "images.json")) as f:
+            store = json.load(f)
+    except FileNotFoundError:
+        store = {}
+    return {
+        "blobs": sorted(os.listdir(os.path.join(data, "content", "blobs", "sha256"))),
+        "snapshots": sorted(meta["snapshots"]),
+        "snapshot_dirs": sorted(os.listdir(os.path.join(data, "overlay", "snapshots"))),
+        "images": sorted(store.get("images", {})),
+        "refs": sorted(store.get("refs", {})),
+    }

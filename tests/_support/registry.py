@@ -10,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -123,11 +124,16 @@ class FaultProxy:
 
     def __init__(self, upstream: str) -> None:
         import http.server
-        import threading
         self.upstream = upstream
         self.truncate_once: set[str] = set()
         self.content_types: dict[str, str] = {}  # path suffix -> Content-Type to answer with
         self.ranges: list[str] = []
+        # digest -> bytes of the blob to send before stalling until ``release`` is set;
+        # ``stalled`` is set when a stall begins, ``aborted`` lists requests whose client left mid-stall.
+        self.stall: dict[str, int] = {}
+        self.release = threading.Event()
+        self.stalled = threading.Event()
+        self.aborted: list[str] = []
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -165,11 +171,36 @@ class FaultProxy:
                 if cut is not None:
                     self.send_header("Connection", "close")
                 self.end_headers()
+                stall = next((n for d, n in proxy.stall.items() if self.command == "GET"
+                              and self.path.endswith("/blobs/" + d) and resp.status in (200, 206)), None)
+                if stall is not None and not proxy.release.is_set():
+                    self.wfile.write(data[:stall])
+                    self.wfile.flush()
+                    proxy.stalled.set()
+                    if not self._wait_for_release():
+                        proxy.aborted.append(self.path)
+                        self.close_connection = True
+                        return
+                    data = data[stall:]
                 if self.command != "HEAD":
                     self.wfile.write(data if cut is None else data[:cut])
                 if cut is not None:
                     self.wfile.flush()
                     self.close_connection = True
+
+            def _wait_for_release(self) -> bool:
+                """False when the client closes the connection first."""
+                import select
+                import socket as socketlib
+                while not proxy.release.wait(0.05):
+                    readable, _, _ = select.select([self.connection], [], [], 0)
+                    if readable:
+                        try:
+                            if not self.connection.recv(1, socketlib.MSG_PEEK):
+                                return False
+                        except OSError:
+                            return False
+                return True
 
             do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _forward
 
@@ -183,6 +214,7 @@ class FaultProxy:
         return self
 
     def stop(self) -> None:
+        self.release.set()
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(10)

@@ -178,11 +178,13 @@ class DockyardRegistry(RegistryServer):
 class DockerRegistry(RegistryServer):
     kind = "docker-registry"
 
-    def __init__(self, users: dict[str, str] | None = None, access_log: bool = True) -> None:
+    def __init__(self, users: dict[str, str] | None = None, access_log: bool = True,
+                 token: dict[str, str] | None = None) -> None:
         super().__init__()
         if users:
             self.write_htpasswd(users)
         self.access_log = access_log
+        self.token = token  # distribution's auth.token section: realm, service, issuer, rootcertbundle
         self.config_path = os.path.join(self.base, "config.yml")
 
     def args(self) -> list[str]:
@@ -197,6 +199,8 @@ class DockerRegistry(RegistryServer):
         }
         if self.htpasswd:
             config["auth"] = {"htpasswd": {"realm": "docker-registry", "path": self.htpasswd}}
+        if self.token:
+            config["auth"] = {"token": dict(self.token)}
         with open(self.config_path, "w") as f:
             yaml.safe_dump(config, f)
         return [DOCKER_REGISTRY, "serve", self.config_path]

@@ -1,6 +1,11 @@
 """Driving an OCI runtime's command line in tests: dockyard-runtime, and
 runc (the reference) when installed, each with its own --root and cgroup
-parent. tests/integration/runtime/conftest.py makes it the `rt` fixture."""
+parent.
+
+The `rt` fixture (import it into a test module: `from _support.runtime import
+rt`) runs each test on both runtimes; a test that fails on runc is a test bug.
+Teardown force-deletes what the test left, then fails on leaked cgroups,
+mounts under the test's directory, or processes in the cgroup parent."""
 
 from __future__ import annotations
 
@@ -12,6 +17,9 @@ import subprocess
 import time
 from typing import Any, Callable
 
+import pytest
+
+from . import leaks
 from .bundle import make_bundle
 from .paths import binary
 
@@ -105,3 +113,22 @@ def wait_for(cond: Callable[[], Any], timeout: float = 20, what: str = "conditio
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.02)
+
+
+@pytest.fixture(params=RUNTIMES)
+def rt(request: pytest.FixtureRequest, tmp_path) -> Runtime:
+    r = Runtime(request.param, str(tmp_path))
+    yield r
+    for cid in r.ids:
+        r("delete", "--force", cid)
+    procs = []
+    for d in leaks.cgroups_under(r.parent):
+        try:
+            procs += open(os.path.join(d, "cgroup.procs")).read().split()
+        except OSError:
+            pass
+    left = leaks.cgroups_under(r.parent)
+    leaks.remove_cgroup_tree(r.parent)
+    mounts = leaks.mounts_under(str(tmp_path))
+    leaks.unmount_all(mounts)
+    assert not left and not mounts and not procs, f"{r.name} leaked: {left + mounts} pids {procs}"

@@ -63,6 +63,12 @@ def populated(daemon):
     ["run", "--pull", "bogus", "busybox"], ["create", "--memory-swappiness", "200", "busybox"],
     ["run", "-it", "--rm", "busybox", "true"], ["exec"], ["exec", "gone", "true"],
     ["cp", "a", "b"], ["cp", "a:/x", "b:/y"], ["stats", "--no-stream", "nope"],
+    ["exec", "up", "sh", "-c", "echo in; echo err >&2; exit 3"], ["exec", "-i", "up", "cat"],
+    ["exec", "up", "/no/such"], ["top", "up"], ["port", "up"], ["diff", "gone"],
+    ["stats", "--no-stream", "--format", "{{.Name}} {{.ID}}", "up"], ["system", "df"],
+    ["system", "df", "--format", "{{.Type}} {{.TotalCount}}"], ["volume", "inspect", "nope"],
+    ["attach", "gone"], ["logs", "--tail", "1", "gone"], ["container", "prune", "--filter", "bad"],
+    ["update", "up"], ["inspect", "-f", "{{.HostConfig.RestartPolicy.Name}} {{.State.Running}}", "up"],
 ])
 def test_same_output_as_docker(populated, args: list[str]) -> None:
     same(populated, *args, input=b"")

@@ -14,6 +14,7 @@ import pytest
 
 from _support import images as ti
 from _support.daemon import busybox_tar
+from _support.images import store_listing
 from _support.registry import FaultProxy, TestRegistry
 
 TestRegistry.__test__ = False  # type: ignore[attr-defined]
@@ -62,23 +63,6 @@ def skopeo_push_layout(registry: TestRegistry, top, ref: str, extra=(), fmt: str
         if all_:
             args.append("--all")
         skopeo(*args, f"oci:{d}:t", f"docker://{registry.host}/{ref}")
-
-
-def store_listing(d) -> dict[str, object]:
-    """What a failed operation must not change."""
-    data = d.data_root
-    meta = json.load(open(os.path.join(data, "overlay", "metadata.json")))
-    try:
-        store = json.load(open(os.path.join(data, "image", "images.json")))
-    except FileNotFoundError:
-        store = {}
-    return {
-        "blobs": sorted(os.listdir(os.path.join(data, "content", "blobs", "sha256"))),
-        "snapshots": sorted(meta["snapshots"]),
-        "snapshot_dirs": sorted(os.listdir(os.path.join(data, "overlay", "snapshots"))),
-        "images": sorted(store.get("images", {})),
-        "refs": sorted(store.get("refs", {})),
-    }
 
 
 def test_push_then_pull_into_another_daemon_and_run(daemon, registry, fresh_daemon) -> None:
@@ -340,3 +324,56 @@ def test_unknown_repository_and_registry_errors(daemon, registry) -> None:
     assert res.returncode == 1 and b"connection refused" in res.stderr
     res = daemon.cli("push", "nosuchimage:1")
     assert res.returncode == 1 and b"does not exist locally" in res.stderr
+
+
+def _ingests(d) -> list[str]:
+    base = os.path.join(d.data_root, "content", "ingest")
+    return sorted(os.listdir(base)) if os.path.isdir(base) else []
+
+
+def test_pull_is_cancelled_when_the_client_goes_away(daemon, registry) -> None:
+    """The client disconnects while a layer is mid-transfer (the proxy
+    stalls it): the daemon stops the transfer and removes everything the
+    pull added (the layer it had committed, blobs, partial downloads)."""
+    import time
+    small = ti.layer(ti.tar_bytes([ti.file_entry("small.txt", b"small\n")]), "gzip")
+    big = ti.layer(ti.tar_bytes([ti.file_entry("big.bin", os.urandom(3_000_000))]), "gzip")
+    img = ti.image([small, big])
+    _push_layout(registry, img, "cancel/me:1")
+    proxy = FaultProxy(registry.host).start()
+    try:
+        proxy.stall[big.blob.digest] = 1_500_000  # more than one 1 MiB read
+        ref = f"{proxy.host}/cancel/me:1"
+        before = store_listing(daemon)
+        ingests_before = _ingests(daemon)
+        from _support.paths import binary
+        cli = subprocess.Popen([binary("dockyard"), "pull", ref], env=daemon.env(), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+        try:
+            assert proxy.stalled.wait(60), "the pull never reached the stalled layer"
+            # The small layer is committed by then or soon: there is something to remove.
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and small.diff_id not in store_listing(daemon)["snapshots"]:
+                time.sleep(0.05)
+            assert small.diff_id in store_listing(daemon)["snapshots"]
+        finally:
+            cli.kill()  # the client goes away, as a killed docker CLI would
+            cli.communicate(timeout=30)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (proxy.aborted and store_listing(daemon) == before and
+                                                   _ingests(daemon) == ingests_before):
+            time.sleep(0.05)
+        assert proxy.aborted == [f"/v2/cancel/me/blobs/{big.blob.digest}"]  # the transfer stopped
+        assert store_listing(daemon) == before
+        assert _ingests(daemon) == ingests_before
+        assert daemon.client().image_list(filters={"reference": [ref]}) == []
+        # The daemon is fine, and so is a new pull.
+        proxy.release.set()
+        res = daemon.cli("pull", ref)
+        assert res.returncode == 0, res.stderr
+        assert daemon.client().image_inspect(ref)["Id"] == img.id
+        assert daemon.cli("rmi", ref).returncode == 0
+        assert store_listing(daemon) == before
+        assert _ingests(daemon) == ingests_before
+    finally:
+        proxy.stop()

@@ -309,7 +309,7 @@ def test_wait_top_port_rename_diff(api: FakeAPI, capfd: pytest.CaptureFixture[st
     assert run(capfd, "wait", "c1")[:2] == (0, "7\n")
     api.on("GET", "/containers/c1/top", {"Titles": ["PID", "CMD"], "Processes": [["1", "sleep 100"]]})
     rc, out, _ = run(capfd, "top", "c1", "-o", "pid,comm")
-    assert out == "PID       CMD\n1         sleep 100\n"
+    assert out == "PID" + " " * 17 + "CMD\n1" + " " * 19 + "sleep 100\n"
     assert api.find("GET", "/containers/c1/top")[0].q("ps_args") == "-o pid,comm"
     api.on("GET", "/containers/c1/json", {"Id": CID, "NetworkSettings": {"Ports": {
         "80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}, {"HostIp": "::", "HostPort": "8080"}],

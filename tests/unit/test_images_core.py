@@ -132,3 +132,56 @@ def test_store_migrates_dangling_names(tmp_path) -> None:
 
 def same_owner_safe_config() -> dict:
     return {"Cmd": ["sh"]}
+
+
+def test_layer_reader_hashes_everything_and_only_seeks_forward() -> None:
+    import hashlib
+    import tarfile as tarmod
+
+    from dockyard.core.archive import LayerReader, layer_reader
+    data = bytes(range(256)) * 40000
+    chunks = iter([data[i:i + 300_000] for i in range(0, len(data), 300_000)] + [b""])
+    r = LayerReader(lambda: next(chunks))
+    assert r.read(10) == data[:10]
+    assert b"".join(bytes(p) for p in r.pieces(1_000_000)) == data[10:1_000_010]
+    r.seek(2_000_000)
+    assert r.tell() == 2_000_000 and r.read(5) == data[2_000_000:2_000_005]
+    with pytest.raises(tarmod.ReadError):
+        r.seek(5)
+    r.drain()
+    assert r.digest == "sha256:" + hashlib.sha256(data).hexdigest() and r.size == len(data)
+    # gzip through ISA-L: concatenated members, damaged data is an OSError (a layer error)
+    gz = layer_reader(io.BytesIO(gzip.compress(b"x" * 5000) + gzip.compress(b"y")), "gzip")
+    assert gz.read(-1) == b"x" * 5000 + b"y"
+    bad = bytearray(gzip.compress(os.urandom(5000)))
+    bad[20:40] = b"\0" * 20
+    with pytest.raises(OSError):
+        layer_reader(io.BytesIO(bytes(bad)), "gzip").drain()
+
+
+def test_credential_helper_selection_and_identity_tokens(tmp_path, monkeypatch) -> None:
+    from dockyard.registry.client import dockerconfig
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    store = tmp_path / "secrets.json"
+    helper = bindir / "docker-credential-fake"
+    helper.write_text(f"""#!/bin/sh
+case "$1" in
+  store) cat > {store} ;;
+  get) cat {store} ;;
+  erase) rm -f {store} ;;
+esac
+""")
+    helper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    (tmp_path / "config.json").write_text(json.dumps({"credsStore": "nope", "credHelpers": {"reg.example": "fake"}}))
+    assert dockerconfig.helper_for("https://reg.example/v2/") == "fake"
+    assert dockerconfig.helper_for("docker.io") == "nope"
+    dockerconfig.store_credentials("reg.example", "u", "", identity_token="refresh-me")
+    assert json.loads(store.read_text()) == {"ServerURL": "reg.example", "Username": "<token>", "Secret": "refresh-me"}
+    assert dockerconfig.get_credentials("reg.example") == {"serveraddress": "reg.example", "identitytoken": "refresh-me"}
+    assert json.loads((tmp_path / "config.json").read_text())["auths"] == {"reg.example": {}}
+    assert dockerconfig.erase_credentials("reg.example") and not store.exists()
+    with pytest.raises(dockerconfig.HelperError, match='exec: "docker-credential-nope": executable file not found'):
+        dockerconfig.get_credentials("docker.io")

@@ -155,3 +155,30 @@ def test_jsonio_errors_without_json_loaded() -> None:
             "try:\n    jsonio.loads('{\"a\" 1}')\nexcept ValueError as e:\n    print(type(e).__name__, e)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
     assert out.startswith("JSONDecodeError Expecting ':' delimiter: line 1 column 6")
+
+
+def test_launcher_script(tmp_path) -> None:
+    """The fast launcher runs isolated, without site, and still finds the package."""
+    import subprocess
+    import sys
+    from dockyard.runtime import launcher
+    text = launcher.script_text()
+    assert text.startswith(f"#!{sys.executable} -IS\n")
+    path = tmp_path / "dockyard-runtime"
+    path.write_text(text)
+    path.chmod(0o755)
+    out = subprocess.run([str(path), "--version"], capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0 and out.stdout.startswith("dockyard-runtime version"), out.stderr
+    # the module form (what a plain pip install's console script calls) works the same
+    out = subprocess.run([sys.executable, "-m", "dockyard.runtime.cli", "--version"], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.startswith("dockyard-runtime version")
+    # and nothing heavy is imported for a command
+    probe = ("import sys; sys.argv = ['x', '--root', sys.argv[1], 'list']\n"
+             "from dockyard.runtime import cli\ncode = cli.main()\n"
+             "print(sorted(m for m in ('os', 'json', 're', 'typing', 'ctypes', 'socket', 'signal', 'subprocess')"
+             " if m in sys.modules))")
+    import dockyard
+    src = os.path.dirname(os.path.dirname(dockyard.__file__))
+    out = subprocess.run([sys.executable, "-S", "-c", f"import sys; sys.path.insert(0, {src!r})\n" + probe,
+                          str(tmp_path)], capture_output=True, text=True, cwd="/")
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout + out.stderr

@@ -1,18 +1,21 @@
-"""libc through ctypes, declared per function; every call checked by ``check``."""
+"""libc through ctypes (the _ctypes core, see ffi.py), declared per function;
+every call checked by ``check``."""
 
 from __future__ import annotations
 
-import ctypes
 import errno
-import os
+import posix
+
+from . import ffi
+from . import fs
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Callable
 
-_libc = ctypes.CDLL(None, use_errno=True)
+_libc = ffi.Library()
 
-_ARCH = os.uname().machine
+_ARCH = posix.uname().machine
 # Syscall numbers for calls glibc 2.36 has no wrapper for.
 _SYSCALLS: dict[str, dict[str, int]] = {
     "x86_64": {"pivot_root": 155, "capget": 125, "capset": 126, "seccomp": 317,
@@ -22,28 +25,25 @@ _SYSCALLS: dict[str, dict[str, int]] = {
 }
 
 
-def _fn(name: str, argtypes: list, restype=ctypes.c_int) -> Callable:
-    f = getattr(_libc, name)
-    f.argtypes = argtypes
-    f.restype = restype
-    return f
+def _fn(name: str, argtypes: list | None, restype: type = ffi.c_int) -> Callable:
+    return _libc.function(name, argtypes, restype)
 
 
-_mount = _fn("mount", [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p])
-_umount2 = _fn("umount2", [ctypes.c_char_p, ctypes.c_int])
-_unshare = _fn("unshare", [ctypes.c_int])
-_setns = _fn("setns", [ctypes.c_int, ctypes.c_int])
-_sethostname = _fn("sethostname", [ctypes.c_char_p, ctypes.c_size_t])
-_setdomainname = _fn("setdomainname", [ctypes.c_char_p, ctypes.c_size_t])
-_prctl = _fn("prctl", [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong])
-_syscall = _libc.syscall
-_syscall.restype = ctypes.c_long
+_mount = _fn("mount", [ffi.c_char_p, ffi.c_char_p, ffi.c_char_p, ffi.c_ulong, ffi.c_char_p])
+_umount2 = _fn("umount2", [ffi.c_char_p, ffi.c_int])
+_unshare = _fn("unshare", [ffi.c_int])
+_setns = _fn("setns", [ffi.c_int, ffi.c_int])
+_sethostname = _fn("sethostname", [ffi.c_char_p, ffi.c_size_t])
+_setdomainname = _fn("setdomainname", [ffi.c_char_p, ffi.c_size_t])
+_prctl = _fn("prctl", [ffi.c_int, ffi.c_ulong, ffi.c_ulong, ffi.c_ulong, ffi.c_ulong])
+_syscall = _fn("syscall", None, ffi.c_long)
+_socket = _fn("socket", [ffi.c_int, ffi.c_int, ffi.c_int])
 
 
 def check(ret: int, op: str, path: str | None = None) -> int:
     if ret < 0:
-        e = ctypes.get_errno()
-        raise OSError(e, f"{op}: {os.strerror(e)}", path)
+        e = ffi.get_errno()
+        raise OSError(e, f"{op}: {posix.strerror(e)}", path)
     return ret
 
 
@@ -52,12 +52,12 @@ def _retry(call: Callable[[], int], op: str, path: str | None = None) -> int:
         ret = call()
         if ret >= 0:
             return ret
-        if ctypes.get_errno() != errno.EINTR:
+        if ffi.get_errno() != errno.EINTR:
             return check(ret, op, path)
 
 
 def _b(s: str | None) -> bytes | None:
-    return None if s is None else os.fsencode(s)
+    return None if s is None else fs.fsencode(s)
 
 
 def mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
@@ -75,6 +75,11 @@ def unshare(flags: int) -> None:
 
 def setns(fd: int, nstype: int = 0) -> None:
     _retry(lambda: _setns(fd, nstype), "setns")
+
+
+def socket(domain: int, kind: int, proto: int = 0) -> int:
+    """A socket fd (for ioctls; the socket module costs milliseconds to import)."""
+    return check(_socket(domain, kind | 0o2000000, proto), "socket")  # SOCK_CLOEXEC
 
 
 def sethostname(name: str) -> None:
@@ -100,22 +105,22 @@ def syscall_number(name: str) -> int:
 
 def pivot_root(new_root: str, put_old: str) -> None:
     nr = syscall_number("pivot_root")
-    _retry(lambda: _syscall(ctypes.c_long(nr), _b(new_root), _b(put_old)), "pivot_root", new_root)
+    _retry(lambda: _syscall(ffi.c_long(nr), _b(new_root), _b(put_old)), "pivot_root", new_root)
 
 
 def close_range(first: int, last: int = 0xFFFFFFFF, flags: int = 0) -> None:
     nr = syscall_number("close_range")
-    check(_syscall(ctypes.c_long(nr), ctypes.c_uint(first), ctypes.c_uint(last), ctypes.c_uint(flags)),
+    check(_syscall(ffi.c_long(nr), ffi.c_uint(first), ffi.c_uint(last), ffi.c_uint(flags)),
           "close_range")
 
 
-class _CapHeader(ctypes.Structure):
-    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+class _CapHeader(ffi.Structure):
+    _fields_ = [("version", ffi.c_uint32), ("pid", ffi.c_int)]
 
 
-class _CapData(ctypes.Structure):
-    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
-                ("inheritable", ctypes.c_uint32)]
+class _CapData(ffi.Structure):
+    _fields_ = [("effective", ffi.c_uint32), ("permitted", ffi.c_uint32),
+                ("inheritable", ffi.c_uint32)]
 
 
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
@@ -129,13 +134,13 @@ def capset(effective: int, permitted: int, inheritable: int) -> None:
         data[i].effective = (effective >> shift) & 0xFFFFFFFF
         data[i].permitted = (permitted >> shift) & 0xFFFFFFFF
         data[i].inheritable = (inheritable >> shift) & 0xFFFFFFFF
-    check(_syscall(ctypes.c_long(syscall_number("capset")), ctypes.byref(hdr), ctypes.byref(data)), "capset")
+    check(_syscall(ffi.c_long(syscall_number("capset")), ffi.byref(hdr), ffi.byref(data)), "capset")
 
 
 def capget(pid: int = 0) -> tuple[int, int, int]:
     hdr = _CapHeader(_LINUX_CAPABILITY_VERSION_3, pid)
     data = (_CapData * 2)()
-    check(_syscall(ctypes.c_long(syscall_number("capget")), ctypes.byref(hdr), ctypes.byref(data)), "capget")
+    check(_syscall(ffi.c_long(syscall_number("capget")), ffi.byref(hdr), ffi.byref(data)), "capget")
     eff = data[0].effective | (data[1].effective << 32)
     perm = data[0].permitted | (data[1].permitted << 32)
     inh = data[0].inheritable | (data[1].inheritable << 32)
@@ -144,5 +149,5 @@ def capget(pid: int = 0) -> tuple[int, int, int]:
 
 def set_process_name(name: str) -> None:
     """PR_SET_NAME: the comm shown by ps (15 bytes at most)."""
-    buf = ctypes.create_string_buffer(name.encode()[:15])
-    check(_prctl(15, ctypes.addressof(buf), 0, 0, 0), "prctl(PR_SET_NAME)")
+    buf = ffi.string_buffer(name.encode()[:15])
+    check(_prctl(15, ffi.addressof(buf), 0, 0, 0), "prctl(PR_SET_NAME)")

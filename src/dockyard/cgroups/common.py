@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import os
+import posix
+
+from .._sys import fs
 
 CGROUP_ROOT = "/sys/fs/cgroup"
 
@@ -33,7 +35,7 @@ class CgroupManager(Protocol):
 def detect_mode(root: str = CGROUP_ROOT) -> str:
     """'v2' on a unified host, 'v1' on legacy and hybrid hosts."""
     try:
-        with open(os.path.join(root, "cgroup.controllers")) as f:
+        with open(fs.join(root, "cgroup.controllers")) as f:
             f.read()
         return "v2"
     except OSError:
@@ -43,11 +45,53 @@ def detect_mode(root: str = CGROUP_ROOT) -> str:
 V2_ROOT_ENV = "DOCKYARD_CGROUP2_ROOT"
 
 
+def start_attach_grace_period(root: str = CGROUP_ROOT) -> None:
+    """Start, in a thread, the RCU grace period that the kernel's first move
+    of a task between cgroups waits for.
+
+    Writing to cgroup.procs takes cgroup_threadgroup_rwsem for writing; the
+    first writer after a quiet spell waits for an RCU grace period (5-15 ms
+    here), later writers within about one more grace period do not. Moving
+    ourselves into the cgroup we are already in (a no-op) starts that wait
+    while the runtime is still importing and reading its config, so the real
+    move of the container's init finds the lock warm. Best effort: any error
+    just leaves the later write to wait as before."""
+    import _thread
+    _thread.start_new_thread(_move_self_in_place, (root,))
+
+
+def _move_self_in_place(root: str) -> None:
+    try:
+        with open("/proc/self/cgroup", "rb") as f:
+            lines = f.read().decode().splitlines()
+        own: dict[str, str] = {}
+        for line in lines:
+            _, names, path = line.split(":", 2)
+            for name in names.split(",") if names else [""]:
+                own[name] = path
+        candidates = []
+        if "" in own:  # cgroup2: the unified half of a hybrid host, or the whole tree
+            candidates += [f"{root}/unified{own['']}", f"{root}{own['']}"]
+        candidates += [f"{root}/{c}{own[c]}" for c in ("pids", "memory", "cpu", "freezer") if c in own]
+        for d in candidates:
+            try:
+                fd = posix.open(fs.join(d, "cgroup.procs"), posix.O_WRONLY | posix.O_CLOEXEC)
+            except OSError:
+                continue
+            try:
+                posix.write(fd, b"0")  # "0": the writing process itself
+            finally:
+                posix.close(fd)
+            return
+    except (OSError, ValueError):
+        pass
+
+
 def choose(root: str = CGROUP_ROOT) -> tuple[str, str]:
     """(mode, root) for a new container: the host's layout, unless
     $DOCKYARD_CGROUP2_ROOT names a cgroup2 mount to use as a pure v2
     hierarchy (the unified half of a hybrid host, where tests exercise v2)."""
-    forced = os.environ.get(V2_ROOT_ENV)
+    forced = fs.getenv(V2_ROOT_ENV)
     if forced:
         return "v2", forced
     return detect_mode(root), root
@@ -65,7 +109,7 @@ def normalize_path(cgroups_path: str, default: str) -> str:
         return f"/{slice_}/{prefix}-{name}.scope" if prefix else f"/{slice_}/{name}"
     if not cgroups_path.startswith("/"):
         return "/" + cgroups_path
-    return os.path.normpath(cgroups_path)
+    return fs.normpath(cgroups_path)
 
 
 def open_manager(cgroups_path: str, root: str = CGROUP_ROOT, mode: str | None = None) -> CgroupManager:
@@ -78,11 +122,12 @@ def open_manager(cgroups_path: str, root: str = CGROUP_ROOT, mode: str | None = 
 
 
 def write_file(path: str, value: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    # O_TRUNC as runc: a no-op on cgroupfs, right on a stand-in tree.
+    fd = posix.open(path, posix.O_WRONLY | posix.O_TRUNC | posix.O_CLOEXEC)
     try:
-        os.write(fd, value.encode())
+        posix.write(fd, value.encode())
     finally:
-        os.close(fd)
+        posix.close(fd)
 
 
 def read_file(path: str) -> str:
@@ -118,17 +163,21 @@ def read_kv(path: str) -> dict[str, int]:
     return out
 
 
-def rmdir_retry(path: str, attempts: int = 50) -> None:
-    """A cgroup can be busy for a moment after its last task died."""
+def rmdir_retry(path: str, timeout: float = 1.0) -> None:
+    """A cgroup can be busy for a moment after its last task died: retry
+    with a short, growing pause."""
     import errno
     import time
-    for i in range(attempts):
+    delay = 0.0005
+    deadline = time.monotonic() + timeout
+    while True:
         try:
-            os.rmdir(path)
+            posix.rmdir(path)
             return
         except FileNotFoundError:
             return
         except OSError as e:
-            if e.errno != errno.EBUSY or i == attempts - 1:
+            if e.errno != errno.EBUSY or time.monotonic() > deadline:
                 raise
-            time.sleep(0.01)
+        time.sleep(delay)
+        delay = min(delay * 2, 0.02)

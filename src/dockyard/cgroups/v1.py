@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import errno
-import os
+import posix
 
+from .._sys import fs
 from .common import read_file, read_int, read_kv, rmdir_retry, write_file
 
 TYPE_CHECKING = False
@@ -46,10 +47,10 @@ def v1_mounts(root: str) -> tuple[dict[str, str], str]:
     if not found:
         # Test roots are plain directories: one subdirectory per controller.
         try:
-            for name in os.listdir(root):
+            for name in posix.listdir(root):
                 for opt in name.split(","):
                     if opt in CONTROLLERS:
-                        found.setdefault(opt, os.path.join(root, name))
+                        found.setdefault(opt, fs.join(root, name))
         except OSError:
             pass
     return found, unified
@@ -80,11 +81,11 @@ class V1Manager:
 
     def exists(self) -> bool:
         d = self._dir("memory") or self._dir("pids") or self._dir("freezer")
-        return bool(d and os.path.isdir(d))
+        return bool(d and fs.isdir(d))
 
     def create(self) -> None:
         for d in self._unique_dirs():
-            os.makedirs(d, exist_ok=True)
+            fs.makedirs(d, exist_ok=True)
         cpuset = self._dir("cpuset")
         if cpuset:
             self._init_cpuset(cpuset)
@@ -97,19 +98,19 @@ class V1Manager:
         p = d
         while p.startswith(base) and p != base:
             chain.append(p)
-            p = os.path.dirname(p)
+            p = fs.dirname(p)
         for node in reversed(chain):
-            parent = os.path.dirname(node)
+            parent = fs.dirname(node)
             for f in ("cpuset.cpus", "cpuset.mems"):
                 try:
-                    if not read_file(os.path.join(node, f)).strip():
-                        write_file(os.path.join(node, f), read_file(os.path.join(parent, f)).strip())
+                    if not read_file(fs.join(node, f)).strip():
+                        write_file(fs.join(node, f), read_file(fs.join(parent, f)).strip())
                 except OSError:
                     pass
 
     def add_pid(self, pid: int) -> None:
         for d in self._unique_dirs():
-            write_file(os.path.join(d, "cgroup.procs"), str(pid))
+            write_file(fs.join(d, "cgroup.procs"), str(pid))
 
     def set_resources(self, resources: dict[str, Any]) -> None:
         if not resources:
@@ -118,49 +119,49 @@ class V1Manager:
         md = self._dir("memory")
         if md and mem:
             if mem.get("reservation") is not None:
-                write_file(os.path.join(md, "memory.soft_limit_in_bytes"), str(mem["reservation"]))
+                write_file(fs.join(md, "memory.soft_limit_in_bytes"), str(mem["reservation"]))
             limit, swap = mem.get("limit"), mem.get("swap")
             # memsw must stay >= limit: order the two writes accordingly.
-            if limit is not None and swap is not None and os.path.exists(os.path.join(md, "memory.memsw.limit_in_bytes")):
-                cur = read_int(os.path.join(md, "memory.limit_in_bytes"))
+            if limit is not None and swap is not None and fs.exists(fs.join(md, "memory.memsw.limit_in_bytes")):
+                cur = read_int(fs.join(md, "memory.limit_in_bytes"))
                 if swap == -1 or (cur != -1 and swap > cur):
-                    write_file(os.path.join(md, "memory.memsw.limit_in_bytes"), str(swap))
-                    write_file(os.path.join(md, "memory.limit_in_bytes"), str(limit))
+                    write_file(fs.join(md, "memory.memsw.limit_in_bytes"), str(swap))
+                    write_file(fs.join(md, "memory.limit_in_bytes"), str(limit))
                 else:
-                    write_file(os.path.join(md, "memory.limit_in_bytes"), str(limit))
-                    write_file(os.path.join(md, "memory.memsw.limit_in_bytes"), str(swap))
+                    write_file(fs.join(md, "memory.limit_in_bytes"), str(limit))
+                    write_file(fs.join(md, "memory.memsw.limit_in_bytes"), str(swap))
             elif limit is not None:
-                write_file(os.path.join(md, "memory.limit_in_bytes"), str(limit))
+                write_file(fs.join(md, "memory.limit_in_bytes"), str(limit))
             if mem.get("kernel") is not None:
                 pass  # kernel memory limits are gone from modern kernels
             if mem.get("swappiness") is not None:
-                write_file(os.path.join(md, "memory.swappiness"), str(mem["swappiness"]))
+                write_file(fs.join(md, "memory.swappiness"), str(mem["swappiness"]))
             if mem.get("disableOOMKiller"):
-                write_file(os.path.join(md, "memory.oom_control"), "1")
+                write_file(fs.join(md, "memory.oom_control"), "1")
         cpu = resources.get("cpu") or {}
         cd = self._dir("cpu")
         if cd and cpu:
             if cpu.get("shares"):
-                write_file(os.path.join(cd, "cpu.shares"), str(cpu["shares"]))
+                write_file(fs.join(cd, "cpu.shares"), str(cpu["shares"]))
             if cpu.get("period"):
-                write_file(os.path.join(cd, "cpu.cfs_period_us"), str(cpu["period"]))
+                write_file(fs.join(cd, "cpu.cfs_period_us"), str(cpu["period"]))
             if cpu.get("quota") is not None and cpu.get("quota") != 0:
-                write_file(os.path.join(cd, "cpu.cfs_quota_us"), str(cpu["quota"]))
+                write_file(fs.join(cd, "cpu.cfs_quota_us"), str(cpu["quota"]))
             if cpu.get("realtimeRuntime"):
-                write_file(os.path.join(cd, "cpu.rt_runtime_us"), str(cpu["realtimeRuntime"]))
+                write_file(fs.join(cd, "cpu.rt_runtime_us"), str(cpu["realtimeRuntime"]))
             if cpu.get("realtimePeriod"):
-                write_file(os.path.join(cd, "cpu.rt_period_us"), str(cpu["realtimePeriod"]))
+                write_file(fs.join(cd, "cpu.rt_period_us"), str(cpu["realtimePeriod"]))
         sd = self._dir("cpuset")
         if sd and cpu:
             if cpu.get("cpus"):
-                write_file(os.path.join(sd, "cpuset.cpus"), cpu["cpus"])
+                write_file(fs.join(sd, "cpuset.cpus"), cpu["cpus"])
             if cpu.get("mems"):
-                write_file(os.path.join(sd, "cpuset.mems"), cpu["mems"])
+                write_file(fs.join(sd, "cpuset.mems"), cpu["mems"])
         pids = resources.get("pids") or {}
         pd = self._dir("pids")
         if pd and pids.get("limit") is not None:
             limit = pids["limit"]
-            write_file(os.path.join(pd, "pids.max"), "max" if limit <= 0 else str(limit))
+            write_file(fs.join(pd, "pids.max"), "max" if limit <= 0 else str(limit))
         blkio = resources.get("blockIO") or {}
         bd = self._dir("blkio")
         if bd and blkio:
@@ -173,21 +174,21 @@ class V1Manager:
     def _set_blkio(self, d: str, blkio: dict[str, Any]) -> None:
         # blkio.weight with CFQ, blkio.bfq.weight with BFQ; neither with the
         # other schedulers, where a weight cannot be honoured.
-        weight_file = next((f for f in ("blkio.weight", "blkio.bfq.weight") if os.path.exists(os.path.join(d, f))), "")
+        weight_file = next((f for f in ("blkio.weight", "blkio.bfq.weight") if fs.exists(fs.join(d, f))), "")
         if blkio.get("weight"):
             if not weight_file:
                 raise OSError(errno.ENOTSUP, "blockIO.weight: no blkio weight file (the I/O scheduler has no weights)")
-            write_file(os.path.join(d, weight_file), str(blkio["weight"]))
+            write_file(fs.join(d, weight_file), str(blkio["weight"]))
         for dev in blkio.get("weightDevice") or []:
             if not weight_file:
                 raise OSError(errno.ENOTSUP, "blockIO.weightDevice: no blkio weight file")
             if dev.get("weight"):
-                write_file(os.path.join(d, weight_file + "_device"), f"{dev['major']}:{dev['minor']} {dev['weight']}")
+                write_file(fs.join(d, weight_file + "_device"), f"{dev['major']}:{dev['minor']} {dev['weight']}")
         for key, name in (("throttleReadBpsDevice", "read_bps_device"), ("throttleWriteBpsDevice", "write_bps_device"),
                           ("throttleReadIOPSDevice", "read_iops_device"),
                           ("throttleWriteIOPSDevice", "write_iops_device")):
             for dev in blkio.get(key) or []:
-                write_file(os.path.join(d, "blkio.throttle." + name), f"{dev['major']}:{dev['minor']} {dev['rate']}")
+                write_file(fs.join(d, "blkio.throttle." + name), f"{dev['major']}:{dev['minor']} {dev['rate']}")
 
     def _set_devices(self, d: str, rules: list[dict[str, Any]]) -> None:
         for rule in rules:
@@ -198,7 +199,7 @@ class V1Manager:
             entry = f"{kind} {'*' if major in (None, -1) else major}:{'*' if minor in (None, -1) else minor} {access}"
             if kind == "a":
                 entry = "a"
-            write_file(os.path.join(d, "devices.allow" if rule.get("allow") else "devices.deny"), entry)
+            write_file(fs.join(d, "devices.allow" if rule.get("allow") else "devices.deny"), entry)
 
     def freeze(self) -> None:
         self._freezer_set("FROZEN")
@@ -211,7 +212,7 @@ class V1Manager:
         fd = self._dir("freezer")
         if not fd:
             raise OSError(errno.ENOTSUP, "freezer cgroup controller is not mounted")
-        path = os.path.join(fd, "freezer.state")
+        path = fs.join(fd, "freezer.state")
         for _ in range(1000):
             write_file(path, state)
             if read_file(path).strip() == state:
@@ -224,7 +225,7 @@ class V1Manager:
         if not fd:
             return False
         try:
-            return read_file(os.path.join(fd, "freezer.state")).strip() in ("FROZEN", "FREEZING")
+            return read_file(fs.join(fd, "freezer.state")).strip() in ("FROZEN", "FREEZING")
         except OSError:
             return False
 
@@ -233,7 +234,7 @@ class V1Manager:
             d = self._dir(c)
             if d:
                 try:
-                    return [int(x) for x in read_file(os.path.join(d, "cgroup.procs")).split()]
+                    return [int(x) for x in read_file(fs.join(d, "cgroup.procs")).split()]
                 except OSError:
                     continue
         return []
@@ -243,39 +244,39 @@ class V1Manager:
         out: dict[str, Any] = {}
         if md:
             out["memory"] = {
-                "usage": read_int(os.path.join(md, "memory.usage_in_bytes")),
-                "max_usage": read_int(os.path.join(md, "memory.max_usage_in_bytes")),
-                "limit": read_int(os.path.join(md, "memory.limit_in_bytes")),
-                "failcnt": read_int(os.path.join(md, "memory.failcnt")),
-                "stats": read_kv(os.path.join(md, "memory.stat")),
+                "usage": read_int(fs.join(md, "memory.usage_in_bytes")),
+                "max_usage": read_int(fs.join(md, "memory.max_usage_in_bytes")),
+                "limit": read_int(fs.join(md, "memory.limit_in_bytes")),
+                "failcnt": read_int(fs.join(md, "memory.failcnt")),
+                "stats": read_kv(fs.join(md, "memory.stat")),
             }
         if ad:
-            percpu = read_file(os.path.join(ad, "cpuacct.usage_percpu")).split() if os.path.exists(
-                os.path.join(ad, "cpuacct.usage_percpu")) else []
-            st = read_kv(os.path.join(ad, "cpuacct.stat"))
-            hz = os.sysconf("SC_CLK_TCK")
+            percpu = read_file(fs.join(ad, "cpuacct.usage_percpu")).split() if fs.exists(
+                fs.join(ad, "cpuacct.usage_percpu")) else []
+            st = read_kv(fs.join(ad, "cpuacct.stat"))
+            hz = posix.sysconf("SC_CLK_TCK")
             out["cpu"] = {
                 "usage": {
-                    "total": read_int(os.path.join(ad, "cpuacct.usage")),
+                    "total": read_int(fs.join(ad, "cpuacct.usage")),
                     "percpu": [int(x) for x in percpu],
                     "user": st.get("user", 0) * 1_000_000_000 // hz,
                     "kernel": st.get("system", 0) * 1_000_000_000 // hz,
                 },
             }
         if cd:
-            out.setdefault("cpu", {})["throttling"] = read_kv(os.path.join(cd, "cpu.stat"))
+            out.setdefault("cpu", {})["throttling"] = read_kv(fs.join(cd, "cpu.stat"))
         if pd:
-            out["pids"] = {"current": read_int(os.path.join(pd, "pids.current")),
-                           "limit": read_int(os.path.join(pd, "pids.max"))}
+            out["pids"] = {"current": read_int(fs.join(pd, "pids.current")),
+                           "limit": read_int(fs.join(pd, "pids.max"))}
         return out
 
     def oom_kill_count(self) -> int:
         md = self._dir("memory")
         if not md:
             return 0
-        return read_kv(os.path.join(md, "memory.oom_control")).get("oom_kill", 0)
+        return read_kv(fs.join(md, "memory.oom_control")).get("oom_kill", 0)
 
     def destroy(self) -> None:
         for d in self._unique_dirs():
-            if os.path.isdir(d):
+            if fs.isdir(d):
                 rmdir_retry(d)

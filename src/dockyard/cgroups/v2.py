@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import errno
-import os
 
+from .._sys import fs
 from .common import read_file, read_int, read_kv, rmdir_retry, write_file
 
 TYPE_CHECKING = False
@@ -29,7 +29,7 @@ class V2Manager:
         return {"": self.dir}
 
     def exists(self) -> bool:
-        return os.path.isdir(self.dir)
+        return fs.isdir(self.dir)
 
     def create(self) -> None:
         # Enable every available controller down the chain so limits apply.
@@ -37,19 +37,19 @@ class V2Manager:
         cur = self.root.rstrip("/")
         for part in rel:
             try:
-                avail = read_file(os.path.join(cur, "cgroup.controllers")).split()
+                avail = read_file(fs.join(cur, "cgroup.controllers")).split()
                 if avail:
-                    write_file(os.path.join(cur, "cgroup.subtree_control"), " ".join("+" + c for c in avail))
+                    write_file(fs.join(cur, "cgroup.subtree_control"), " ".join("+" + c for c in avail))
             except OSError:
                 pass
-            cur = os.path.join(cur, part)
-            os.makedirs(cur, exist_ok=True)
+            cur = fs.join(cur, part)
+            fs.makedirs(cur, exist_ok=True)
 
     def add_pid(self, pid: int) -> None:
-        write_file(os.path.join(self.dir, "cgroup.procs"), str(pid))
+        write_file(fs.join(self.dir, "cgroup.procs"), str(pid))
 
     def _write(self, name: str, value: str) -> None:
-        path = os.path.join(self.dir, name)
+        path = fs.join(self.dir, name)
         try:
             write_file(path, value)
         except FileNotFoundError:
@@ -111,7 +111,7 @@ class V2Manager:
         want = "frozen 1" if v == "1" else "frozen 0"
         for _ in range(1000):
             try:
-                if want in read_file(os.path.join(self.dir, "cgroup.events")):
+                if want in read_file(fs.join(self.dir, "cgroup.events")):
                     return
             except OSError:
                 return
@@ -119,25 +119,25 @@ class V2Manager:
 
     def is_frozen(self) -> bool:
         try:
-            return read_file(os.path.join(self.dir, "cgroup.freeze")).strip() == "1"
+            return read_file(fs.join(self.dir, "cgroup.freeze")).strip() == "1"
         except OSError:
             return False
 
     def pids(self) -> list[int]:
         try:
-            return [int(x) for x in read_file(os.path.join(self.dir, "cgroup.procs")).split()]
+            return [int(x) for x in read_file(fs.join(self.dir, "cgroup.procs")).split()]
         except OSError:
             return []
 
     def stats(self) -> dict[str, Any]:
         d = self.dir
-        cpu = read_kv(os.path.join(d, "cpu.stat"))
+        cpu = read_kv(fs.join(d, "cpu.stat"))
         return {
             "memory": {
-                "usage": read_int(os.path.join(d, "memory.current")),
-                "max_usage": read_int(os.path.join(d, "memory.peak")),
-                "limit": read_int(os.path.join(d, "memory.max")),
-                "stats": read_kv(os.path.join(d, "memory.stat")),
+                "usage": read_int(fs.join(d, "memory.current")),
+                "max_usage": read_int(fs.join(d, "memory.peak")),
+                "limit": read_int(fs.join(d, "memory.max")),
+                "stats": read_kv(fs.join(d, "memory.stat")),
             },
             "cpu": {
                 "usage": {"total": cpu.get("usage_usec", 0) * 1000,
@@ -147,13 +147,13 @@ class V2Manager:
                                "nr_throttled": cpu.get("nr_throttled", 0),
                                "throttled_time": cpu.get("throttled_usec", 0) * 1000},
             },
-            "pids": {"current": read_int(os.path.join(d, "pids.current")),
-                     "limit": read_int(os.path.join(d, "pids.max"))},
+            "pids": {"current": read_int(fs.join(d, "pids.current")),
+                     "limit": read_int(fs.join(d, "pids.max"))},
         }
 
     def oom_kill_count(self) -> int:
-        return read_kv(os.path.join(self.dir, "memory.events")).get("oom_kill", 0)
+        return read_kv(fs.join(self.dir, "memory.events")).get("oom_kill", 0)
 
     def destroy(self) -> None:
-        if os.path.isdir(self.dir):
+        if fs.isdir(self.dir):
             rmdir_retry(self.dir)

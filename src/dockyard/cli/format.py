@@ -75,10 +75,10 @@ def tabwrite(text: str, minwidth: int = 10, padding: int = 3) -> str:
     return "\n".join(out) + ("\n" if trailing_newline else "")
 
 
-def print_table(headers: list[str], rows: list[list[str]], out: TextIO | None = None) -> None:
-    """A docker table from cells (no templates involved)."""
+def print_table(headers: list[str], rows: list[list[str]], out: TextIO | None = None, minwidth: int = 10) -> None:
+    """A docker table from cells (no templates involved); `top` uses min width 20."""
     text = "".join("\t".join(r) + "\n" for r in [headers] + rows)
-    (out or sys.stdout).write(tabwrite(text))
+    (out or sys.stdout).write(tabwrite(text, minwidth))
 
 
 # -- --format -------------------------------------------------------------------------

@@ -90,7 +90,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "network disconnect": ("network", "cmd_disconnect", "Disconnect a container from a network"),
     "network prune": ("network", "cmd_prune", "Remove all unused networks"),
     # system
-    "version": ("system", "cmd_version", "Show the Dockyard version information"),
+    "version": ("version", "cmd_version", "Show the Dockyard version information"),
     "info": ("system", "cmd_info", "Display system-wide information"),
     "events": ("system", "cmd_events", "Get real time events from the server"),
     "system df": ("system", "cmd_df", "Show dockyard disk usage"),
@@ -298,6 +298,10 @@ def main(argv: list[str] | None = None) -> int:
         from .. import errdefs
         if isinstance(e, errdefs.EngineError):  # a command let a daemon error through
             sys.stderr.write(f"Error response from daemon: {e.message}\n")
+            return 1
+        from ..registry.client.dockerconfig import HelperError
+        if isinstance(e, HelperError):  # a credential helper failed: docker prints its words as they are
+            sys.stderr.write(f"{e}\n")
             return 1
         if gopts.get("debug"):
             raise

@@ -39,15 +39,17 @@ class ImagesAPI(BaseClient):
     def _registry_auth(self, ref: str, auth: dict[str, str] | None) -> dict[str, str]:
         """X-Registry-Auth from auth, else from docker's config.json for the
         reference's registry (as docker's CLI sends it)."""
-        from ..registry.client import dockerconfig, encode_registry_auth
+        from ..registry.client import dockerconfig
         if auth is None:
             from ..oci.reference import split_domain
             domain = split_domain(ref.split("@", 1)[0])[0]
             try:
                 auth = dockerconfig.get_credentials(domain)
-            except ValueError:
+            except dockerconfig.HelperError:
+                raise  # as docker: a broken credential helper fails the command
+            except ValueError:  # an unreadable config.json: no credentials
                 auth = None
-        return {"X-Registry-Auth": encode_registry_auth(auth)} if auth else {}
+        return {"X-Registry-Auth": dockerconfig.encode_auth(auth)} if auth else {}
 
     def image_pull(self, image: str, tag: str = "", platform: str = "",
                    auth: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:

@@ -1,14 +1,18 @@
 """Pull and push: images between the local store and a registry.
 
 Pull resolves the reference to a manifest (choosing the platform from an
-index), then transfers layers in parallel threads. Each layer streams from
-the registry into the content store's ingest *and* through the decompressor
-into its own snapshot at the same time, so a layer is on disk unpacked when
-its last byte arrives; blob digest, size and diff ID are checked at the end
-and the layer is kept only if all three match. Interrupted downloads resume
-from the partial ingest with a Range request. Layer snapshots are chained
-(committed by chain ID) in order once all are there; the image is recorded
-last. Any failure removes what the pull added.
+index), then transfers layers in parallel, two threads per layer: a
+download thread receives the blob, hashes it and appends it to the content
+store's ingest, and hands the chunks to the layer's extraction, which
+inflates, hashes (diff ID) and writes the files into the layer's own
+snapshot at the same time. So a layer is on disk unpacked when its last
+byte arrives; blob digest, size and diff ID are checked at the end and the
+layer is kept only if all three match. A connection cut mid-blob resumes
+with a Range request inside the same pull; when retries run out, the
+partial ingest is kept and the next pull resumes from it. Layer snapshots
+are chained (committed by chain ID) in order as they complete; the image is
+recorded last. Any failure, and cancellation (the API client going away),
+removes what the pull added.
 
 Progress goes to a callback as docker's JSON messages (status, id,
 progressDetail, progress)."""
@@ -18,6 +22,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import queue
 import socket
 import threading
 import time
@@ -48,8 +53,43 @@ class Interrupted(Exception):
     layer extraction does not mistake it for bad layer data."""
 
 
-class Cancelled(Exception):
-    pass
+class Cancelled(errdefs.EngineError):
+    """The pull was cancelled (its client went away)."""
+
+    def __init__(self, message: str = "pull cancelled") -> None:
+        super().__init__(message)
+
+
+class Cancel(threading.Event):
+    """A cancellation flag whose set() also aborts the transfers in flight
+    (hooks shut their sockets down), so a stalled registry does not hold a
+    cancelled pull until its read timeout."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._hooks: dict[int, Callable[[], None]] = {}
+        self._hooks_lock = threading.Lock()
+        self._next = 0
+
+    def set(self) -> None:
+        super().set()
+        with self._hooks_lock:
+            hooks = list(self._hooks.values())
+        for hook in hooks:
+            try:
+                hook()
+            except Exception:
+                pass
+
+    def hook(self, fn: Callable[[], None]) -> Callable[[], None]:
+        """Run fn on set() (at once when already set); returns the remover."""
+        with self._hooks_lock:
+            self._next += 1
+            key = self._next
+            self._hooks[key] = fn
+        if self.is_set():
+            fn()
+        return lambda: self._hooks.pop(key, None) and None
 
 
 def short_id(digest: str) -> str:
@@ -108,68 +148,89 @@ def status(emit: Progress, text: str, layer_id: str | None = None) -> None:
 # -- pull -----------------------------------------------------------------------------------
 
 
-class _Source(BinaryIO):  # type: ignore[misc]
-    """What a layer extraction reads: the partial ingest from a previous
-    attempt, then the registry's response, which it also appends to the
-    ingest. Stops at the descriptor's size (a registry cannot feed us more)."""
+class _Feed:
+    """Compressed chunks from a layer's download thread to its extraction:
+    a bounded queue (at most ``depth`` chunks in flight) with a file-like
+    read() for the decompressor. Either side stops when the pull is
+    cancelled; the producer also stops once the consumer has gone."""
 
-    def __init__(self, partial: str, offset: int, resp: Any, writer: Any, size: int,
-                 meter: LayerProgress, cancel: threading.Event) -> None:
-        self._partial = open(partial, "rb") if offset else None
-        self._left_partial = offset
-        self._resp = resp
-        self._writer = writer
-        self._remaining = size - offset
-        self._meter = meter
+    _EOF = object()
+
+    def __init__(self, cancel: threading.Event, depth: int = 8) -> None:
+        self._q: queue.Queue[Any] = queue.Queue(depth)
         self._cancel = cancel
-        if offset:
-            meter.add(offset)
+        self._gone = threading.Event()
+        self._buf = memoryview(b"")
+        self._ended = False
+
+    # -- producer ----------------------------------------------------------------------
+    def put(self, item: Any) -> None:
+        while True:
+            if self._gone.is_set():
+                raise Cancelled()
+            try:
+                self._q.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                if self._cancel.is_set():
+                    raise Cancelled() from None
+
+    def finish(self, error: BaseException | None = None) -> None:
+        try:
+            self.put(error if error is not None else self._EOF)
+        except Cancelled:
+            pass
+
+    # -- consumer ----------------------------------------------------------------------
+    def read(self, n: int = -1) -> bytes:
+        if not self._buf:
+            if self._ended:
+                return b""
+            while True:
+                if self._cancel.is_set():
+                    raise Cancelled()
+                try:
+                    item = self._q.get(timeout=0.2)
+                    break
+                except queue.Empty:
+                    continue
+            if item is self._EOF:
+                self._ended = True
+                return b""
+            if isinstance(item, BaseException):
+                self._ended = True
+                raise item
+            if n is None or n < 0 or n >= len(item):
+                return item  # the chunk itself: no copy
+            self._buf = memoryview(item)
+        n = len(self._buf) if n is None or n < 0 else n
+        out = bytes(self._buf[:n])
+        self._buf = self._buf[n:]
+        return out
 
     def readable(self) -> bool:
         return True
 
-    def read(self, n: int = -1) -> bytes:
-        if self._cancel.is_set():
-            raise Cancelled()
-        n = CHUNK if n is None or n < 0 else n
-        if self._partial is not None:
-            data = self._partial.read(min(n, self._left_partial))
-            self._left_partial -= len(data)
-            if self._left_partial <= 0 or not data:
-                self._partial.close()
-                self._partial = None
-            if data:
-                return data
-        if self._remaining <= 0:
-            return b""
-        try:
-            data = self._resp.read(min(n, self._remaining))
-        except (http.client.IncompleteRead, socket.timeout, ConnectionError, OSError) as e:
-            raise Interrupted(str(e) or type(e).__name__) from None
-        if not data:
-            raise Interrupted(f"unexpected EOF: {self._remaining} bytes missing")
-        self._remaining -= len(data)
-        self._writer.write(data)
-        self._meter.add(len(data))
-        return data
-
-    def readinto(self, b: Any) -> int:
-        data = self.read(len(b))
-        b[:len(data)] = data
-        return len(data)
-
     def drain(self) -> None:
+        """Read to the end (so the blob is complete for its digest check);
+        raises what the download raised."""
         while self.read(CHUNK):
             pass
 
     def close(self) -> None:
-        if self._partial is not None:
-            self._partial.close()
+        """The consumer is done: unblock and stop the producer."""
+        self._gone.set()
+        try:
+            while True:
+                self._q.get_nowait()
+        except queue.Empty:
+            pass
 
 
 class Puller:
     def __init__(self, service: ImageService, registry: Registry, ref: reference.Reference,
-                 platform: platforms.Platform, emit: Progress, explicit_platform: bool = False) -> None:
+                 platform: platforms.Platform, emit: Progress, explicit_platform: bool = False,
+                 cancel: Cancel | None = None) -> None:
         self.service = service
         self.reg = registry
         self.ref = ref
@@ -177,7 +238,7 @@ class Puller:
         self.platform = platform
         self.explicit_platform = explicit_platform
         self.emit = emit
-        self.cancel = threading.Event()
+        self.cancel = cancel if cancel is not None else Cancel()
 
     # -- manifests ------------------------------------------------------------------------
     def resolve(self) -> tuple[dict[str, Any], bytes, dict[str, Any] | None, bytes | None]:
@@ -256,19 +317,18 @@ class Puller:
                 lease.add(man_desc["digest"], image_id, *(d["digest"] for d in layers))
                 if index_desc:
                     lease.add(index_desc["digest"])
-                self._layers(layers, diff_ids, lease)
+                # The small blobs first: their fsyncs overlap the layer transfers.
                 svc.content.write_blob(config_bytes, image_id)
                 svc.content.write_blob(man_bytes, man_desc["digest"])
                 if index_bytes is not None and index_desc is not None:
                     svc.content.write_blob(index_bytes, index_desc["digest"])
-                image = svc.register(man_desc, refs, index=index_desc)
+                self._layers(layers, diff_ids, lease)
+                image = svc.register(man_desc, refs, index=index_desc,
+                                     sources=([d["digest"] for d in layers], f"{self.reg.host}/{self.repo}"))
             except BaseException:
                 self.cancel.set()
                 svc.drop_new(lease)
                 raise
-        source = f"{self.reg.host}/{self.repo}"
-        for d in layers:
-            svc.store.add_source(d["digest"], source)
         status(self.emit, f"Digest: {top['digest']}")
         shown = self.ref.familiar
         status(self.emit, f"Status: {'Image is up to date' if existed else 'Downloaded newer image'} for {shown}")
@@ -294,12 +354,17 @@ class Puller:
                 status(self.emit, "Pulling fs layer", lid)
                 todo.append(chain)
         futures: dict[str, Future[tuple[str, int]]] = {}
+        # Largest first: the small layers fill the slots the large ones
+        # leave, so the last transfers end together (docker goes in order).
+        order = sorted((t for t in zip(layers, diff_ids, chains) if t[2] in todo),
+                       key=lambda t: -int(t[0].get("size") or 0))
         with ThreadPoolExecutor(max_workers=PULL_WORKERS, thread_name_prefix="pull") as pool:
-            for desc, diff_id, chain in zip(layers, diff_ids, chains):
-                if chain in todo:
-                    if len(futures) >= PULL_WORKERS:
-                        status(self.emit, "Waiting", short_id(desc["digest"]))
-                    futures[chain] = pool.submit(self._layer, desc, diff_id, chain, lease)
+            for desc, diff_id, chain in order:
+                if chain in futures:
+                    continue  # the same layer twice in one image
+                if len(futures) >= PULL_WORKERS:
+                    status(self.emit, "Waiting", short_id(desc["digest"]))
+                futures[chain] = pool.submit(self._layer, desc, diff_id, chain, lease)
             extracted: dict[str, tuple[str, int]] = {}
             try:
                 parent = ""
@@ -329,7 +394,10 @@ class Puller:
     def _layer(self, desc: dict[str, Any], diff_id: str, chain: str, lease: Lease) -> tuple[str, int]:
         """Download (unless present) and extract one layer; returns the
         extract snapshot key and unpacked size ('' when someone else
-        committed the chain meanwhile)."""
+        committed the chain meanwhile). Two threads per layer: this one
+        inflates, hashes and writes files while a download thread receives,
+        hashes and stores the compressed bytes (both mostly outside the GIL,
+        so they use both cores)."""
         svc = self.service
         digest, size = desc["digest"], int(desc["size"])
         lid = short_id(digest)
@@ -337,71 +405,126 @@ class Puller:
             with svc.content.open_blob(digest, verify=True) as blob:
                 status(self.emit, "Extracting", lid)
                 return svc.extract(blob, desc, diff_id, lease)
-        attempt = 0
-        while True:
-            if self.cancel.is_set():
-                raise Cancelled()
-            writer = self._writer(digest)
-            if writer is None:  # another pull committed it meanwhile
-                with svc.content.open_blob(digest, verify=True) as blob:
-                    return svc.extract(blob, desc, diff_id, lease)
-            key = ""
+        if self.cancel.is_set():
+            raise Cancelled()
+        writer = self._writer(digest)
+        if writer is None:  # another pull committed it meanwhile
+            with svc.content.open_blob(digest, verify=True) as blob:
+                return svc.extract(blob, desc, diff_id, lease)
+        feed = _Feed(self.cancel)
+        meter = LayerProgress(self.emit, lid, "Downloading", size)
+        download = threading.Thread(target=self._download, args=(desc, writer, feed, meter),
+                                    name=f"pull-dl-{lid}", daemon=True)
+        download.start()
+        key = ""
+        try:
             try:
-                offset = writer.offset if writer.offset < size else 0
-                if writer.offset >= size:
-                    writer.truncate()
                 try:
-                    resp = self.reg.open_blob(self.repo, digest, offset)
-                except errdefs.InvalidArgument as e:
-                    if offset and getattr(e, "status", 0) == 416:
-                        # Our partial is as long as the registry's blob: it serves a short one.
-                        writer.truncate()
-                        raise Interrupted(f"unexpected EOF: the registry has only {offset} of {size} bytes") from None
+                    key, unpacked = svc.extract(feed, desc, diff_id, lease)  # type: ignore[arg-type]
+                except LayerError:
+                    # Undecodable data is usually damaged data: say so when the digest shows it.
+                    feed.drain()
+                    download.join()
+                    if writer.offset == size and writer.digest != digest:
+                        raise CorruptBlob(f"digest mismatch: got {writer.digest}") from None
                     raise
+                feed.drain()
+            finally:
+                feed.close()
+                download.join()
+            status(self.emit, "Verifying Checksum", lid)
+            writer.commit(digest, size)
+            status(self.emit, "Download complete", lid)
+            return key, unpacked
+        except Interrupted as e:
+            if key:
+                svc.discard_extract(key, lease)
+            writer.close()  # keep what arrived: the next pull resumes from it
+            raise errdefs.Unavailable(f"error pulling layer {lid}: {e} (after {RETRIES} retries; "
+                                      f"the partial download is kept and a new pull resumes it)") from None
+        except CorruptBlob as e:
+            if key:
+                svc.discard_extract(key, lease)
+            writer.abort()
+            raise errdefs.InvalidArgument(f"failed to verify layer {digest}: {e}") from None
+        except BaseException:
+            if key:
+                svc.discard_extract(key, lease)
+            writer.abort()
+            raise
+
+    def _download(self, desc: dict[str, Any], writer: Any, feed: _Feed, meter: LayerProgress) -> None:
+        """The download thread: what a previous attempt left in the ingest,
+        then the registry's bytes (appended to the ingest), into feed. A cut
+        connection resumes with a Range request, up to RETRIES times."""
+        digest, size = desc["digest"], int(desc["size"])
+        lid = short_id(digest)
+        try:
+            if writer.offset >= size:
+                writer.truncate()
+            if writer.offset:
+                with open(writer.path, "rb") as f:
+                    left = writer.offset
+                    while left:
+                        data = f.read(min(CHUNK, left))
+                        if not data:
+                            raise Interrupted("partial download shrank")
+                        left -= len(data)
+                        feed.put(data)
+                meter.add(writer.offset)
+            attempt = 0
+            while writer.offset < size:
+                if self.cancel.is_set():
+                    raise Cancelled()
                 try:
-                    if offset and resp.status != 206:
-                        writer.truncate()  # the registry ignored Range: start over
-                        offset = 0
-                    meter = LayerProgress(self.emit, lid, "Downloading", size)
-                    src = _Source(writer.path, offset, resp, writer, size, meter, self.cancel)
-                    try:
-                        try:
-                            key, unpacked = svc.extract(src, desc, diff_id, lease)  # type: ignore[arg-type]
-                        except LayerError:
-                            # Undecodable data is usually damaged data: say so when the digest shows it.
-                            src.drain()
-                            if writer.offset == size and writer.digest != digest:
-                                raise CorruptBlob(f"digest mismatch: got {writer.digest}") from None
-                            raise
-                        src.drain()
-                    finally:
-                        src.close()
-                finally:
-                    resp.close(force=True)
-                status(self.emit, "Verifying Checksum", lid)
-                writer.commit(digest, size)
-                status(self.emit, "Download complete", lid)
-                return key, unpacked
-            except Interrupted as e:
-                if key:
-                    svc.discard_extract(key, lease)
-                writer.close()  # keep what arrived: the next attempt resumes from it
-                attempt += 1
-                if attempt > RETRIES:
-                    raise errdefs.Unavailable(f"error pulling layer {lid}: {e} (after {RETRIES} retries; "
-                                              f"the partial download is kept and a new pull resumes it)") from None
-                status(self.emit, f"Retrying in {attempt} second{'s' if attempt > 1 else ''}", lid)
-                time.sleep(attempt * 0.5)
-            except CorruptBlob as e:
-                if key:
-                    svc.discard_extract(key, lease)
-                writer.abort()
-                raise errdefs.InvalidArgument(f"failed to verify layer {digest}: {e}") from None
-            except BaseException:
-                if key:
-                    svc.discard_extract(key, lease)
-                writer.abort()
-                raise
+                    self._receive(digest, size, writer, feed, meter)
+                except Interrupted:
+                    if self.cancel.is_set():
+                        raise Cancelled() from None
+                    attempt += 1
+                    if attempt > RETRIES:
+                        raise
+                    status(self.emit, f"Retrying in {attempt} second{'s' if attempt > 1 else ''}", lid)
+                    if self.cancel.wait(attempt * 0.5):
+                        raise Cancelled() from None
+            feed.finish()
+        except BaseException as e:
+            feed.finish(e)
+
+    def _receive(self, digest: str, size: int, writer: Any, feed: _Feed, meter: LayerProgress) -> None:
+        """One request for the rest of the blob, from writer.offset."""
+        offset = writer.offset
+        try:
+            resp = self.reg.open_blob(self.repo, digest, offset)
+        except errdefs.InvalidArgument as e:
+            if offset and getattr(e, "status", 0) == 416:
+                raise Interrupted(f"unexpected EOF: the registry has only {offset} of {size} bytes") from None
+            raise
+        unhook = self.cancel.hook(resp.abort)
+        try:
+            skip = offset if offset and resp.status != 206 else 0  # the registry ignored Range
+            remaining = size - offset + skip
+            while remaining > 0:
+                if self.cancel.is_set():
+                    raise Cancelled()
+                try:
+                    data = resp.read(min(CHUNK, remaining))
+                except (http.client.IncompleteRead, socket.timeout, ConnectionError, OSError) as e:
+                    raise Interrupted(str(e) or type(e).__name__) from None
+                if not data:
+                    raise Interrupted(f"unexpected EOF: {remaining} bytes missing")
+                remaining -= len(data)
+                if skip:
+                    if len(data) <= skip:
+                        skip -= len(data)
+                        continue
+                    data, skip = data[skip:], 0
+                writer.write(data)
+                meter.add(len(data))
+                feed.put(data)
+        finally:
+            unhook()
+            resp.close(force=True)
 
     def _writer(self, digest: str) -> Any:
         """The ingest for digest, waiting while another pull holds it."""
@@ -466,12 +589,15 @@ def _validate_manifest(manifest: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def pull(service: ImageService, ref: str, emit: Progress, auth: AuthConfig | None = None,
-         platform: str = "", insecure: Callable[[str], bool] = lambda host: False) -> Image:
+         platform: str = "", insecure: Callable[[str], bool] = lambda host: False,
+         cancel: Cancel | None = None) -> Image:
+    """Pull ref into service; cancel.set() from any thread stops it and
+    removes everything it added, partial downloads included."""
     r = reference.parse(ref)
     plat = platforms.parse(platform)
     reg = Registry(r.domain, auth, insecure(r.domain))
     try:
-        return Puller(service, reg, r, plat, emit, bool(platform)).run()
+        return Puller(service, reg, r, plat, emit, bool(platform), cancel).run()
     finally:
         reg.http.close()
 
@@ -504,8 +630,7 @@ class Pusher:
                 raise errors[0]
         data = self.service.content.read_blob(image.manifest_digest)
         digest = self.reg.put_manifest(repo, ref.tag or image.manifest_digest, data, image.media_type)
-        for d in layers:
-            self.service.store.add_source(d["digest"], f"{self.reg.host}/{repo}")
+        self.service.store.add_sources([d["digest"] for d in layers], f"{self.reg.host}/{repo}")
         tag = ref.tag or ""
         self.emit({"status": f"{tag}: digest: {digest} size: {len(data)}" if tag else
                    f"digest: {digest} size: {len(data)}"})

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import json
 import os
 import threading
@@ -30,7 +29,7 @@ from ..fsutil import atomic_write_json, read_json
 from ..oci import digest as digestlib
 from ..oci import mediatypes as mt
 from ..oci import reference
-from .archive import HashingReader, LayerError, apply_layer, decompressed
+from .archive import BadCompressedData, HashingReader, LayerError, apply_layer, decompressed, layer_reader
 from .content import ContentStore, CorruptBlob
 from .snapshots import COMMITTED, OverlaySnapshotter
 
@@ -164,10 +163,14 @@ class ImageStore:
         return list(self._data.get("pending", []))
 
     # -- writes ---------------------------------------------------------------
-    def put_image(self, image_id: str, record: dict[str, Any], refs: list[str] = ()) -> list[str]:
-        """Add or update an image record and point refs at it; returns the refs
+    def put_image(self, image_id: str, record: dict[str, Any], refs: list[str] = (),
+                  sources: tuple[list[str], str] | None = None) -> list[str]:
+        """Add or update an image record and point refs at it (and record
+        where its blobs came from, in the same write); returns the refs
         that moved away from another image (which may now be dangling)."""
         with self._lock:
+            if sources:
+                self.add_sources(*sources, save=False)
             old = self._data["images"].get(image_id, {})
             rec = dict(old)
             rec.update(record)
@@ -218,13 +221,25 @@ class ImageStore:
             return names
 
     def add_source(self, digest: str, repo: str) -> None:
+        self.add_sources([digest], repo)
+
+    def add_sources(self, digests: list[str], repo: str, save: bool = True) -> bool:
+        """Remember that repo has these blobs (one write for all of them);
+        True when something changed."""
         with self._lock:
-            lst = self._data["sources"].setdefault(digest, [])
-            if repo in lst:
-                return
-            lst.insert(0, repo)
-            del lst[8:]
-            self._save()
+            changed = False
+            for digest in digests:
+                lst = self._data["sources"].setdefault(digest, [])
+                if lst and lst[0] == repo:
+                    continue
+                if repo in lst:
+                    lst.remove(repo)
+                lst.insert(0, repo)
+                del lst[8:]
+                changed = True
+            if changed and save:
+                self._save()
+            return changed
 
     def forget_sources(self, keep: set[str]) -> None:
         with self._lock:
@@ -433,13 +448,10 @@ class ImageService:
             lease.snapshots.add(key)
         self.snapshotter.prepare(key, "")
         try:
-            hashing = HashingReader(decompressed(stream, mt.layer_compression(desc.get("mediaType", ""))))
-            # tarfile reads 10 KB at a time; 1 MB reads below it let the
-            # decompressor and hash run long stretches without the GIL.
-            buffered = io.BufferedReader(hashing, 1 << 20)
+            reader = layer_reader(stream, mt.layer_compression(desc.get("mediaType", "")))
             try:
-                written = apply_layer(self.snapshotter.dir(key), buffered)  # type: ignore[arg-type]
-                hashing.drain()
+                written = apply_layer(self.snapshotter.dir(key), reader)
+                reader.drain()
             except LayerError as e:
                 raise LayerError(f"layer {desc.get('digest', '')}: {e.message}") from None
             except (OSError, EOFError) as e:
@@ -447,11 +459,12 @@ class ImageService:
                     raise
                 import gzip
                 import zlib
-                what = "invalid compressed data" if isinstance(e, (gzip.BadGzipFile, zlib.error, EOFError)) or \
+                what = "invalid compressed data" if isinstance(e, (gzip.BadGzipFile, zlib.error, EOFError,
+                                                                   BadCompressedData)) or \
                     type(e).__module__.startswith("zstandard") else "cannot apply"
                 raise LayerError(f"layer {desc.get('digest', '')}: {what}: {e}") from None
-            if diff_id and hashing.digest != diff_id:
-                raise LayerError(f"layer {desc.get('digest', '')}: diff ID {hashing.digest} does not match "
+            if diff_id and reader.digest != diff_id:
+                raise LayerError(f"layer {desc.get('digest', '')}: diff ID {reader.digest} does not match "
                                  f"the image config's {diff_id}")
             return key, written
         except BaseException:
@@ -560,9 +573,10 @@ class ImageService:
                 raise
 
     def register(self, target: dict[str, Any], refs: list[str], index: dict[str, Any] | None = None,
-                 parent: str = "") -> Image:
+                 parent: str = "", sources: tuple[list[str], str] | None = None) -> Image:
         """Record the image whose manifest (and config and layers) are in the
-        content store, and point refs (any form; normalized here) at it."""
+        content store, and point refs (any form; normalized here) at it.
+        sources: (blob digests, "host/repository") they were pulled from."""
         manifest, config = self._read(target["digest"])
         image_id = manifest["config"]["digest"]
         names = [str(reference.parse(r)) for r in refs]
@@ -572,7 +586,7 @@ class ImageService:
         if parent:
             record["parent"] = parent
         with self.lock:
-            self.store.put_image(image_id, record, names)
+            self.store.put_image(image_id, record, names, sources)
         return self.get(image_id)
 
     def tag(self, image: Image, ref: str) -> str:

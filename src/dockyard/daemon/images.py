@@ -368,9 +368,11 @@ class ImageBackend:
         self._event("import", img.id)
         return img
 
-    def pull(self, image: str, tag: str, platform: str, auth: AuthConfig | None, emit: Emit) -> Image | None:
+    def pull(self, image: str, tag: str, platform: str, auth: AuthConfig | None, emit: Emit,
+             cancel: distribution.Cancel | None = None) -> Image | None:
         """Pull image[:tag]; with neither a tag nor a digest, every tag of
-        the repository (the API's meaning of an empty tag)."""
+        the repository (the API's meaning of an empty tag). cancel.set()
+        stops it, leaving the store as it was."""
         r = reference.parse(image, default_tag=False)
         if tag or r.tag or r.digest:
             refs = [_join(image, tag)]
@@ -378,7 +380,9 @@ class ImageBackend:
             refs = [str(r.with_tag(t)) for t in distribution.list_tags(str(r), auth, self.insecure)]
         img = None
         for ref in refs:
-            img = distribution.pull(self.service, ref, emit, auth, platform, self.insecure)
+            if cancel is not None and cancel.is_set():
+                raise distribution.Cancelled()
+            img = distribution.pull(self.service, ref, emit, auth, platform, self.insecure, cancel)
             self._event("pull", reference.parse(ref).familiar)
         return img
 

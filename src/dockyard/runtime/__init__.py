@@ -1,7 +1,8 @@
 """dockyard-runtime: an OCI runtime with runc's command line.
 
-A separate, single-threaded process per invocation (namespaces cannot be
-entered by a multithreaded process). ``create`` forks an intermediate process
-that unshares the namespaces and forks the container's init; init prepares the
-rootfs, then blocks on the exec fifo until ``start`` opens it.
+A separate process per invocation. ``create`` forks the container's init
+into a new pid namespace (through an intermediate process only when a user
+namespace has to come first); init prepares the rootfs and the process, then
+blocks on the exec fifo until ``start`` opens it. See docs/architecture.md
+("The OCI runtime") and channel.py for the protocol between the processes.
 """

@@ -20,12 +20,18 @@ CAPS = [
 CAP_NUMBERS = {name: i for i, name in enumerate(CAPS)}
 
 
+_last_cap: list[int] = []
+
+
 def last_cap() -> int:
-    try:
-        with open("/proc/sys/kernel/cap_last_cap") as f:
-            return int(f.read())
-    except OSError:
-        return len(CAPS) - 1
+    """The highest capability the running kernel knows (read once)."""
+    if not _last_cap:
+        try:
+            with open("/proc/sys/kernel/cap_last_cap", "rb") as f:
+                _last_cap.append(int(f.read()))
+        except OSError:
+            _last_cap.append(len(CAPS) - 1)
+    return _last_cap[0]
 
 
 def to_mask(names: list[str] | None, field: str = "capabilities") -> int:

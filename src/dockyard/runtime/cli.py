@@ -3,8 +3,10 @@ container operation, so only the verb being run is loaded."""
 
 from __future__ import annotations
 
-import os
+import posix
 import sys
+
+from .._sys import fs
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -15,7 +17,8 @@ VERSION = "0.1.0"
 
 # flag -> takes a value?
 GLOBAL_FLAGS = {"--root": True, "--log": True, "--log-format": True, "--debug": False,
-                "--systemd-cgroup": False, "--criu": True, "--rootless": True}
+                "--systemd-cgroup": False, "--criu": True, "--rootless": True, "--version": False, "-v": False,
+                "--help": False, "-h": False}
 COMMAND_FLAGS: dict[str, dict[str, bool]] = {
     "create": {"--bundle": True, "-b": True, "--pid-file": True, "--console-socket": True,
                "--no-pivot": False, "--no-new-keyring": False, "--preserve-fds": True},
@@ -124,13 +127,13 @@ def cmd_create(root: str, opts: dict[str, Any], args: list[str]) -> int:
     cid = _need_id(args, "create")
     create(root, cid, _opt(opts, "--bundle", "-b", default="."), _opt(opts, "--pid-file"),
            _opt(opts, "--console-socket"), bool(_opt(opts, "--no-pivot")),
-           int(_opt(opts, "--preserve-fds", default=0) or 0) + _listen_fds())
+           _int_flag(opts, "--preserve-fds") + _listen_fds())
     return 0
 
 
 def _listen_fds() -> int:
     try:
-        return int(os.environ.get("LISTEN_FDS", "0"))
+        return int(fs.getenv("LISTEN_FDS", "0"))
     except ValueError:
         return 0
 
@@ -138,19 +141,34 @@ def _listen_fds() -> int:
 def cmd_run(root: str, opts: dict[str, Any], args: list[str]) -> int:
     from . import ops
     from .create import create
+    from .spec import load_spec
     cid = _need_id(args, "run")
     detach = bool(_opt(opts, "--detach", "-d"))
-    s = create(root, cid, _opt(opts, "--bundle", "-b", default="."), _opt(opts, "--pid-file"),
-               _opt(opts, "--console-socket"), bool(_opt(opts, "--no-pivot")),
-               int(_opt(opts, "--preserve-fds", default=0) or 0) + _listen_fds(), subreaper=not detach)
+    bundle = fs.abspath(_opt(opts, "--bundle", "-b", default="."))
+    spec = load_spec(bundle)
+    console_socket = _opt(opts, "--console-socket")
+    proxy = None
+    if (spec.get("process") or {}).get("terminal") and not console_socket and not detach:
+        # runc's foreground terminal: we hold the pty and copy our stdio through it.
+        from .console import TerminalProxy
+        proxy = TerminalProxy(root, cid)
+        console_socket = proxy.path
     try:
-        ops.release(root, s)
-    except BaseException:
-        ops.delete(root, cid, force=True)
-        raise
-    if detach:
-        return 0
-    code = ops.forward_and_wait(s.pid)
+        s = create(root, cid, bundle, _opt(opts, "--pid-file"), console_socket, bool(_opt(opts, "--no-pivot")),
+                   _int_flag(opts, "--preserve-fds") + _listen_fds(), subreaper=not detach, spec=spec)
+        try:
+            if proxy is not None:
+                proxy.receive()
+            ops.release(root, s)
+        except BaseException:
+            ops.delete(root, cid, force=True)
+            raise
+        if detach:
+            return 0
+        code = proxy.pump(s.pid) if proxy is not None else ops.forward_and_wait(s.pid)
+    finally:
+        if proxy is not None:
+            proxy.close()
     if not _opt(opts, "--keep"):
         ops.delete(root, cid, force=True)
     return code
@@ -241,8 +259,8 @@ def cmd_ps(root: str, opts: dict[str, Any], args: list[str]) -> int:
 def cmd_spec(root: str, opts: dict[str, Any], args: list[str]) -> int:
     from .defaults import default_spec
     bundle = _opt(opts, "--bundle", "-b", default=".")
-    path = os.path.join(bundle, "config.json")
-    if os.path.exists(path):
+    path = fs.join(bundle, "config.json")
+    if fs.exists(path):
         raise UsageError("File config.json exists. Remove it first")
     from .jsonio import dumps_pretty
     with open(path, "w") as f:
@@ -280,14 +298,24 @@ def cmd_exec(root: str, opts: dict[str, Any], args: list[str]) -> int:
             "additional_gids": _opt(opts, "--additional-gids", "-g"),
             "no_new_privs": _opt(opts, "--no-new-privs"), "apparmor": _opt(opts, "--apparmor"),
             "process_label": _opt(opts, "--process-label")})
+    detach = bool(_opt(opts, "--detach", "-d"))
+    console_socket = _opt(opts, "--console-socket")
+    proxy = None
     try:
-        return exec_process(root, cid, proc, detach=bool(_opt(opts, "--detach", "-d")),
-                            pid_file=_opt(opts, "--pid-file"), console_socket=_opt(opts, "--console-socket"),
+        if proc.get("terminal") and not console_socket and not detach:
+            from .console import TerminalProxy
+            proxy = TerminalProxy(root, f"{cid}-exec")
+            console_socket = proxy.path
+        return exec_process(root, cid, proc, detach=detach, pid_file=_opt(opts, "--pid-file"),
+                            console_socket=console_socket,
                             preserve_fds=_int_flag(opts, "--preserve-fds") + _listen_fds(),
                             ignore_paused=bool(_opt(opts, "--ignore-paused")),
-                            sub_cgroup=_opt(opts, "--cgroup", default="") or "")
+                            sub_cgroup=_opt(opts, "--cgroup", default="") or "", proxy=proxy)
     except Exception as e:
         raise ExecFailed(str(e) or type(e).__name__) from e
+    finally:
+        if proxy is not None:
+            proxy.close()
 
 
 def _int_flag(opts: dict[str, Any], name: str) -> int:
@@ -475,6 +503,12 @@ def main(argv: list[str] | None = None) -> int:
     log = Logger(None, "text", False)
     try:
         gopts, rest = parse(argv, GLOBAL_FLAGS)
+        if gopts.get("--version") or gopts.get("-v"):
+            print(f"dockyard-runtime version {VERSION}\nspec: 1.2.0")
+            return 0
+        if gopts.get("--help") or gopts.get("-h"):
+            sys.stdout.write(USAGE)
+            return 0
         log = Logger(gopts.get("--log"), gopts.get("--log-format", "text"), bool(gopts.get("--debug")))
         if not rest:
             raise UsageError("no command given")
@@ -489,7 +523,7 @@ def main(argv: list[str] | None = None) -> int:
         log.error(str(e))
         return 1
     except ExecFailed as e:
-        if os.environ.get("DOCKYARD_RUNTIME_TRACEBACK"):
+        if fs.getenv("DOCKYARD_RUNTIME_TRACEBACK"):
             import traceback
             traceback.print_exception(e.__cause__ or e)
         log.error(str(e))
@@ -498,23 +532,39 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as e:  # one line with the cause, never a traceback
         msg = str(e) or type(e).__name__
-        if os.environ.get("DOCKYARD_RUNTIME_TRACEBACK"):
+        if fs.getenv("DOCKYARD_RUNTIME_TRACEBACK"):
             import traceback
             traceback.print_exc()
         log.error(msg)
         return 1
 
 
+def _verb(argv: list[str]) -> str:
+    """The command word, found without parsing everything."""
+    skip = False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a.startswith("-"):
+            skip = GLOBAL_FLAGS.get(a, False)
+        else:
+            return a
+    return ""
+
+
 def entry() -> None:
     """main(), then exit without the interpreter's teardown (a few ms of
     freeing modules that the kernel frees anyway)."""
+    if _verb(sys.argv[1:]) in ("create", "run", "exec"):
+        from ..cgroups.common import start_attach_grace_period
+        start_attach_grace_period()
     code = main()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
         except (OSError, ValueError):
             code = code or 1
-    os._exit(code)
+    posix._exit(code)
 
 
 if __name__ == "__main__":

@@ -14,10 +14,11 @@ start-up. Init waits for "go" before anything that needs the cgroup."""
 
 from __future__ import annotations
 
-import os
+import posix
 import time
 
 from .._sys import consts as c
+from .._sys import fs
 from . import state as st
 from .channel import Channel
 from .spec import load_spec, rootfs_path
@@ -52,19 +53,24 @@ def default_cgroup_path(cid: str) -> str:
 
 def create(root: str, cid: str, bundle: str, pid_file: str | None = None,
            console_socket: str | None = None, no_pivot: bool = False, preserve_fds: int = 0,
-           subreaper: bool = False) -> st.State:
+           subreaper: bool = False, spec: dict[str, Any] | None = None) -> st.State:
     """Create the container and return its state with init waiting on the
-    exec fifo. ``subreaper``: init's exit status will be waited for (run)."""
+    exec fifo. ``subreaper``: init's exit status will be waited for (run).
+    ``spec``: the bundle's config.json, when the caller loaded it already."""
     st.validate_id(cid)
-    bundle = os.path.abspath(bundle)
-    spec = load_spec(bundle)
+    bundle = fs.abspath(bundle)
+    if spec is None:
+        spec = load_spec(bundle)
+    if (spec.get("process") or {}).get("terminal") and not console_socket:
+        raise st.RuntimeError_("cannot allocate tty if the runtime will detach without setting console socket "
+                               "(process.terminal is true)")
     sdir = st.state_dir(root, cid)
     try:
-        os.mkdir(sdir, 0o711)
+        posix.mkdir(sdir, 0o711)
     except FileNotFoundError:
-        os.makedirs(root, mode=0o711, exist_ok=True)
+        fs.makedirs(root, mode=0o711, exist_ok=True)
         try:
-            os.mkdir(sdir, 0o711)
+            posix.mkdir(sdir, 0o711)
         except FileExistsError:
             raise st.RuntimeError_(f"container with id exists: {cid}") from None
     except FileExistsError:
@@ -83,9 +89,9 @@ def create(root: str, cid: str, bundle: str, pid_file: str | None = None,
 
 
 def _remove_dir(path: str) -> None:
-    for name in os.listdir(path):
-        os.unlink(os.path.join(path, name))
-    os.rmdir(path)
+    for name in posix.listdir(path):
+        posix.unlink(fs.join(path, name))
+    posix.rmdir(path)
 
 
 def _create(root: str, cid: str, bundle: str, spec: dict[str, Any], sdir: str,
@@ -105,15 +111,15 @@ def _create(root: str, cid: str, bundle: str, spec: dict[str, Any], sdir: str,
     cgroup_path = normalize_path(linux.get("cgroupsPath", ""), default_cgroup_path(cid))
     cg = open_manager(cgroup_path, cgroup_root, cgroup_mode)
 
-    fifo = os.path.join(sdir, "exec.fifo")
-    os.mkfifo(fifo, 0o622)
-    os.chmod(fifo, 0o622)  # whatever the umask: init may run as any user when it opens it
+    fifo = fs.join(sdir, "exec.fifo")
+    posix.mkfifo(fifo, 0o622)
+    posix.chmod(fifo, 0o622)  # whatever the umask: init may run as any user when it opens it
     hooks = spec.get("hooks") or {}
     state = st.State(id=cid, bundle=bundle, status=st.CREATING,
                      created=time.strftime("%Y-%m-%dT%H:%M:%S.000000000Z", time.gmtime()),
                      cgroup_path=cgroup_path, cgroup_mode=cgroup_mode, cgroup_root=cgroup_root,
                      annotations=spec.get("annotations") or {}, rootfs=rootfs_path(spec, bundle),
-                     owner="root", creator_pid=os.getpid(), creator_start=st.proc_start_time(os.getpid()),
+                     owner="root", creator_pid=posix.getpid(), creator_start=st.proc_start_time(posix.getpid()),
                      config={"hooks": hooks, "new_namespaces": sorted(new_ns),
                              # what `exec` applies to a new process in the container
                              "namespaces": sorted(all_ns), "process": spec.get("process") or {},
@@ -138,14 +144,14 @@ def _create(root: str, cid: str, bundle: str, spec: dict[str, Any], sdir: str,
                 from .._sys import libc
                 libc.prctl(c.PR_SET_CHILD_SUBREAPER, 1)
             inter, inter_child = Channel.pair()
-            forked = os.fork()
+            forked = posix.fork()
             if forked == 0:
                 parent.close()
                 inter.close()
                 _intermediate(ctx, inter_child, child)  # never returns
             inter_child.close()
         else:
-            forked = init_pid = _fork_init(ctx, child, new_ns, join_paths)
+            forked = init_pid = _fork_init(ctx, child, parent, new_ns, join_paths)
         child.close()
         cg_created = not cg.exists()
         cg.create()
@@ -188,7 +194,7 @@ def _create(root: str, cid: str, bundle: str, spec: dict[str, Any], sdir: str,
         for p in (init_pid, forked):
             if p:
                 try:
-                    os.kill(p, 9)
+                    posix.kill(p, 9)
                 except ProcessLookupError:
                     pass
         for p in (forked, init_pid):
@@ -207,40 +213,45 @@ def _create(root: str, cid: str, bundle: str, spec: dict[str, Any], sdir: str,
     return state
 
 
-def _fork_init(ctx: dict[str, Any], chan: Channel, new_ns: set[str], join_paths: dict[str, str]) -> int:
+def _fork_init(ctx: dict[str, Any], chan: Channel, parent: Channel, new_ns: set[str],
+               join_paths: dict[str, str]) -> int:
     """Fork init into the container's pid namespace without an intermediate
     process: the pid namespace applies to our children only."""
+    # Init's modules are loaded here, not in the child: after the fork every
+    # first write to a page costs a copy, which makes importing there slower
+    # than here (measured), and the cgroup wait no longer needs covering.
+    from .init import preload, run_init
+    preload(ctx["spec"])
     pidns = -1
     if "pid" in new_ns or "pid" in join_paths:
         from .._sys import libc
-        pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+        pidns = posix.open("/proc/self/ns/pid", posix.O_RDONLY | posix.O_CLOEXEC)
         try:
             if "pid" in new_ns:
                 libc.unshare(c.CLONE_NEWPID)
             else:
-                fd = os.open(join_paths["pid"], os.O_RDONLY | os.O_CLOEXEC)
+                fd = posix.open(join_paths["pid"], posix.O_RDONLY | posix.O_CLOEXEC)
                 try:
                     libc.setns(fd, c.CLONE_NEWPID)
                 finally:
-                    os.close(fd)
+                    posix.close(fd)
         except OSError as e:
-            os.close(pidns)
+            posix.close(pidns)
             raise st.RuntimeError_(f"{'unshare' if 'pid' in new_ns else 'join'} pid namespace: {e.strerror}") from None
     try:
-        pid = os.fork()
+        pid = posix.fork()
         if pid == 0:
             try:
-                # Imported here, in parallel with the main process's cgroup work.
-                from .init import run_init
+                parent.close()  # so that our reads see EOF if the main process dies
                 run_init(ctx, chan)
             finally:
-                os._exit(1)
+                posix._exit(1)
     finally:
         if pidns >= 0:
             # Back to our own pid namespace for whatever we fork later (hooks).
             from .._sys import libc
             libc.setns(pidns, c.CLONE_NEWPID)
-            os.close(pidns)
+            posix.close(pidns)
     return pid
 
 
@@ -258,7 +269,7 @@ def _apply_resources(cg: CgroupManager, linux: dict[str, Any]) -> None:
 
 def _reap(pid: int) -> None:
     try:
-        os.waitpid(pid, 0)
+        posix.waitpid(pid, 0)
     except ChildProcessError:
         pass
 
@@ -267,7 +278,7 @@ def _wait_gone(pid: int, timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if os.waitpid(pid, os.WNOHANG)[0]:
+            if posix.waitpid(pid, posix.WNOHANG)[0]:
                 return
         except ChildProcessError:
             if st.proc_start_time(pid) == 0:
@@ -281,13 +292,13 @@ def _write_id_maps(pid: int, linux: dict[str, Any]) -> None:
 
     for name, data in (("setgroups", b"allow"), ("uid_map", fmt(linux.get("uidMappings") or [])),
                        ("gid_map", fmt(linux.get("gidMappings") or []))):
-        fd = os.open(f"/proc/{pid}/{name}", os.O_WRONLY | os.O_CLOEXEC)
+        fd = posix.open(f"/proc/{pid}/{name}", posix.O_WRONLY | posix.O_CLOEXEC)
         try:
-            os.write(fd, data)
+            posix.write(fd, data)
         except OSError as e:
             raise st.RuntimeError_(f"writing /proc/{pid}/{name} for linux.{name}: {e.strerror}") from None
         finally:
-            os.close(fd)
+            posix.close(fd)
 
 
 def _intermediate(ctx: dict[str, Any], chan: Channel, init_chan: Channel) -> None:
@@ -303,42 +314,42 @@ def _intermediate(ctx: dict[str, Any], chan: Channel, init_chan: Channel) -> Non
         join = dict(ctx["join"])
         if "user" in join:
             step = f"join user namespace {join['user']}"
-            fd = os.open(join["user"], os.O_RDONLY | os.O_CLOEXEC)
+            fd = posix.open(join["user"], posix.O_RDONLY | posix.O_CLOEXEC)
             try:
                 libc.setns(fd, c.CLONE_NEWUSER)
             finally:
-                os.close(fd)
+                posix.close(fd)
         else:
             step = "unshare user namespace"
             libc.unshare(c.CLONE_NEWUSER)
             chan.send("userns")
             chan.recv("mapped")
         step = "become root in the user namespace"
-        os.setresgid(0, 0, 0)
-        os.setresuid(0, 0, 0)
+        posix.setresgid(0, 0, 0)
+        posix.setresuid(0, 0, 0)
         if "pid" in join:
             step = f"join pid namespace {join['pid']}"
-            fd = os.open(join["pid"], os.O_RDONLY | os.O_CLOEXEC)
+            fd = posix.open(join["pid"], posix.O_RDONLY | posix.O_CLOEXEC)
             try:
                 libc.setns(fd, c.CLONE_NEWPID)
             finally:
-                os.close(fd)
+                posix.close(fd)
         elif "pid" in ctx["new_namespaces"]:
             step = "unshare pid namespace"
             libc.unshare(c.CLONE_NEWPID)
         step = "fork init"
-        pid = os.fork()
+        pid = posix.fork()
     except BaseException as e:
         chan.send_error(step, e)
-        os._exit(1)
+        posix._exit(1)
     if pid == 0:
         try:
             chan.close()
             run_init(ctx, init_chan)
         finally:
-            os._exit(1)
+            posix._exit(1)
     try:
         init_chan.close()
         chan.send("pid", pid=pid)
     finally:
-        os._exit(0)
+        posix._exit(0)

@@ -25,7 +25,7 @@ import os
 
 from .._sys import consts as c
 from . import state as st
-from .channel import Channel, ChildError
+from .channel import Channel
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -97,7 +97,10 @@ def load_process_file(path: str) -> dict[str, Any]:
 
 def exec_process(root: str, cid: str, proc: dict[str, Any], detach: bool = False,
                  pid_file: str | None = None, console_socket: str | None = None,
-                 preserve_fds: int = 0, ignore_paused: bool = False, sub_cgroup: str = "") -> int:
+                 preserve_fds: int = 0, ignore_paused: bool = False, sub_cgroup: str = "",
+                 proxy: Any = None) -> int:
+    """``proxy``: a console.TerminalProxy whose path is console_socket, for a
+    terminal in the foreground."""
     from .spec import validate_process
 
     s = st.load(root, cid)
@@ -163,6 +166,9 @@ def exec_process(root: str, cid: str, proc: dict[str, Any], detach: bool = False
         st.write_pid_file(pid_file, exec_pid)
     if detach:
         return 0
+    if proxy is not None:
+        proxy.receive()
+        return proxy.pump(exec_pid)
     from . import ops
     return ops.forward_and_wait(exec_pid)
 

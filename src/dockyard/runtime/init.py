@@ -11,14 +11,15 @@ created), cgroup mounts, hooks, and the ready message."""
 
 from __future__ import annotations
 
-import os
+import posix
 import sys
 
 from .._sys import consts as c
+from .._sys import fs
 from .._sys import libc
 from . import rootfs
 from .channel import Channel
-from .process import Step, close_fds_from, finalize, setup_terminal
+from .process import Step, close_fds_from, default_signals, finalize, setup_terminal
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ def run_init(ctx: dict[str, Any], chan: Channel) -> None:
         exec_fd = _setup(ctx, chan, step)
     except BaseException as e:  # report every failure, then die
         chan.send_error(step.name, e)
-        os._exit(1)
+        posix._exit(1)
     chan.close()
     _wait_and_exec(ctx, exec_fd)
 
@@ -71,11 +72,11 @@ def _setup(ctx: dict[str, Any], chan: Channel, step: Step) -> int:
         if nstype in ("user", "pid"):
             continue
         step.name = f"join {nstype} namespace {path}"
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        fd = posix.open(path, posix.O_RDONLY | posix.O_CLOEXEC)
         try:
             libc.setns(fd, c.NAMESPACE_FLAGS[nstype])
         finally:
-            os.close(fd)
+            posix.close(fd)
     flags = 0
     for nstype in new_ns & {"mount", "network", "uts", "ipc"}:
         flags |= c.NAMESPACE_FLAGS[nstype]
@@ -98,9 +99,9 @@ def _setup(ctx: dict[str, Any], chan: Channel, step: Step) -> int:
         cwd = proc.get("cwd") or "/"
         if cwd != "/":
             step.name = f"create cwd {cwd}"  # as runc: a missing working directory is made
-            os.makedirs(rootfs.secure_join(root, cwd), 0o755, exist_ok=True)
+            fs.makedirs(rootfs.secure_join(root, cwd), 0o755, exist_ok=True)
         step.name = "create devices"
-        if os.path.isdir(os.path.join(root, "dev")):
+        if fs.isdir(fs.join(root, "dev")):
             devices = list(rootfs.DEFAULT_DEVICES)
             seen = {d["path"] for d in linux.get("devices") or []}
             devices = [d for d in devices if d["path"] not in seen] + list(linux.get("devices") or [])
@@ -121,7 +122,7 @@ def _setup(ctx: dict[str, Any], chan: Channel, step: Step) -> int:
             run_hooks(hooks, state_json)
 
     # Opened before pivot_root, while the host path is visible.
-    exec_fd = os.open(ctx["fifo_path"], os.O_PATH | os.O_CLOEXEC)
+    exec_fd = posix.open(ctx["fifo_path"], posix.O_PATH | posix.O_CLOEXEC)
     console = -1
     if ctx.get("console_socket"):
         step.name = "connect console socket"
@@ -136,8 +137,8 @@ def _setup(ctx: dict[str, Any], chan: Channel, step: Step) -> int:
             rootfs.pivot_root(root)
     elif root != "/":
         step.name = "chroot"
-        os.chroot(root)
-        os.chdir("/")
+        posix.chroot(root)
+        posix.chdir("/")
 
     if "uts" in new_ns:
         if spec.get("hostname"):
@@ -148,11 +149,11 @@ def _setup(ctx: dict[str, Any], chan: Channel, step: Step) -> int:
             libc.setdomainname(spec["domainname"])
     for key, value in (linux.get("sysctl") or {}).items():
         step.name = f"sysctl {key}"
-        fd = os.open("/proc/sys/" + key.replace(".", "/"), os.O_WRONLY | os.O_CLOEXEC)
+        fd = posix.open("/proc/sys/" + key.replace(".", "/"), posix.O_WRONLY | posix.O_CLOEXEC)
         try:
-            os.write(fd, str(value).encode())
+            posix.write(fd, str(value).encode())
         finally:
-            os.close(fd)
+            posix.close(fd)
     if "mount" in new_ns:
         for p in linux.get("readonlyPaths") or []:
             step.name = f"readonly {p}"
@@ -180,7 +181,6 @@ def preload(spec: dict[str, Any]) -> None:
     """Import now everything init may need later: after pivot_root the
     host's Python library is out of reach, and in a user namespace the
     container's root may not be allowed into it even before."""
-    import _socket  # noqa: F401
     import fcntl  # noqa: F401
     import resource  # noqa: F401
 
@@ -207,36 +207,34 @@ def _wait_and_exec(ctx: dict[str, Any], exec_fd: int) -> None:
     spec = ctx["spec"]
     try:
         # Blocks until `start` opens the fifo for reading.
-        fd = os.open(f"/proc/self/fd/{exec_fd}", os.O_WRONLY | os.O_CLOEXEC)
-        os.write(fd, b"0")
-        os.close(fd)
-        os.close(exec_fd)
+        fd = posix.open(f"/proc/self/fd/{exec_fd}", posix.O_WRONLY | posix.O_CLOEXEC)
+        posix.write(fd, b"0")
+        posix.close(fd)
+        posix.close(exec_fd)
         hooks = (spec.get("hooks") or {}).get("startContainer")
         if hooks:
             from .hooks import run_hooks
             run_hooks(hooks, ctx["started_json"])
         close_fds_from(3 + ctx.get("preserve_fds", 0))
         path, args, env = ctx["exec"]
-        from .process import default_signals
         default_signals()
-        os.execve(path, args, env)
+        posix.execve(path, args, env)
     except BaseException as e:
         try:
-            os.write(2, f"dockyard-runtime: exec {ctx['exec'][1][0]}: {e}\n".encode())
+            posix.write(2, f"dockyard-runtime: exec {ctx['exec'][1][0]}: {e}\n".encode())
         except (OSError, LookupError):
             pass
-        os._exit(127 if isinstance(e, FileNotFoundError) else 126)
+        posix._exit(127 if isinstance(e, FileNotFoundError) else 126)
 
 
 def _loopback_up() -> None:
     """ifconfig lo up, with the two ioctls (no netlink needed for this)."""
-    import _socket
     import fcntl
-    siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
-    s = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
+    siocgifflags, siocsifflags, iff_up, af_inet, sock_dgram = 0x8913, 0x8914, 0x1, 2, 2
+    s = libc.socket(af_inet, sock_dgram)
     try:
-        res = fcntl.ioctl(s.fileno(), siocgifflags, b"lo".ljust(40, b"\0"))
+        res = fcntl.ioctl(s, siocgifflags, b"lo".ljust(40, b"\0"))
         flags = int.from_bytes(res[16:18], sys.byteorder) | iff_up
-        fcntl.ioctl(s.fileno(), siocsifflags, b"lo".ljust(16, b"\0") + flags.to_bytes(2, sys.byteorder) + bytes(22))
+        fcntl.ioctl(s, siocsifflags, b"lo".ljust(16, b"\0") + flags.to_bytes(2, sys.byteorder) + bytes(22))
     finally:
-        s.close()
+        posix.close(s)

@@ -52,12 +52,12 @@ def parse(options: list[str] | None) -> tuple[int, list[int], str, set[str]]:
 def statvfs_flags(path: str) -> int:
     """The mount flags a remount must keep (a bind remount in a user namespace
     fails with EPERM if it would clear a locked flag)."""
-    import os
-    st = os.statvfs(path)
+    import posix
+    st = posix.statvfs(path)
     out = 0
-    for vfs, ms in ((os.ST_RDONLY, c.MS_RDONLY), (os.ST_NOSUID, c.MS_NOSUID), (os.ST_NODEV, c.MS_NODEV),
-                    (os.ST_NOEXEC, c.MS_NOEXEC), (os.ST_NOATIME, c.MS_NOATIME),
-                    (os.ST_NODIRATIME, c.MS_NODIRATIME), (os.ST_RELATIME, c.MS_RELATIME)):
+    for vfs, ms in ((posix.ST_RDONLY, c.MS_RDONLY), (posix.ST_NOSUID, c.MS_NOSUID), (posix.ST_NODEV, c.MS_NODEV),
+                    (posix.ST_NOEXEC, c.MS_NOEXEC), (posix.ST_NOATIME, c.MS_NOATIME),
+                    (posix.ST_NODIRATIME, c.MS_NODIRATIME), (posix.ST_RELATIME, c.MS_RELATIME)):
         if st.f_flag & vfs:
             out |= ms
     return out

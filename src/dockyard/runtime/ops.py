@@ -3,8 +3,9 @@ on an existing container, each checking the status it needs first."""
 
 from __future__ import annotations
 
-import os
+import posix
 
+from .._sys import fs
 from . import state as st
 
 TYPE_CHECKING = False
@@ -45,28 +46,24 @@ def start(root: str, cid: str) -> None:
 
 
 def release(root: str, s: st.State) -> None:
-    """Open the exec fifo: init, blocked writing to it, goes on to execve."""
-    import select
-    fifo = os.path.join(st.state_dir(root, s.id), "exec.fifo")
-    fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    """Open the exec fifo: init, blocked opening it for writing, writes a
+    byte and goes on to execve."""
+    import time
+    fifo = fs.join(st.state_dir(root, s.id), "exec.fifo")
+    fd = posix.open(fifo, posix.O_RDONLY | posix.O_NONBLOCK | posix.O_CLOEXEC)
     try:
-        # Init opens the fifo for writing once a reader exists; poll, so a
-        # dead init cannot hang us.
-        poller = select.poll()
-        poller.register(fd, select.POLLIN)
-        while True:
-            if poller.poll(50):
-                try:
-                    data = os.read(fd, 1)
-                except BlockingIOError:
-                    data = b""
-                if data:
-                    break
+        posix.set_blocking(fd, True)
+        # A read blocks while init holds the fifo open for writing, and sees
+        # end of file before it has opened it (or after it died): poll those.
+        delay = 0.0001
+        while not posix.read(fd, 1):
             if not st.init_alive(s):
                 raise st.RuntimeError_("cannot start a container that has stopped")
+            time.sleep(delay)
+            delay = min(delay * 2, 0.01)
     finally:
-        os.close(fd)
-    os.unlink(fifo)
+        posix.close(fd)
+    posix.unlink(fifo)
     s.status = st.RUNNING
     hooks = (s.config.get("hooks") or {}).get("poststart")
     if hooks:
@@ -114,7 +111,7 @@ def kill(root: str, cid: str, sig: int, all_processes: bool = False) -> None:
     if s.status == st.STOPPED:
         raise st.RuntimeError_("container not running")
     try:
-        os.kill(s.pid, sig)
+        posix.kill(s.pid, sig)
     except ProcessLookupError:
         raise st.RuntimeError_("container not running") from None
     if s.status == st.PAUSED and sig == SIGKILL:
@@ -123,7 +120,7 @@ def kill(root: str, cid: str, sig: int, all_processes: bool = False) -> None:
 
 def _signal_pid(pid: int, sig: int) -> None:
     try:
-        os.kill(pid, sig)
+        posix.kill(pid, sig)
     except ProcessLookupError:
         pass
 
@@ -165,16 +162,16 @@ def delete(root: str, cid: str, force: bool = False) -> None:
 def _remove_state_dir(path: str) -> None:
     """The state dir holds plain files only (state.json, exec.fifo, temp files)."""
     try:
-        names = os.listdir(path)
+        names = posix.listdir(path)
     except FileNotFoundError:
         return
     for name in names:
         try:
-            os.unlink(os.path.join(path, name))
+            posix.unlink(fs.join(path, name))
         except FileNotFoundError:
             pass
     try:
-        os.rmdir(path)
+        posix.rmdir(path)
     except FileNotFoundError:
         pass
 
@@ -200,7 +197,7 @@ def _kill_all(s: st.State, cg: CgroupManager | None) -> None:
             _signal_pid(p, SIGKILL)
         for p in alive:
             try:
-                os.waitpid(p, os.WNOHANG)
+                posix.waitpid(p, posix.WNOHANG)
             except ChildProcessError:
                 pass
         time.sleep(delay)
@@ -232,7 +229,7 @@ def ps_pids(root: str, cid: str) -> list[int]:
 def list_containers(root: str) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     try:
-        names = sorted(os.listdir(root))
+        names = sorted(posix.listdir(root))
     except FileNotFoundError:
         return out
     for name in names:
@@ -319,21 +316,36 @@ def events(root: str, cid: str, interval: float, write: Any) -> None:
         time.sleep(min(0.2, max(next_stats - time.monotonic(), 0.01)))
 
 
-def forward_and_wait(pid: int) -> int:
-    """Wait for pid (our child, or reparented to us as subreaper), passing
-    on the signals a terminal or supervisor sends us; its exit status in the
-    shell's convention (128+signal when killed)."""
+def forward_signals(pid: int) -> None:
+    """Pass on to pid the signals a terminal or supervisor sends us."""
     import _signal
-    for sig in (1, 2, 3, 10, 12, 15, 28):  # HUP INT QUIT USR1 USR2 TERM WINCH
+    for sig in (1, 2, 3, 10, 12, 15):  # HUP INT QUIT USR1 USR2 TERM
         _signal.signal(sig, lambda n, _f: _signal_pid(pid, n))
+
+
+def reap(pid: int, block: bool = True) -> int | None:
+    """Reap our children (orphans come to us as subreaper) until pid is
+    among them: its exit status in the shell's convention (128+signal when
+    killed). None if it is still running and not block; 255 if it is not
+    our child at all."""
     while True:
         try:
-            wpid, status = os.waitpid(-1, 0)
+            wpid, status = posix.waitpid(-1, 0 if block else posix.WNOHANG)
         except ChildProcessError:
             return 255
         except InterruptedError:
             continue
+        if wpid == 0:
+            return None
         if wpid == pid:
-            if os.WIFSIGNALED(status):
-                return 128 + os.WTERMSIG(status)
-            return os.WEXITSTATUS(status)
+            if posix.WIFSIGNALED(status):
+                return 128 + posix.WTERMSIG(status)
+            return posix.WEXITSTATUS(status)
+
+
+def forward_and_wait(pid: int) -> int:
+    """Wait for pid (our child, or reparented to us as subreaper), passing
+    on the signals a terminal or supervisor sends us."""
+    forward_signals(pid)
+    code = reap(pid)
+    return 255 if code is None else code

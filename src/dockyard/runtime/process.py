@@ -7,12 +7,14 @@ failure is reported with the step it happened in."""
 
 from __future__ import annotations
 
-import os
-import signal  # loaded before pivot_root: default_signals runs after it
+import _signal  # the C module: `signal` would load enum into every runtime start
+import posix
 
 from .._sys import consts as c
+from .._sys import fs
 from .._sys import libc
 from . import capabilities
+from .spec import RLIMITS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -20,12 +22,6 @@ if TYPE_CHECKING:
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-RLIMITS = {
-    "RLIMIT_AS": 9, "RLIMIT_CORE": 4, "RLIMIT_CPU": 0, "RLIMIT_DATA": 2, "RLIMIT_FSIZE": 1,
-    "RLIMIT_LOCKS": 10, "RLIMIT_MEMLOCK": 8, "RLIMIT_MSGQUEUE": 12, "RLIMIT_NICE": 13,
-    "RLIMIT_NOFILE": 7, "RLIMIT_NPROC": 6, "RLIMIT_RSS": 5, "RLIMIT_RTPRIO": 14,
-    "RLIMIT_RTTIME": 15, "RLIMIT_SIGPENDING": 11, "RLIMIT_STACK": 3,
-}
 
 
 class Step:
@@ -50,21 +46,21 @@ def setup_terminal(console_fd: int, size: dict[str, int] | None, cid: str) -> No
     SCM_RIGHTS, as runc does."""
     import fcntl
     import termios
-    master, slave = os.openpty()
+    master, slave = posix.openpty()
     if size:
         import struct
         fcntl.ioctl(slave, termios.TIOCSWINSZ,
                     struct.pack("HHHH", int(size.get("height", 0)), int(size.get("width", 0)), 0, 0))
-    os.setsid()
+    posix.setsid()
     fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
     for fd in (0, 1, 2):
-        os.dup2(slave, fd)
+        posix.dup2(slave, fd)
     if slave > 2:
-        os.close(slave)
+        posix.close(slave)
     from .fdpass import send_fds
     send_fds(console_fd, ('{"type":"terminal","container":"%s"}' % cid).encode(), [master])
-    os.close(master)
-    os.close(console_fd)
+    posix.close(master)
+    posix.close(console_fd)
 
 
 def set_rlimits(rlimits: list[dict[str, Any]]) -> None:
@@ -91,15 +87,15 @@ def env_dict(env: list[str]) -> dict[str, str]:
 def lookup_path(cmd: str, env: dict[str, str]) -> str:
     """Resolve the executable as execvp would, in the container's root."""
     def executable(p: str) -> bool:
-        return os.path.isfile(p) and os.access(p, os.X_OK)
+        return fs.isfile(p) and posix.access(p, posix.X_OK)
     if "/" in cmd:
         if executable(cmd):
             return cmd
-        if not os.path.exists(cmd):
+        if not fs.exists(cmd):
             raise FileNotFoundError(2, f'exec: "{cmd}": stat {cmd}: no such file or directory')
         raise PermissionError(13, f'exec: "{cmd}": permission denied')
     for d in env.get("PATH", DEFAULT_PATH).split(":"):
-        p = os.path.join(d or ".", cmd)
+        p = fs.join(d or ".", cmd)
         if executable(p):
             return p
     raise FileNotFoundError(2, f'exec: "{cmd}": executable file not found in $PATH')
@@ -128,9 +124,9 @@ def drop_bounding(bounding: int) -> None:
 def set_user(user: dict[str, Any]) -> None:
     uid, gid = int(user.get("uid", 0)), int(user.get("gid", 0))
     libc.prctl(c.PR_SET_KEEPCAPS, 1)
-    os.setgroups([int(g) for g in user.get("additionalGids") or []])
-    os.setresgid(gid, gid, gid)
-    os.setresuid(uid, uid, uid)
+    posix.setgroups([int(g) for g in user.get("additionalGids") or []])
+    posix.setresgid(gid, gid, gid)
+    posix.setresuid(uid, uid, uid)
     libc.prctl(c.PR_SET_KEEPCAPS, 0)
 
 
@@ -159,13 +155,13 @@ def apparmor(profile: str) -> None:
         raise OSError(95, "apparmor profile specified but AppArmor is not enabled on this system")
     for path in ("/proc/self/attr/apparmor/exec", "/proc/self/attr/exec"):
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+            fd = posix.open(path, posix.O_WRONLY | posix.O_CLOEXEC)
         except FileNotFoundError:
             continue
         try:
-            os.write(fd, f"exec {profile}".encode())
+            posix.write(fd, f"exec {profile}".encode())
         finally:
-            os.close(fd)
+            posix.close(fd)
         return
 
 
@@ -176,11 +172,11 @@ def finalize(proc: dict[str, Any], seccomp: dict[str, Any] | None, step: Step) -
     set_rlimits(proc.get("rlimits") or [])
     if proc.get("oomScoreAdj") is not None:
         step.name = "oom_score_adj"
-        fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY | os.O_CLOEXEC)
+        fd = posix.open("/proc/self/oom_score_adj", posix.O_WRONLY | posix.O_CLOEXEC)
         try:
-            os.write(fd, str(int(proc["oomScoreAdj"])).encode())
+            posix.write(fd, str(int(proc["oomScoreAdj"])).encode())
         finally:
-            os.close(fd)
+            posix.close(fd)
     user = proc.get("user") or {}
     env = env_dict(proc.get("env") or [])
     if "HOME" not in env:
@@ -205,9 +201,9 @@ def finalize(proc: dict[str, Any], seccomp: dict[str, Any] | None, step: Step) -
     set_ambient(caps["ambient"])
     # As the container's user, so its permissions apply (runc's order).
     step.name = "chdir"
-    os.chdir(proc.get("cwd") or "/")
+    posix.chdir(proc.get("cwd") or "/")
     umask = user.get("umask")
-    os.umask(0o022 if umask is None else int(umask))
+    posix.umask(0o022 if umask is None else int(umask))
     step.name = "lookup executable"
     args = proc.get("args") or []
     path = lookup_path(args[0], env)
@@ -225,15 +221,15 @@ def default_signals() -> None:
     none blocked, as under runc. Ignored dispositions survive execve, and
     Python ignores SIGPIPE and SIGXFSZ (its parents may ignore more): left
     alone, `yes | head` would never end in a container."""
-    for sig in range(1, signal.NSIG):
-        if sig in (signal.SIGKILL, signal.SIGSTOP):
+    for sig in range(1, _signal.NSIG):
+        if sig in (_signal.SIGKILL, _signal.SIGSTOP):
             continue
         try:
-            if signal.getsignal(sig) == signal.SIG_IGN:
-                signal.signal(sig, signal.SIG_DFL)
+            if _signal.getsignal(sig) == _signal.SIG_IGN:
+                _signal.signal(sig, _signal.SIG_DFL)
         except (OSError, ValueError):
             continue  # signals Python does not manage (the libc's real-time ones)
-    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
 
 
 def close_fds_from(first: int) -> None:
@@ -245,7 +241,7 @@ def close_fds_from(first: int) -> None:
     except OSError:
         pass  # before Linux 5.11
     import fcntl
-    for name in os.listdir("/proc/self/fd"):
+    for name in posix.listdir("/proc/self/fd"):
         fd = int(name)
         if fd >= first:
             try:

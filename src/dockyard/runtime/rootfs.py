@@ -4,10 +4,11 @@ spec mounts, /dev, pivot_root, then masked and read-only paths."""
 from __future__ import annotations
 
 import errno
-import os
+import posix
 import stat
 
 from .._sys import consts as c
+from .._sys import fs
 from .._sys import libc
 from . import mountopts
 
@@ -32,7 +33,7 @@ DEFAULT_SYMLINKS = [
 def secure_join(root: str, unsafe: str) -> str:
     """Join unsafe to root, resolving symlinks as if root were '/', so the
     result never leaves root (the filepath-securejoin algorithm)."""
-    root = os.path.abspath(root)
+    root = fs.abspath(root)
     parts = [p for p in unsafe.split("/") if p and p != "."]
     resolved: list[str] = []
     links = 0
@@ -42,9 +43,9 @@ def secure_join(root: str, unsafe: str) -> str:
             if resolved:
                 resolved.pop()
             continue
-        candidate = os.path.join(root, *resolved, part)
+        candidate = fs.join(root, *resolved, part)
         try:
-            st = os.lstat(candidate)
+            st = posix.lstat(candidate)
         except FileNotFoundError:
             resolved.append(part)
             continue
@@ -52,27 +53,27 @@ def secure_join(root: str, unsafe: str) -> str:
             links += 1
             if links > 255:
                 raise OSError(errno.ELOOP, f"too many symlinks resolving {unsafe}")
-            target = os.readlink(candidate)
+            target = posix.readlink(candidate)
             if target.startswith("/"):
                 resolved = []
             parts = [p for p in target.split("/") if p and p != "."] + parts
             continue
         resolved.append(part)
-    return os.path.join(root, *resolved)
+    return fs.join(root, *resolved)
 
 
 def _mkdir_all(path: str) -> None:
-    os.makedirs(path, mode=0o755, exist_ok=True)
+    fs.makedirs(path, mode=0o755, exist_ok=True)
 
 
 def _ensure_target(target: str, source_is_dir: bool) -> None:
-    if os.path.lexists(target):
+    if fs.lexists(target):
         return
     if source_is_dir:
         _mkdir_all(target)
     else:
-        _mkdir_all(os.path.dirname(target))
-        os.close(os.open(target, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o755))
+        _mkdir_all(fs.dirname(target))
+        posix.close(posix.open(target, posix.O_CREAT | posix.O_WRONLY | posix.O_CLOEXEC, 0o755))
 
 
 def mount_entry(m: dict[str, Any], rootfs: str, bundle: str, cgroup_paths: dict[str, str],
@@ -88,14 +89,14 @@ def mount_entry(m: dict[str, Any], rootfs: str, bundle: str, cgroup_paths: dict[
     if is_bind:
         flags |= c.MS_BIND
         if not source.startswith("/"):
-            source = os.path.join(bundle, source)
+            source = fs.join(bundle, source)
     target = secure_join(rootfs, dest)
 
     if mtype == "cgroup":
         _mount_cgroup(target, flags, cgroup_paths, cgroupns, cgroup_mode)
     elif is_bind:
         try:
-            st = os.stat(source)
+            st = posix.stat(source)
         except OSError as e:
             raise OSError(e.errno, f"bind source {source}: {e.strerror}") from None
         _ensure_target(target, stat.S_ISDIR(st.st_mode))
@@ -140,15 +141,15 @@ def _tmpfs_copyup(source: str, target: str, flags: int, data: str) -> None:
     tmp = tempfile.mkdtemp(prefix=".tmpcopyup", dir="/tmp")
     try:
         libc.mount(source, tmp, "tmpfs", flags, data or None)
-        for name in os.listdir(target):
-            src = os.path.join(target, name)
-            if os.path.isdir(src) and not os.path.islink(src):
-                shutil.copytree(src, os.path.join(tmp, name), symlinks=True)
+        for name in posix.listdir(target):
+            src = fs.join(target, name)
+            if fs.isdir(src) and not fs.islink(src):
+                shutil.copytree(src, fs.join(tmp, name), symlinks=True)
             else:
-                shutil.copy2(src, os.path.join(tmp, name), follow_symlinks=False)
+                shutil.copy2(src, fs.join(tmp, name), follow_symlinks=False)
         libc.mount(tmp, target, None, c.MS_MOVE)
     finally:
-        os.rmdir(tmp)
+        posix.rmdir(tmp)
 
 
 def _mount_cgroup(target: str, flags: int, cgroup_paths: dict[str, str], cgroupns: bool, mode: str) -> None:
@@ -167,8 +168,8 @@ def _mount_cgroup(target: str, flags: int, cgroup_paths: dict[str, str], cgroupn
         hierarchies.setdefault(path, []).append(ctrl)
     for host_dir, ctrls in hierarchies.items():
         mount_dir = _hierarchy_name(host_dir, ctrls)
-        sub = os.path.join(target, mount_dir)
-        os.makedirs(sub, exist_ok=True)
+        sub = fs.join(target, mount_dir)
+        fs.makedirs(sub, exist_ok=True)
         if cgroupns:
             libc.mount("cgroup", sub, "cgroup", flags & ~c.MS_RDONLY, ",".join(ctrls))
         else:
@@ -190,11 +191,11 @@ def make_devices(rootfs: str, devices: list[dict[str, Any]], in_userns: bool) ->
         if not path.startswith("/dev/"):
             raise ValueError(f"linux.devices: path {path!r} must be under /dev")
         target = secure_join(rootfs, path)
-        _mkdir_all(os.path.dirname(target))
+        _mkdir_all(fs.dirname(target))
         if in_userns:
             # mknod is not allowed in a user namespace: bind the host's node.
-            if not os.path.lexists(target):
-                os.close(os.open(target, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
+            if not fs.lexists(target):
+                posix.close(posix.open(target, posix.O_CREAT | posix.O_WRONLY | posix.O_CLOEXEC, 0o644))
             libc.mount(path, target, None, c.MS_BIND)
             continue
         kind = dev.get("type", "c")
@@ -202,28 +203,28 @@ def make_devices(rootfs: str, devices: list[dict[str, Any]], in_userns: bool) ->
         if mode is None:
             raise ValueError(f"linux.devices: {path}: unknown type {kind!r}")
         file_mode = dev.get("fileMode", 0o666) & 0o7777
-        if os.path.lexists(target):
-            os.unlink(target)
-        os.mknod(target, mode | file_mode, os.makedev(dev.get("major", 0), dev.get("minor", 0)))
-        os.chmod(target, file_mode)  # mknod's mode is filtered by umask
-        os.chown(target, dev.get("uid", 0), dev.get("gid", 0))
+        if fs.lexists(target):
+            posix.unlink(target)
+        posix.mknod(target, mode | file_mode, posix.makedev(dev.get("major", 0), dev.get("minor", 0)))
+        posix.chmod(target, file_mode)  # mknod's mode is filtered by umask
+        posix.chown(target, dev.get("uid", 0), dev.get("gid", 0))
 
 
 def dev_symlinks(rootfs: str) -> None:
     links = list(DEFAULT_SYMLINKS)
-    if os.path.exists("/proc/kcore"):
+    if fs.exists("/proc/kcore"):
         links.append(("/proc/kcore", "/dev/core"))
     for src, dst in links:
-        target = os.path.join(rootfs, dst.lstrip("/"))
+        target = fs.join(rootfs, dst.lstrip("/"))
         try:
-            os.symlink(src, target)
+            posix.symlink(src, target)
         except FileExistsError:
             pass
-    ptmx = os.path.join(rootfs, "dev/ptmx")
-    if os.path.isdir(os.path.join(rootfs, "dev/pts")):
-        if os.path.lexists(ptmx):
-            os.unlink(ptmx)
-        os.symlink("pts/ptmx", ptmx)
+    ptmx = fs.join(rootfs, "dev/ptmx")
+    if fs.isdir(fs.join(rootfs, "dev/pts")):
+        if fs.lexists(ptmx):
+            posix.unlink(ptmx)
+        posix.symlink("pts/ptmx", ptmx)
 
 
 def prepare_root(rootfs: str, propagation: str) -> None:
@@ -249,27 +250,27 @@ def _make_parent_private(rootfs: str) -> None:
 
 
 def pivot_root(rootfs: str) -> None:
-    oldroot = os.open("/", os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
-    newroot = os.open(rootfs, os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
+    oldroot = posix.open("/", posix.O_DIRECTORY | posix.O_RDONLY | posix.O_CLOEXEC)
+    newroot = posix.open(rootfs, posix.O_DIRECTORY | posix.O_RDONLY | posix.O_CLOEXEC)
     try:
-        os.fchdir(newroot)
+        posix.fchdir(newroot)
         libc.pivot_root(".", ".")
-        os.fchdir(oldroot)
+        posix.fchdir(oldroot)
         # Keep the old root's unmount from propagating back to the host.
         libc.mount(None, ".", None, c.MS_SLAVE | c.MS_REC)
         libc.umount2(".", c.MNT_DETACH)
     finally:
-        os.close(oldroot)
-        os.close(newroot)
-    os.chdir("/")
+        posix.close(oldroot)
+        posix.close(newroot)
+    posix.chdir("/")
 
 
 def move_root(rootfs: str) -> None:
     """--no-pivot: move the rootfs over / and chroot (for ramdisk hosts)."""
-    os.chdir(rootfs)
+    posix.chdir(rootfs)
     libc.mount(rootfs, "/", None, c.MS_MOVE)
-    os.chroot(".")
-    os.chdir("/")
+    posix.chroot(".")
+    posix.chdir("/")
 
 
 def readonly_root() -> None:

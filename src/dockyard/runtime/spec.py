@@ -3,8 +3,7 @@ config fails with the field's name and leaves nothing behind."""
 
 from __future__ import annotations
 
-import os
-
+from .._sys import fs
 from .._sys.consts import NAMESPACE_FLAGS
 from .state import RuntimeError_
 
@@ -13,13 +12,22 @@ if TYPE_CHECKING:
     from typing import Any
 
 
+# process.rlimits types and their numbers (resource.RLIMIT_*, asm-generic).
+RLIMITS = {
+    "RLIMIT_AS": 9, "RLIMIT_CORE": 4, "RLIMIT_CPU": 0, "RLIMIT_DATA": 2, "RLIMIT_FSIZE": 1,
+    "RLIMIT_LOCKS": 10, "RLIMIT_MEMLOCK": 8, "RLIMIT_MSGQUEUE": 12, "RLIMIT_NICE": 13,
+    "RLIMIT_NOFILE": 7, "RLIMIT_NPROC": 6, "RLIMIT_RSS": 5, "RLIMIT_RTPRIO": 14,
+    "RLIMIT_RTTIME": 15, "RLIMIT_SIGPENDING": 11, "RLIMIT_STACK": 3,
+}
+
+
 class ConfigError(RuntimeError_):
     pass
 
 
 def load_spec(bundle: str) -> dict[str, Any]:
     from .jsonio import loads
-    path = os.path.join(bundle, "config.json")
+    path = fs.join(bundle, "config.json")
     try:
         with open(path, "rb") as f:
             spec = loads(f.read())
@@ -42,8 +50,8 @@ def validate(spec: Any, bundle: str) -> None:
     root = spec.get("root")
     _need(isinstance(root, dict) and isinstance(root.get("path"), str) and root["path"] != "",
           "root.path: required")
-    rootfs = root["path"] if os.path.isabs(root["path"]) else os.path.join(bundle, root["path"])
-    _need(os.path.isdir(rootfs), f"root.path: rootfs {rootfs} does not exist or is not a directory")
+    rootfs = root["path"] if root["path"].startswith("/") else fs.join(bundle, root["path"])
+    _need(fs.isdir(rootfs), f"root.path: rootfs {rootfs} does not exist or is not a directory")
     proc = spec.get("process")
     _need(isinstance(proc, dict), "process: required object")
     validate_process(proc, "process")
@@ -62,7 +70,7 @@ def validate(spec: Any, bundle: str) -> None:
         _need(t not in seen, f"linux.namespaces: duplicate namespace {t!r}")
         seen.add(t)
         if ns.get("path"):
-            _need(os.path.exists(ns["path"]), f"linux.namespaces[{i}].path: {ns['path']} does not exist")
+            _need(fs.exists(ns["path"]), f"linux.namespaces[{i}].path: {ns['path']} does not exist")
     if "user" in seen:
         _need(bool(linux.get("uidMappings")) and bool(linux.get("gidMappings")),
               "linux.uidMappings/gidMappings: required with a user namespace")
@@ -112,7 +120,6 @@ def validate_process(proc: Any, field: str, source: str = "config.json") -> None
         masks(caps, field + ".capabilities")
     except ValueError as e:
         raise ConfigError(f"{source}: {e}") from None
-    from .process import RLIMITS
     rlimits = proc.get("rlimits") or []
     need(isinstance(rlimits, list), f"{field}.rlimits: must be a list")
     seen: set[str] = set()
@@ -134,4 +141,4 @@ def validate_process(proc: Any, field: str, source: str = "config.json") -> None
 
 def rootfs_path(spec: dict[str, Any], bundle: str) -> str:
     p = spec["root"]["path"]
-    return os.path.realpath(p if os.path.isabs(p) else os.path.join(bundle, p))
+    return fs.realdir(p if p.startswith("/") else fs.join(bundle, p))

@@ -5,7 +5,9 @@ init gone or a zombie -> stopped; otherwise running."""
 
 from __future__ import annotations
 
-import os
+import posix
+
+from .._sys import fs
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -83,35 +85,35 @@ def atomic_write(path: str, data: bytes, mode: int = 0o644) -> None:
     """Write a temporary file and rename it over path: readers see the old
     or the new content. No fsync: the runtime's state lives on tmpfs (/run)
     and means nothing after a reboot."""
-    tmp = f"{path}.tmp{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+    tmp = f"{path}.tmp{posix.getpid()}"
+    fd = posix.open(tmp, posix.O_WRONLY | posix.O_CREAT | posix.O_TRUNC | posix.O_CLOEXEC, mode)
     try:
-        os.write(fd, data)
+        posix.write(fd, data)
     except BaseException:
-        os.close(fd)
-        os.unlink(tmp)
+        posix.close(fd)
+        posix.unlink(tmp)
         raise
-    os.close(fd)
-    os.replace(tmp, path)
+    posix.close(fd)
+    posix.replace(tmp, path)
 
 
 def write_pid_file(path: str, pid: int) -> None:
-    atomic_write(os.path.abspath(path), str(pid).encode())
+    atomic_write(fs.abspath(path), str(pid).encode())
 
 
 def state_dir(root: str, cid: str) -> str:
-    return os.path.join(root, cid)
+    return fs.join(root, cid)
 
 
 def save(root: str, st: State) -> None:
     from .jsonio import dumps
-    atomic_write(os.path.join(state_dir(root, st.id), "state.json"), dumps(st.to_dict()).encode(), mode=0o600)
+    atomic_write(fs.join(state_dir(root, st.id), "state.json"), dumps(st.to_dict()).encode(), mode=0o600)
 
 
 def load(root: str, cid: str) -> State:
     from .jsonio import loads
     validate_id(cid)
-    path = os.path.join(state_dir(root, cid), "state.json")
+    path = fs.join(state_dir(root, cid), "state.json")
     try:
         with open(path, "rb") as f:
             data = loads(f.read())
@@ -152,7 +154,7 @@ def refresh(root: str, st: State) -> None:
     if not init_alive(st):
         st.status = STOPPED
         return
-    if os.path.exists(os.path.join(state_dir(root, st.id), "exec.fifo")):
+    if fs.exists(fs.join(state_dir(root, st.id), "exec.fifo")):
         st.status = CREATED
         return
     if st.cgroup_path:

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from _support import leaks
-from _support.runtime import Runtime
+from _support.runtime import Runtime, rt, wait_for  # noqa: F401  (rt: the fixture, each test on both runtimes)
 
 
 def _lines(res) -> list[str]:
@@ -77,6 +77,8 @@ def test_oom_kill_is_reported(rt) -> None:
 
 def test_events_stats_ps_and_list(rt) -> None:
     pid = rt.start_detached("e1", ["sh", "-c", "sleep 60 & sleep 60 & wait"])
+    wait_for(lambda: len(json.loads(rt.ok("ps", "--format", "json", "e1").stdout) or []) == 3,
+             what="the shell's two children")
     ev = json.loads(rt.ok("events", "--stats", "e1").stdout)
     assert ev["type"] == "stats" and ev["id"] == "e1"
     data = ev["data"]

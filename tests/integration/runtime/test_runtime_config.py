@@ -8,6 +8,7 @@ import json
 import os
 import stat
 import subprocess
+from _support.runtime import rt  # noqa: F401  (the fixture: each test on both runtimes)
 
 
 def out_lines(res: subprocess.CompletedProcess) -> list[str]:
@@ -147,6 +148,35 @@ def test_mount_propagation_flags(rt, tmp_path) -> None:
         libc.umount2(str(src).encode(), 2)
 
 
+def test_rootfs_propagation(rt, tmp_path) -> None:
+    """rootfsPropagation rslave: a mount the host makes inside the rootfs
+    after start shows up in the container; private: it does not."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    made = []
+    try:
+        for prop in ("rslave", "private"):
+            cid = f"rp-{prop}"
+            b = rt.bundle(cid, ["sleep", "60"], lambda s, p=prop: s["linux"].update(rootfsPropagation=p))
+            # the bundle directory becomes a shared mount, as a host's / usually is
+            assert libc.mount(b.encode(), b.encode(), None, 4096, None) == 0  # MS_BIND
+            made.insert(0, b)
+            assert libc.mount(None, b.encode(), None, 1 << 20, None) == 0  # MS_SHARED
+            sub = os.path.join(b, "rootfs", "mnt", "sub")
+            os.makedirs(sub)
+            rt.ids.append(cid)
+            with open(os.path.join(rt.tmp, f"{cid}.out"), "wb") as out:
+                rt.ok("run", "-d", "--bundle", b, cid, stdout=out, stderr=out)
+            assert libc.mount(b"tmpfs", sub.encode(), b"tmpfs", 0, None) == 0
+            made.insert(0, sub)
+            open(os.path.join(sub, "seen"), "w").close()
+            seen = out_lines(rt("exec", cid, "ls", "/mnt/sub"))
+            assert seen == (["seen"] if prop == "rslave" else []), prop
+            rt.ok("delete", "--force", cid)
+    finally:
+        for m in made:
+            libc.umount2(m.encode(), 2)
+
+
 def test_mount_onto_a_symlink_resolves_inside_the_rootfs(rt, tmp_path) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -232,10 +262,14 @@ def test_user_namespace_with_id_maps(rt) -> None:
     status = dict(line.split(":", 1) for line in open(f"/proc/{pid}/status").read().splitlines() if ":" in line)
     assert status["Uid"].split()[0] == "100000" and status["Gid"].split()[0] == "200000"
     lines = out_lines(rt("exec", "u1", "sh", "-c", "id -u; cat /proc/self/uid_map /proc/self/gid_map; "
-                                                   "readlink /proc/self/ns/user"))
+                                                   "readlink /proc/self/ns/user; stat -c %t:%T /dev/null; "
+                                                   "grep -c ' /dev/null ' /proc/self/mountinfo; "
+                                                   "echo x > /dev/null && echo null-ok"))
     assert lines[0] == "0"
     assert lines[1].split() == ["0", "100000", "65536"] and lines[2].split() == ["0", "200000", "65536"]
     assert lines[3] == os.readlink(f"/proc/{pid}/ns/user") != os.readlink("/proc/self/ns/user")
+    # no mknod in a user namespace: the host's nodes are bind-mounted
+    assert lines[4:7] == ["1:3", "1", "null-ok"]
 
 
 def test_join_namespaces_by_path_and_cgroup_namespace(rt) -> None:

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from _support import leaks
+from _support.runtime import rt  # noqa: F401  (the fixture: each test on both runtimes)
 
 
 def _create(rt, b: str, cid: str) -> tuple[int, bytes]:

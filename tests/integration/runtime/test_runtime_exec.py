@@ -10,6 +10,7 @@ import sys
 import textwrap
 
 import pytest
+from _support.runtime import rt  # noqa: F401  (the fixture: each test on both runtimes)
 
 
 

@@ -8,6 +8,7 @@ import os
 import platform
 
 from _support.paths import REFERENCE
+from _support.runtime import rt  # noqa: F401  (the fixture: each test on both runtimes)
 
 # Docker's profile format -> the OCI linux.seccomp docker puts in config.json
 # (moby's profiles/seccomp setupSeccomp): architectures from archMap, entries

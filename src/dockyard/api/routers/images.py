@@ -9,6 +9,7 @@ import threading
 from typing import TYPE_CHECKING, Any, Callable
 
 from ... import errdefs
+from ...core.distribution import Cancel
 from ...registry.client import decode_registry_auth
 from ..server.http import Request, Response, json_response
 from ..server.router import Router
@@ -66,10 +67,13 @@ async def consume_body(req: Request, fn: Callable[[io.RawIOBase], Any]) -> Any:
             pass
 
 
-async def stream_progress(req: Request, work: Callable[[Callable[[dict[str, Any]], None]], Any]) -> None:
+async def stream_progress(req: Request, work: Callable[[Callable[[dict[str, Any]], None]], Any],
+                          cancel: threading.Event | None = None) -> None:
     """Run work(emit) in a thread and stream what it emits as JSON lines.
     An error before the first message is an HTTP error; after it, docker's
-    {"errorDetail": ..., "error": ...} line ends the stream."""
+    {"errorDetail": ..., "error": ...} line ends the stream. With cancel,
+    a client that goes away (closes its connection) sets it, and the
+    request ends once work has cleaned up."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[Any] = asyncio.Queue()
 
@@ -84,25 +88,68 @@ async def stream_progress(req: Request, work: Callable[[Callable[[dict[str, Any]
             loop.call_soon_threadsafe(queue.put_nowait, e)
 
     threading.Thread(target=run, name="image-op", daemon=True).start()
+    gone = asyncio.ensure_future(req.disconnected()) if cancel is not None else None
     resp = None
-    while True:
-        item = await queue.get()
-        if item is _DONE:
+    try:
+        while True:
+            item = await _next_item(queue, gone)
+            if item is _GONE:
+                raise ConnectionError("client went away")
+            if item is _DONE:
+                if resp is None:
+                    resp = req.stream_response_(200, "application/json")
+                    await resp.start()
+                return
+            if isinstance(item, BaseException):
+                if resp is None:
+                    if isinstance(item, errdefs.EngineError):
+                        raise item
+                    raise errdefs.Internal(str(item) or type(item).__name__) from item
+                msg = item.message if isinstance(item, errdefs.EngineError) else (str(item) or type(item).__name__)
+                await resp.write_json({"errorDetail": {"message": msg}, "error": msg})
+                return
             if resp is None:
                 resp = req.stream_response_(200, "application/json")
-                await resp.start()
-            return
-        if isinstance(item, BaseException):
-            if resp is None:
-                if isinstance(item, errdefs.EngineError):
-                    raise item
-                raise errdefs.Internal(str(item) or type(item).__name__) from item
-            msg = item.message if isinstance(item, errdefs.EngineError) else (str(item) or type(item).__name__)
-            await resp.write_json({"errorDetail": {"message": msg}, "error": msg})
-            return
-        if resp is None:
-            resp = req.stream_response_(200, "application/json")
-        await resp.write_json(item)
+            await resp.write_json(item)
+    except (ConnectionError, OSError):
+        if cancel is not None:
+            # Stop the work and wait until it has removed what it added.
+            cancel.set()
+            while True:
+                item = await queue.get()
+                if item is _DONE or isinstance(item, BaseException):
+                    break
+        raise
+    finally:
+        if gone is not None and not gone.done():
+            # Wait until it has stopped reading: the connection's next request reads next.
+            gone.cancel()
+            try:
+                await gone
+            except (asyncio.CancelledError, ConnectionError, OSError):
+                pass
+
+
+_GONE = object()
+
+
+async def _next_item(queue: "asyncio.Queue[Any]", gone: "asyncio.Future[None] | None") -> Any:
+    if gone is None:
+        return await queue.get()
+    if not queue.empty():
+        return queue.get_nowait()
+    getter = asyncio.ensure_future(queue.get())
+    await asyncio.wait({getter, gone}, return_when=asyncio.FIRST_COMPLETED)
+    if getter.done():
+        return getter.result()
+    getter.cancel()
+    try:
+        await getter
+    except asyncio.CancelledError:
+        pass
+    else:  # it got an item after all: keep it for the cleanup loop
+        queue.put_nowait(getter.result())
+    return _GONE
 
 
 def _auth(req: Request):
@@ -145,7 +192,8 @@ def register(r: Router, d: "Daemon") -> None:
             raise errdefs.InvalidArgument("fromImage or fromSrc is required")
         auth = _auth(req)
         tag, platform = req.query.get("tag"), req.query.get("platform")
-        await stream_progress(req, lambda emit: images.pull(image, tag, platform, auth, emit))
+        cancel = Cancel()
+        await stream_progress(req, lambda emit: images.pull(image, tag, platform, auth, emit, cancel=cancel), cancel)
         return None
 
     async def post_image_push(req: Request) -> None:

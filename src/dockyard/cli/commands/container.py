@@ -255,7 +255,7 @@ def cmd_top(argv: list[str], gopts: dict) -> int:
     p.add_argument("ps_args", nargs="*", metavar="ps OPTIONS")
     a = p.parse_args(argv)
     res = daemon_call(client(gopts).container_top, a.container, " ".join(a.ps_args) or None)
-    print_table(res.get("Titles") or [], [list(r) for r in res.get("Processes") or []])
+    print_table(res.get("Titles") or [], [list(r) for r in res.get("Processes") or []], minwidth=20)
     return 0
 
 

@@ -327,7 +327,10 @@ def cmd_login(argv: list[str], gopts: dict) -> int:
     server = a.server or dockerconfig.DOCKER_HUB_KEY
     username = a.username
     if not username or not password:
-        saved = dockerconfig.get_credentials(server) or {}
+        try:
+            saved = dockerconfig.get_credentials(server) or {}
+        except ValueError:  # as docker: unreadable saved credentials just are not offered
+            saved = {}
         if not sys.stdin.isatty():
             if saved and not username:
                 username, password = saved.get("username", ""), saved.get("password", "")
@@ -347,10 +350,12 @@ def cmd_login(argv: list[str], gopts: dict) -> int:
     res = daemon_call(client(gopts).login, username, password, server)
     try:
         path = dockerconfig.config_path()
+        helper = dockerconfig.helper_for(server)
         dockerconfig.store_credentials(server, username, password, (res or {}).get("IdentityToken", ""))
     except (OSError, ValueError) as e:
         raise CLIError(f"Error saving credentials: {e}", 1) from None
-    sys.stderr.write(f"WARNING! Your password will be stored unencrypted in {path}.\n")
+    if not helper:
+        sys.stderr.write(f"WARNING! Your password will be stored unencrypted in {path}.\n")
     print((res or {}).get("Status") or "Login Succeeded")
     return 0
 
@@ -362,14 +367,19 @@ def cmd_logout(argv: list[str], gopts: dict) -> int:
     a = p.parse_args(argv)
     server = a.server or dockerconfig.DOCKER_HUB_KEY
     key = dockerconfig.server_key(server)
+    warning = ""
     try:
         removed = dockerconfig.erase_credentials(server)
+    except dockerconfig.HelperError as e:  # config.json is updated; the helper kept its copy
+        removed, warning = True, str(e)
     except (OSError, ValueError) as e:
         raise CLIError(f"Error: {e}", 1) from None
     if not removed:
         print(f"Not logged in to {key}")
         return 0
     print(f"Removing login credentials for {key}")
+    if warning:
+        sys.stderr.write(f"WARNING: could not erase credentials:\n{key}: {warning}\n")
     return 0
 
 

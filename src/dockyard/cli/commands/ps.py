@@ -212,7 +212,9 @@ def cmd_ps(argv: list[str], gopts: dict) -> int:
         check_format(fmt)
     filters = parse_filters(a.filter)
     limit = 1 if a.latest else a.last
-    size = a.size or ".Size" in fmt
+    # as docker: a template that shows the size asks for it, unless --size=false was given
+    size = a.size or (not a.quiet and "size" not in a.__dict__.get("_set_flags", ()) and
+                      (".Size" in fmt or "json ." in fmt or fmt.strip() in ("json", "{{json .}}")))
     cs = daemon_call(client(gopts).container_list, a.all, limit, size, filters)
     write_list(fmt, [ContainerContext(c, not a.no_trunc) for c in cs], DEFAULT_FORMAT,
                headers=ContainerContext.HEADERS)

@@ -60,6 +60,13 @@ def _error_from(resp: Response, body: bytes, what: str) -> errdefs.EngineError:
     except (ValueError, AttributeError):
         pass
     text = f"{code.lower().replace('_', ' ')}: {message}" if code else f"{resp.status} {resp.reason}"
+    if resp.status in (401, 403):
+        # docker's words; a HEAD has no body to say more, the challenge may.
+        if 'error="insufficient_scope"' in resp.header("WWW-Authenticate") or resp.status == 403:
+            text = "denied: requested access to the resource is denied" + (f" ({text})" if code else "")
+        elif not code:
+            text = "unauthorized: authentication required"
+        what = ""
     if resp.status == 401:
         kind: type[errdefs.EngineError] = errdefs.Unauthorized
     elif resp.status == 403:

@@ -53,6 +53,16 @@ class Response:
         self.close()
         return data
 
+    def abort(self) -> None:
+        """From another thread: make a blocked read return at once."""
+        conn = self._conn
+        sock = conn.sock if conn is not None else None
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
     def close(self, force: bool = False) -> None:
         conn, self._conn = self._conn, None
         if conn is None:
@@ -83,8 +93,10 @@ class HTTPClient:
         with _CONTEXTS_LOCK:
             ctx = _CONTEXTS.get(key)
             if ctx is None:
-                ctx = ssl.create_default_context(cafile=self._ca_file)
-                if not verify:
+                if verify:
+                    ctx = ssl.create_default_context(cafile=self._ca_file)
+                else:  # nothing to verify against: skip loading the CA store
+                    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
                     ctx.check_hostname = False
                     ctx.verify_mode = ssl.CERT_NONE
                 _CONTEXTS[key] = ctx

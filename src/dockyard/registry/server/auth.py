@@ -262,6 +262,15 @@ class AclRule:
         return fnmatch.fnmatchcase(name, pattern)
 
 
+def libtrust_key_id(der_public_key: bytes) -> str:
+    """The key ID docker's token auth looks a signing key up by (libtrust's:
+    the first 240 bits of the SHA-256 of the DER public key, base32, in
+    groups of four), so registries that trust the issuer's certificate
+    (distribution's ``rootcertbundle``) accept its tokens."""
+    b32 = base64.b32encode(hashlib.sha256(der_public_key).digest()[:30]).decode().rstrip("=")
+    return ":".join(b32[i:i + 4] for i in range(0, len(b32), 4))
+
+
 @dataclass
 class TokenIssuer:
     private_key_path: str
@@ -277,7 +286,7 @@ class TokenIssuer:
         from cryptography.hazmat.primitives import serialization
         der = self._key.public_key().public_bytes(serialization.Encoding.DER,
                                                   serialization.PublicFormat.SubjectPublicKeyInfo)
-        self._kid = hashlib.sha256(der).hexdigest()[:32]
+        self._kid = libtrust_key_id(der)
 
     def public_key(self) -> Any:
         return self._key.public_key()
