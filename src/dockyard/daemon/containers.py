@@ -28,6 +28,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("dockyard.daemon")
 
+# asyncio keeps only weak references to tasks: fire-and-forget ones live here until done.
+_background: set[asyncio.Task] = set()
+
+
+def background(coro: Any) -> asyncio.Task:
+    t = asyncio.ensure_future(coro)
+    _background.add(t)
+    t.add_done_callback(_background.discard)
+    return t
+
 _STRSLICE = ("Cmd", "Entrypoint")
 
 
@@ -386,7 +396,7 @@ class ContainerService:
         c.pending_attaches.clear()
         if c.host_config.get("AutoRemove"):
             # docker removes an --rm container whose start failed (the CLI waits for it).
-            asyncio.get_running_loop().call_soon(lambda: asyncio.ensure_future(self._remove_quietly(c.id)))
+            asyncio.get_running_loop().call_soon(lambda: background(self._remove_quietly(c.id)))
         msg = e.message
         code = 127 if ("executable file not found" in msg or "no such file or directory" in msg) else \
             126 if "permission denied" in msg else 128
@@ -924,7 +934,7 @@ class ContainerService:
                 elif self._should_restart_on_boot(c):
                     to_restart.append(c)
         for c in to_restart:
-            asyncio.create_task(self._boot_restart(c))
+            background(self._boot_restart(c))
 
     def _should_restart_on_boot(self, c: Container) -> bool:
         rm = RestartManager(c.host_config.get("RestartPolicy") or {}, c.state.restart_count)
