@@ -501,6 +501,7 @@ class Puller:
                 raise Interrupted(f"unexpected EOF: the registry has only {offset} of {size} bytes") from None
             raise
         unhook = self.cancel.hook(resp.abort)
+        done = False
         try:
             skip = offset if offset and resp.status != 206 else 0  # the registry ignored Range
             remaining = size - offset + skip
@@ -522,9 +523,11 @@ class Puller:
                 writer.write(data)
                 meter.add(len(data))
                 feed.put(data)
+            done = True
         finally:
             unhook()
-            resp.close(force=True)
+            # Read to its end, the connection goes back to the pool for the next blob.
+            resp.close(force=not done or self.cancel.is_set())
 
     def _writer(self, digest: str) -> Any:
         """The ingest for digest, waiting while another pull holds it."""
