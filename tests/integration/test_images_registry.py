@@ -331,10 +331,12 @@ def _ingests(d) -> list[str]:
     return sorted(os.listdir(base)) if os.path.isdir(base) else []
 
 
-def test_pull_is_cancelled_when_the_client_goes_away(daemon, registry) -> None:
+@pytest.mark.parametrize("stall_at", [1_500_000, 0], ids=["mid-body", "before-headers"])
+def test_pull_is_cancelled_when_the_client_goes_away(daemon, registry, stall_at) -> None:
     """The client disconnects while a layer is mid-transfer (the proxy
-    stalls it): the daemon stops the transfer and removes everything the
-    pull added (the layer it had committed, blobs, partial downloads)."""
+    stalls it, in its body or before it answers at all): the daemon stops
+    the transfer at once and removes everything the pull added (the layer
+    it had committed, blobs, partial downloads)."""
     import time
     small = ti.layer(ti.tar_bytes([ti.file_entry("small.txt", b"small\n")]), "gzip")
     big = ti.layer(ti.tar_bytes([ti.file_entry("big.bin", os.urandom(3_000_000))]), "gzip")
@@ -342,7 +344,7 @@ def test_pull_is_cancelled_when_the_client_goes_away(daemon, registry) -> None:
     _push_layout(registry, img, "cancel/me:1")
     proxy = FaultProxy(registry.host).start()
     try:
-        proxy.stall[big.blob.digest] = 1_500_000  # more than one 1 MiB read
+        proxy.stall[big.blob.digest] = stall_at  # mid-body: more than one 1 MiB read
         ref = f"{proxy.host}/cancel/me:1"
         before = store_listing(daemon)
         ingests_before = _ingests(daemon)
@@ -359,10 +361,12 @@ def test_pull_is_cancelled_when_the_client_goes_away(daemon, registry) -> None:
         finally:
             cli.kill()  # the client goes away, as a killed docker CLI would
             cli.communicate(timeout=30)
-        deadline = time.monotonic() + 60
+        deadline = gone = time.monotonic()
+        deadline += 60
         while time.monotonic() < deadline and not (proxy.aborted and store_listing(daemon) == before and
                                                    _ingests(daemon) == ingests_before):
             time.sleep(0.05)
+        assert time.monotonic() - gone < 20  # not the registry client's 120 s read timeout
         assert proxy.aborted == [f"/v2/cancel/me/blobs/{big.blob.digest}"]  # the transfer stopped
         assert store_listing(daemon) == before
         assert _ingests(daemon) == ingests_before

@@ -239,6 +239,7 @@ class Puller:
         self.explicit_platform = explicit_platform
         self.emit = emit
         self.cancel = cancel if cancel is not None else Cancel()
+        registry.cancel = self.cancel
 
     # -- manifests ------------------------------------------------------------------------
     def resolve(self) -> tuple[dict[str, Any], bytes, dict[str, Any] | None, bytes | None]:
