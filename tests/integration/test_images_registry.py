@@ -381,3 +381,33 @@ def test_pull_is_cancelled_when_the_client_goes_away(daemon, registry, stall_at)
         assert _ingests(daemon) == ingests_before
     finally:
         proxy.stop()
+
+
+def test_keep_alive_connection_serves_requests_after_a_pull(daemon, registry) -> None:
+    """A pull's response watches its connection for the client going away;
+    the next request on the same keep-alive connection must still be read."""
+    import http.client
+    import socket as socketlib
+    ref = f"{registry.host}/dockyard/busybox:keepalive"
+    daemon.cli("tag", "busybox", ref, check=True)
+    try:
+        assert daemon.cli("push", ref).returncode == 0
+
+        class UnixConnection(http.client.HTTPConnection):
+            def connect(self) -> None:
+                self.sock = socketlib.socket(socketlib.AF_UNIX, socketlib.SOCK_STREAM)
+                self.sock.connect(daemon.socket)
+
+        conn = UnixConnection("localhost", timeout=60)
+        for _ in range(2):
+            conn.request("POST", f"/images/create?fromImage={registry.host}/dockyard/busybox&tag=keepalive")
+            resp = conn.getresponse()
+            lines = [json.loads(line) for line in resp.read().splitlines() if line.strip()]
+            assert resp.status == 200 and "Image is up to date" in lines[-1]["status"], lines
+            conn.request("GET", "/_ping")
+            ping = conn.getresponse()
+            assert ping.status == 200 and ping.read() == b"OK"
+        conn.close()
+        assert "another coroutine is already waiting" not in daemon.log()
+    finally:
+        daemon.cli("rmi", ref)
