@@ -120,3 +120,14 @@ def image_files(daemon, ref: str) -> dict[str, bytes | str | None]:
 
 def leftovers(daemon) -> list[str]:
     return leaks.build_leftovers(daemon.data_root, daemon.exec_root)
+
+
+def layer_members(daemon, ref: str, index: int = -1) -> dict[str, "tarfile.TarInfo"]:
+    """The tar entries (with owners and modes) of one of the image's layers."""
+    image_id = daemon.client().image_inspect(ref)["Id"]
+    with open(os.path.join(daemon.data_root, "image", "images.json")) as f:
+        target = json.load(f)["images"][image_id]["target"]
+    with open(blob_path(daemon, target["digest"]), "rb") as f:
+        layer = json.load(f)["layers"][index]
+    with tarfile.open(blob_path(daemon, layer["digest"])) as tf:
+        return {m.name.rstrip("/"): m for m in tf.getmembers()}

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from _support.build import Result, build, context_tar, image_config, image_files, leftovers
+from _support.build import Result, build, context_tar, image_config, image_files, layer_members, leftovers
 
 
 def ok(res: Result) -> Result:
@@ -34,27 +34,30 @@ RUN for i in 1 2 3 4; do seq $i > n$i.txt; done \\
  && echo "total $(cat n*.txt | wc -l)" > summary && ln -s summary link
 FROM busybox AS never
 RUN exit 1
+FROM 0 AS by-index
 FROM ${BASE}:latest
 COPY --from=gen /work/n2.txt /work/summary /out/
 COPY --from=0 /work/n*.txt /all/
+COPY --from=by-index /work/summary /via-index
 COPY --from=gen /work/link /linked
 CMD ["cat", "/out/summary"]
 """
     res = ok(build(daemon, {"Dockerfile": df}, t="ms:1"))
-    assert "Step 8/8 : CMD" in res.text and "exit 1" not in res.text  # the unused stage is skipped
+    assert "Step 10/10 : CMD" in res.text and "exit 1" not in res.text  # the unused stage is skipped
     fs = image_files(daemon, "ms:1")
     assert fs["out/summary"] == b"total 10\n" and fs["out/n2.txt"] == b"1\n2\n"
     assert sorted(k for k in fs if k.startswith("all/")) == ["all/n1.txt", "all/n2.txt", "all/n3.txt", "all/n4.txt"]
     assert fs["linked"] == b"total 10\n"  # an explicitly named symlink source is followed
+    assert fs["via-index"] == b"total 10\n"  # FROM 0: a stage by its index
     run = daemon.cli("run", "--rm", "ms:1")
     assert run.returncode == 0 and run.stdout == b"total 10\n"
-    # Only the final stage's layers: busybox's plus the three COPY layers.
+    # Only the final stage's layers: busybox's plus the four COPY layers.
     cfg = image_config(daemon, "ms:1")
-    assert len(cfg["rootfs"]["diff_ids"]) == 4
+    assert len(cfg["rootfs"]["diff_ids"]) == 5
     assert cfg["history"][-1] == {"created": cfg["history"][-1]["created"],
                                   "created_by": '/bin/sh -c #(nop)  CMD ["cat" "/out/summary"]', "empty_layer": True}
     assert cfg["history"][-2]["created_by"].startswith("/bin/sh -c #(nop) COPY file:")
-    assert cfg["history"][-3]["created_by"].startswith("/bin/sh -c #(nop) COPY multi:")
+    assert cfg["history"][-4]["created_by"].startswith("/bin/sh -c #(nop) COPY multi:")
     assert res.image_id == daemon.client().image_inspect("ms:1")["Id"]
 
 
@@ -214,6 +217,7 @@ FROM busybox
 RUN --mount=type=cache,target=/cache,id=counter echo run >> /cache/log && wc -l < /cache/log > /count
 RUN --mount=type=bind,source=data,target=/data cat /data/x > /fromctx && ! test -e /data-leak
 RUN --mount=type=tmpfs,target=/scratch --network=none touch /scratch/t && ls /sys/class/net > /nets
+RUN ls /sys/class/net > /nets-default
 """
     files = {"Dockerfile": df, "data/x": "bound\n"}
     ok(build(daemon, files, t="mnt:1", nocache=1))
@@ -221,6 +225,7 @@ RUN --mount=type=tmpfs,target=/scratch --network=none touch /scratch/t && ls /sy
     fs = image_files(daemon, "mnt:2")
     assert fs["count"] == b"2\n"  # the cache mount kept the first build's line
     assert fs["fromctx"] == b"bound\n" and fs["nets"] == b"lo\n"
+    assert fs["nets-default"] == b"eth0\nlo\n"  # RUN is on the default bridge unless told otherwise
     assert not any(k.startswith(("cache", "data", "scratch")) for k in fs)  # mount points never reach a layer
 
 
@@ -302,14 +307,19 @@ def test_cli_build(daemon, tmp_path) -> None:
     assert sorted(k for k in image_files(daemon, "cli:1") if k.startswith("app")) == ["app", "app/app.txt"]
     quiet = daemon.cli("build", "-q", "-f", str(outside), str(ctx))
     assert quiet.returncode == 0 and quiet.stdout.decode().strip().startswith("sha256:")
-    fail = daemon.cli("build", "-", input=b"FROM busybox\nRUN exit 4\n")
+    fail = daemon.cli("build", "-", input=b"FROM busybox\nRUN echo last words; exit 4\n")
     assert fail.returncode == 4 and b"returned a non-zero code: 4" in fail.stderr
+    assert "------\n > [2/2] RUN echo last words; exit 4:\nlast words\n------\n" in fail.stdout.decode()
+    tty = daemon.cli("build", "--progress=tty", "-f", str(outside), str(ctx))
+    assert tty.returncode == 0 and "\x1b[34mCACHED" in tty.stdout.decode()
 
 
-def test_build_context_as_gzip(daemon) -> None:
-    body = gzip.compress(context_tar({"Dockerfile": "FROM busybox\nCOPY f /f\n", "f": "zipped"}))
+def test_gzip_context_and_scratch(daemon) -> None:
+    body = gzip.compress(context_tar({"Dockerfile": "FROM scratch\nCOPY f /f\nENV X=1\n", "f": "zipped"}))
     res = ok(build(daemon, body))
-    assert image_files(daemon, res.image_id)["f"] == b"zipped"
+    assert image_files(daemon, res.image_id) == {"f": b"zipped"}
+    cfg = image_config(daemon, res.image_id)
+    assert len(cfg["rootfs"]["diff_ids"]) == 1 and len(cfg["history"]) == 2 and cfg["os"] == "linux"
 
 
 @pytest.mark.parametrize("query,msg", [
@@ -337,3 +347,71 @@ def test_cache_survives_restart_gc_and_prune(fresh_daemon) -> None:
     assert res.returncode == 0 and b"Total reclaimed space:" in res.stdout
     after = ok(build(d, {"Dockerfile": df}, t="keep:1"))
     assert after.runs == 2 and after.cached_steps == 0
+
+
+def test_forms_shell_and_copy_options(daemon) -> None:
+    df = """\
+FROM busybox
+SHELL ["/bin/sh", "-ec"]
+RUN ["sh", "-c", "echo exec-form > /exec"]
+RUN echo "proxy=$HTTP_PROXY shell=$0" > /shell
+COPY --chown=bin:daemon --chmod=640 --link conf/ /etc/app/
+COPY --chown=1234 --exclude=*.secret conf/ /opt/conf/
+WORKDIR /tmp/work
+USER nobody
+RUN echo "$(id -un) in $(pwd)" > /tmp/whoami
+"""
+    files = {"Dockerfile": df, "conf/a.ini": "a=1", "conf/sub/b.ini": "b=2", "conf/key.secret": "s"}
+    ok(build(daemon, files, t="forms:1", buildargs={"HTTP_PROXY": "http://proxy.invalid:3128"}))
+    fs = image_files(daemon, "forms:1")
+    assert fs["exec"] == b"exec-form\n"
+    assert fs["shell"] == b"proxy=http://proxy.invalid:3128 shell=/bin/sh\n"
+    hist = image_config(daemon, "forms:1")["history"]
+    assert hist[-6]["created_by"] == "/bin/sh -ec echo \"proxy=$HTTP_PROXY shell=$0\" > /shell"  # no proxy value
+    assert hist[-7]["created_by"] == "sh -c echo exec-form > /exec"
+    assert fs["tmp/whoami"] == b"nobody in /tmp/work\n"
+    chowned = layer_members(daemon, "forms:1", -4)
+    assert (chowned["etc/app/sub/b.ini"].uid, chowned["etc/app/sub/b.ini"].gid) == (2, 1)
+    assert chowned["etc/app/a.ini"].mode == 0o640 and chowned["etc/app/sub"].mode == 0o640
+    assert chowned["etc/app/key.secret"].uid == 2
+    numeric = layer_members(daemon, "forms:1", -3)
+    assert numeric["opt/conf/a.ini"].uid == 1234 and numeric["opt/conf/a.ini"].gid == 1234
+    assert "opt/conf/key.secret" not in numeric and numeric["opt/conf/a.ini"].mode == 0o644
+
+
+def test_from_pulls_a_missing_base_and_pull_refreshes(daemon) -> None:
+    from _support.registry import TestRegistry
+    reg = TestRegistry().start()
+    try:
+        ref = f"{reg.host}/base/busybox:b1"
+        assert daemon.cli("tag", "busybox", ref).returncode == 0
+        assert daemon.cli("push", ref).returncode == 0
+        daemon.client().image_remove(ref)  # only the name goes: the image stays as busybox
+        res = ok(build(daemon, {"Dockerfile": f"FROM {ref}\nRUN echo on-pulled\n"}, t="pulled:1"))
+        statuses = [m.get("status", "") for m in res.messages]
+        assert any("Pulling from base/busybox" in s for s in statuses), res.messages
+        assert "on-pulled" in res.text
+        res = ok(build(daemon, {"Dockerfile": f"FROM {ref}\nRUN echo on-pulled\n"}, t="pulled:1", pull=1))
+        assert any("Image is up to date" in m.get("status", "") for m in res.messages)
+        assert res.cached_steps == 1
+    finally:
+        reg.stop()
+
+
+def test_daemon_crash_mid_build_leaves_nothing(fresh_daemon) -> None:
+    d = fresh_daemon()
+    body = context_tar({"Dockerfile": "FROM busybox\nRUN echo run$((2 + 2)); sleep 60\n"})
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(d.socket)
+    s.sendall(b"POST /build HTTP/1.1\r\nHost: d\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    seen = b""
+    deadline = time.monotonic() + 60
+    while b"run4" not in seen and time.monotonic() < deadline:
+        seen += s.recv(65536)
+    assert b"run4" in seen
+    d.kill()  # SIGKILL: the step's shim and process outlive the daemon
+    s.close()
+    assert leftovers(d)  # the crash left the step behind...
+    d.start()
+    assert leftovers(d) == []  # ...until the next start releases it (teardown checks the rest)
+    assert ok(build(d, {"Dockerfile": "FROM busybox\nRUN echo after\n"})).runs == 1

@@ -26,15 +26,15 @@ from ..core.content import ContentStore
 from ..core.diff import is_empty, overlay_dirs, write_tar
 from ..core.images import Image, ImageService, Lease, chain_ids
 from ..core.mount import mount_all, unmount_all
-from ..core.snapshots import ACTIVE, OverlaySnapshotter
+from ..core.snapshots import OverlaySnapshotter
 from ..core.tasks import TaskService
 from ..oci import reference
-from . import instructions, parser, shell
+from . import instructions, parser
 from .cache import BuildCache, Record
 from .context import BuildContext
 from .dockerignore import IGNORE_FILE, PatternMatcher, ignore_file_for, read_patterns
-from .run import Backend, RunFailed
-from .state import State, host_platform, layer_descriptor
+from .run import Backend
+from .state import State, layer_descriptor
 
 log = logging.getLogger("dockyard.build")
 
@@ -456,10 +456,3 @@ def _du(path: str) -> int:
             except OSError:
                 pass
     return total
-
-
-def active_build_snapshots(snapshotter: OverlaySnapshotter) -> list[str]:
-    return [i.key for i in snapshotter.walk() if i.key.startswith(SNAPSHOT_PREFIX) and i.kind == ACTIVE]
-
-
-__all__ = ["Builder", "BuildOptions", "Output", "RunFailed", "shell", "host_platform"]

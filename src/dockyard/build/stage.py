@@ -264,7 +264,7 @@ class StageRun:
         platform = s.expand(str(self.stage.from_.flag("platform", "")), s.meta, node)
         if not name:
             raise node.error("base name (" + self.stage.image + ") should not be blank")
-        ref_stage = s.stage_ref(name.lower(), self.stage.index) if not name.isdigit() else None
+        ref_stage = s.stage_ref(name.lower(), self.stage.index)  # a name, or an earlier stage's index
         if ref_stage is not None:
             self.state = s.states[ref_stage]
         elif name.lower() == "scratch":

@@ -52,8 +52,10 @@ class BuildBackend:
             atomic_write(path, text.encode(), durable=False)
             files.append({"destination": f"/etc/{name}", "type": "bind", "source": path,
                           "options": ["rbind", "rprivate"]})
-        spec = await asyncio.to_thread(specgen.build_spec, c, {}, req.rootfs, self.d.config.cgroup_parent,
-                                       files + list(req.mounts))
+        ctx = specgen.SpecContext(rootfs=req.rootfs, cgroup_parent=self.d.config.cgroup_parent,
+                                  files=files + list(req.mounts),
+                                  namespaces={"network": "host" if mode == "host" else ""})
+        spec = await asyncio.to_thread(specgen.build_spec, c, {}, ctx)
         networks.apply_spec(c, spec)
         self._resources(spec, req.resources)
         return spec

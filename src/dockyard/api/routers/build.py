@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 import shutil
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,8 @@ from ..server.router import Router
 
 if TYPE_CHECKING:
     from ...daemon.daemon import Daemon
+
+log = logging.getLogger("dockyard.api")
 
 
 def _json_map(req: Request, name: str) -> dict[str, Any]:
@@ -112,14 +115,17 @@ def register(r: Router, d: "Daemon") -> None:
                     pass
             try:
                 build.result()
-            except errdefs.EngineError as e:
+            except Exception as e:
                 if not resp.started:
                     raise
-                detail: dict[str, Any] = {"message": e.message}
+                if not isinstance(e, errdefs.EngineError):
+                    log.exception("build failed")
+                message = e.message if isinstance(e, errdefs.EngineError) else f"internal error: {e}"
+                detail: dict[str, Any] = {"message": message}
                 code = getattr(e, "exit_code", None)
                 if code is not None:
                     detail["code"] = code
-                await resp.write_json({"errorDetail": detail, "error": e.message})
+                await resp.write_json({"errorDetail": detail, "error": message})
             return None
         finally:
             if ctx is not None:

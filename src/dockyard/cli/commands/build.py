@@ -254,6 +254,8 @@ class Display:
         self.cached = False
         self.image_id = ""
         self.errored = False
+        self.counter = ""
+        self.tail: list[str] = []  # the current step's last output lines, shown again if it fails
 
     def _c(self, code: str, text: str) -> str:
         return f"\x1b[{code}m{text}\x1b[0m" if self.tty else text
@@ -277,8 +279,12 @@ class Display:
 
     def message(self, msg: dict[str, Any]) -> None:
         if "errorDetail" in msg or "error" in msg:
+            step, counter, tail = self.step, self.counter, list(self.tail)
             self.finish(failed=True)
             self.errored = True
+            if step and tail:  # as BuildKit does: the failed step and its last lines, boxed
+                self._write("------\n" + self._c("1", f" > [{counter}] {step}:") + "\n" +
+                            "".join(f"{line}\n" for line in tail) + "------\n")
             return
         aux = msg.get("aux")
         if isinstance(aux, dict) and aux.get("ID"):
@@ -301,6 +307,8 @@ class Display:
             counter, _, instruction = body[5:].partition(" : ")
             self.num += 1
             self.step = instruction
+            self.counter = counter
+            self.tail = []
             self.cached = False
             self.started = time.monotonic()
             self._write(f"#{self.num} " + self._c("1", f"[{counter}] {instruction}") + "\n")
@@ -316,6 +324,7 @@ class Display:
             self._write(body + "\n")
         elif self.step:
             elapsed = time.monotonic() - self.started
+            self.tail = (self.tail + [body])[-10:]
             self._write(f"#{self.num} " + self._c("2", f"{elapsed:.3f} {body}") + "\n")
         else:
             self._write(line if line.endswith("\n") else line + "\n")
