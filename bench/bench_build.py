@@ -5,8 +5,9 @@ small files, cold (--no-cache) and fully cached.
 Side by side in one run:
 - dockyard build -> dockyardd (CLI makes and streams the context tar),
 - DOCKER_BUILDKIT=0 docker build -> dockyardd (docker's Go CLI makes the tar),
-- the same context sent as a ready tarball straight to POST /build (the
-  daemon's share: spool, index and hash the context, cache lookups),
+- the CLI's tarball made beforehand and sent straight to POST /build (the
+  daemon's share plus the socket: spool, index and hash the context, cache
+  lookups, the final image record),
 - DOCKER_BUILDKIT=0 docker build and BuildKit on dockerd, when a Docker
   engine runs here (not on this machine: see the note).
 """
@@ -14,12 +15,10 @@ Side by side in one run:
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import random
 import shutil
 import subprocess
-import tarfile
 import tempfile
 
 from _common import BIN, docker_daemon_available, report, run_ok, summary, timeit
@@ -58,10 +57,12 @@ def make_context(root: str, total_mb: int, file_kb: int) -> tuple[int, int]:
 
 
 def tarball(root: str) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tf:
-        tf.add(root, arcname=".")
-    return buf.getvalue()
+    """The very bytes `dockyard build` would send (made once, outside the timing)."""
+    from dockyard.build.dockerignore import PatternMatcher, read_patterns
+    from dockyard.cli.commands.build import ContextTar
+    with open(os.path.join(root, ".dockerignore"), "rb") as f:
+        matcher = PatternMatcher(read_patterns(f.read()))
+    return b"".join(ContextTar(root, matcher, {"Dockerfile", ".dockerignore"}).chunks())
 
 
 def main() -> None:

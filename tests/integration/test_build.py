@@ -7,8 +7,6 @@ from __future__ import annotations
 import gzip
 import http.server
 import io
-import json
-import os
 import socket
 import tarfile
 import threading

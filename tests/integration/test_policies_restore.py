@@ -67,7 +67,9 @@ def test_on_failure_ignores_success_and_always_restarts_until_stopped(api) -> No
 
 def test_healthcheck_transitions_and_events(api) -> None:
     t0 = time.time()
-    cid = api.run("sh", "-c", "sleep 1.5; touch /tmp/ok; sleep 2; rm /tmp/ok; sleep 60",
+    # healthy from the first probe, unhealthy once the file goes (with a 0.4 s interval and
+    # 2 retries, failures before the file exists would already make it unhealthy)
+    cid = api.run("sh", "-c", "touch /tmp/ok; sleep 2; rm /tmp/ok; sleep 60",
                   Healthcheck={"Test": ["CMD-SHELL", "test -f /tmp/ok && echo fine"], "Interval": 400_000_000,
                                "Timeout": 2_000_000_000, "Retries": 2, "StartPeriod": 10_000_000_000,
                                "StartInterval": 300_000_000})

@@ -45,11 +45,13 @@ ENTRIES = [("Dockerfile", b"FROM scratch\n"), ("src", None), ("src/a.txt", b"A")
            ("../../escape", b"clamped")]
 
 
-@pytest.fixture(params=["plain", "gzip", "xz"])
+@pytest.fixture(params=["plain", "gzip", "xz", "spilled"])
 def ctx(request, tmp_path):
     data = make_tar(ENTRIES)
-    data = {"plain": data, "gzip": gzip.compress(data), "xz": lzma.compress(data)}[request.param]
-    c = BuildContext.load(io.BytesIO(data), str(tmp_path / "w"))
+    data = {"plain": data, "gzip": gzip.compress(data), "xz": lzma.compress(data), "spilled": data}[request.param]
+    # "spilled": past the memory limit the context goes to a spool file.
+    c = BuildContext.load(io.BytesIO(data), str(tmp_path / "w"), limit=1000 if request.param == "spilled" else 1 << 20)
+    assert (c.data.buf is None) == (request.param == "spilled")
     yield c
     c.close()
 

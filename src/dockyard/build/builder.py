@@ -65,6 +65,10 @@ class BuildOptions:
 T = TypeVar("T")
 
 
+class StepError(errdefs.InvalidArgument):
+    """A step that cannot be carried out as written (docker's message as is)."""
+
+
 async def finish(fn: Callable[[], T]) -> T:
     """fn in a worker thread; a cancellation waits for it to end (a thread
     cannot be stopped half way through a commit), then goes on."""
@@ -285,14 +289,18 @@ class Builder:
             raise errdefs.InvalidArgument(f"the Dockerfile ({opts.dockerfile}) cannot be empty") from None
         self.apply_ignore(ctx, opts.dockerfile)
         from .stage import Session
+        t0 = time.monotonic()
         with self.images.lease() as lease:  # what the build makes or uses stays until it is referenced
             session = Session(self, ctx, opts, out, plan, df, lease)
             try:
                 state = await session.run()
             finally:
                 await session.close()
+            t1 = time.monotonic()
             state = state.with_labels(opts.labels)
             img = await asyncio.to_thread(self.images.create_image, state.config, state.layers, opts.tags)
+        log.debug("build %s: %d steps in %.0f ms, image stored in %.0f ms", img.id[7:19], session.step_no,
+                  (t1 - t0) * 1000, (time.monotonic() - t1) * 1000)
         if img.id != state.identity:
             log.warning("built image %s but expected %s", img.id, state.identity)
         for w in session.warnings():

@@ -1,11 +1,11 @@
 """The build context as the daemon receives it: a tarball (plain, gzip,
-bzip2, xz or zstd), written to a spool file as it arrives, uncompressed,
-then indexed (tarscan over an mmap): every file's path, type, mode and the
-sha256 of its content.
+bzip2, xz or zstd), kept as it arrives, uncompressed, in memory (a spool
+file past MEMORY_LIMIT), then indexed (tarscan): every file's path, type,
+mode and the sha256 of its content.
 
 Nothing is extracted. Cache keys come from the index (so a fully cached
 build touches no file), and COPY/ADD write a file straight from its offset
-in the spool into the snapshot. The tarball comes from a client and is
+in the context's data into the snapshot. The tarball comes from a client and is
 treated as hostile: paths are cleaned, nothing may climb out of the root."""
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from typing import Any, BinaryIO, Iterator
 from ..errdefs import InvalidArgument, NotFound
 from . import tarscan
 from .dockerignore import PatternMatcher
+from .fsops import copy_range
 
 DIR, FILE, SYMLINK, HARDLINK, OTHER = "d", "f", "l", "h", "o"
 _CHUNK = 1 << 20
@@ -40,7 +41,7 @@ class Entry:
     gid: int
     mtime: int
     size: int = 0
-    offset: int = 0  # of the content in the spool
+    offset: int = 0  # of the content in the context's data
     linkname: str = ""  # symlink target, or hard link target path
     digest: str = ""  # sha256 hex of the content (regular files and hard links)
     devmajor: int = 0
@@ -95,13 +96,63 @@ def has_wildcards(path: str) -> bool:
     return any(c in path for c in "*?[")
 
 
-class Spooler:
-    """Writes the context as it arrives, decompressed (the compression is
-    sniffed from the first bytes), into the spool file."""
+MEMORY_LIMIT = 256 << 20  # contexts up to this size stay in memory; larger ones go to a spool file
 
-    def __init__(self, path: str) -> None:
+
+class Data:
+    """Where the context's bytes are: in memory, or in the spool file."""
+
+    def __init__(self, buf: bytes | None, path: str) -> None:
+        self.buf = buf
+        self.fd = -1 if buf is not None else os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        self._mm: mmap.mmap | None = None
+
+    def view(self) -> memoryview:
+        if self.buf is not None:
+            return memoryview(self.buf)
+        if self._mm is None:
+            self._mm = mmap.mmap(self.fd, os.fstat(self.fd).st_size, prot=mmap.PROT_READ)
+        return memoryview(self._mm)
+
+    def read(self, offset: int, size: int) -> bytes:
+        if self.buf is not None:
+            return bytes(self.buf[offset:offset + size])
+        return os.pread(self.fd, size, offset)
+
+    def copy_to(self, dst_fd: int, offset: int, size: int) -> None:
+        if self.buf is None:
+            copy_range(self.fd, offset, size, dst_fd)
+            return
+        view = memoryview(self.buf)[offset:offset + size]
+        try:
+            while view:
+                view = view[os.write(dst_fd, view):]
+        finally:
+            view.release()
+
+    def close(self) -> None:
+        if self._mm is not None:
+            try:
+                self._mm.close()
+            except BufferError:
+                pass  # a view still exported: the map goes with the last one
+            self._mm = None
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+        self.buf = None
+
+
+class Spooler:
+    """Takes the context as it arrives, decompressed (the compression is
+    sniffed from the first bytes): in memory up to MEMORY_LIMIT, then in
+    the spool file."""
+
+    def __init__(self, path: str, limit: int = MEMORY_LIMIT) -> None:
         self.path = path
-        self.f = open(path, "wb")
+        self.limit = limit
+        self.chunks: list[bytes] | None = []  # joined once at the end (growing a buffer copies ~8x)
+        self.f: BinaryIO | None = None
         self.size = 0
         self._head = b""
         self._decomp: Any = None
@@ -138,11 +189,22 @@ class Spooler:
                 data = self._decomp.decompress(data)
         except Exception as e:  # zlib, bz2, lzma and zstandard errors
             raise ContextError(f"failed to read the build context: {e}") from None
-        if data:
-            self.f.write(data)
-            self.size += len(data)
+        if not data:
+            return
+        self.size += len(data)
+        if self.chunks is not None:
+            self.chunks.append(bytes(data))
+            if self.size <= self.limit:
+                return
+            self.f = open(self.path, "wb")  # too big to keep in memory: spill
+            for chunk in self.chunks:
+                self.f.write(chunk)
+            self.chunks = None
+            return
+        assert self.f is not None
+        self.f.write(data)
 
-    def finish(self) -> int:
+    def finish(self) -> Data:
         if not self._sniffed and self._head:
             data, self._head = self._head, b""
             self._sniff(data)
@@ -150,56 +212,62 @@ class Spooler:
         if self._decomp is not None and getattr(self._decomp, "eof", True) is False:
             self.close()
             raise ContextError("failed to read the build context: unexpected end of compressed data")
-        if self.size:
-            # docker's CLI ends a context whose Dockerfile it added (-f outside the
-            # context) right after the last file's data; dockerd accepts that, so do we.
-            self.f.write(b"\0" * (-self.size % 512 + 1024))
+        # docker's CLI ends a context whose Dockerfile it added (-f outside the
+        # context) right after the last file's data; dockerd accepts that, so do we.
+        pad = b"\0" * (-self.size % 512 + 1024) if self.size else b""
+        buf = None
+        if self.chunks is not None:
+            self.chunks.append(pad)
+            buf = b"".join(self.chunks)
+            self.chunks = None
+        else:
+            assert self.f is not None
+            self.f.write(pad)
         self.close()
-        return self.size
+        return Data(buf, self.path)
 
     def close(self) -> None:
-        if not self.f.closed:
+        if self.f is not None and not self.f.closed:
             self.f.close()
 
 
 class BuildContext:
     def __init__(self, workdir: str) -> None:
         self.workdir = workdir
-        self.spool = os.path.join(workdir, "context.tar")
         self.entries: dict[str, Entry] = {}
         self._paths: list[str] | None = None
-        self._fd = -1
+        self.data: Data | None = None
         self.size = 0
         now = int(time.time())
         self.entries[""] = Entry("", DIR, 0o755, 0, 0, now)
 
     # -- loading ---------------------------------------------------------------
     @classmethod
-    def spooler(cls, workdir: str) -> Spooler:
+    def spooler(cls, workdir: str, limit: int = MEMORY_LIMIT) -> Spooler:
         os.makedirs(workdir, mode=0o700, exist_ok=True)
-        return Spooler(os.path.join(workdir, "context.tar"))
+        return Spooler(os.path.join(workdir, "context.tar"), limit)
 
     @classmethod
-    def load(cls, stream: BinaryIO, workdir: str) -> "BuildContext":
+    def load(cls, stream: BinaryIO, workdir: str, limit: int = MEMORY_LIMIT) -> "BuildContext":
         """From a file object (blocking)."""
-        sp = cls.spooler(workdir)
+        sp = cls.spooler(workdir, limit)
         try:
             while True:
                 chunk = stream.read(_CHUNK)
                 if not chunk:
                     break
                 sp.feed(chunk)
-            sp.finish()
+            data = sp.finish()
         finally:
             sp.close()
-        return cls.open(workdir, sp.size)
+        return cls.open(workdir, data, sp.size)
 
     @classmethod
-    def open(cls, workdir: str, size: int) -> "BuildContext":
-        """Index a spool a Spooler finished (blocking)."""
+    def open(cls, workdir: str, data: Data, size: int) -> "BuildContext":
+        """Index what a Spooler took (blocking)."""
         ctx = cls(workdir)
         ctx.size = size
-        ctx._fd = os.open(ctx.spool, os.O_RDONLY | os.O_CLOEXEC)
+        ctx.data = data
         if size:
             try:
                 ctx._index()
@@ -209,20 +277,19 @@ class BuildContext:
         return ctx
 
     def _index(self) -> None:
+        assert self.data is not None
         now = self.entries[""].mtime
-        length = os.fstat(self._fd).st_size
-        with mmap.mmap(self._fd, length, prot=mmap.PROT_READ) as mm:
-            view = memoryview(mm)
-            count = 0
-            try:
-                for m in tarscan.scan(view, self.size):
-                    self._add(m, view)
-                    count += 1
-            except tarscan.TarError as e:
-                what = "a valid tar archive" if count else "a tar archive"
-                raise ContextError(f"the build context is not {what}: {e}") from None
-            finally:
-                view.release()
+        view = self.data.view()
+        count = 0
+        try:
+            for m in tarscan.scan(view, self.size):
+                self._add(m, view)
+                count += 1
+        except tarscan.TarError as e:
+            what = "a valid tar archive" if count else "a tar archive"
+            raise ContextError(f"the build context is not {what}: {e}") from None
+        finally:
+            view.release()
         # Parents that have no entry of their own.
         for path in list(self.entries):
             parent = posixpath.dirname(path)
@@ -255,13 +322,8 @@ class BuildContext:
         self._paths = None
 
     def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
-
-    @property
-    def fd(self) -> int:
-        return self._fd
+        if self.data is not None:
+            self.data.close()
 
     # -- queries ---------------------------------------------------------------
     @property
@@ -279,7 +341,8 @@ class BuildContext:
             raise NotFound(f"{path}: not found in the build context")
         if e.size > limit:
             raise InvalidArgument(f"{path}: too large ({e.size} bytes)")
-        return os.pread(self._fd, e.size, e.offset) if e.size else b""
+        assert self.data is not None
+        return self.data.read(e.offset, e.size) if e.size else b""
 
     def resolve(self, path: str) -> Entry | None:
         """The entry at path, following symlinks (within the context)."""

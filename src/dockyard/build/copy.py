@@ -35,7 +35,7 @@ class Item:
     size: int = 0
     linkname: str = ""  # symlink target / hard link: the rel of the linked item
     digest: str = ""
-    src_fd: int = -1  # content at (src_fd, offset)
+    src: "ctxmod.Data | None" = None  # content at (src, offset): the build context
     offset: int = 0
     src_path: str = ""  # or content in this file
     data: bytes | None = None  # or inline
@@ -53,12 +53,16 @@ class Source:
     archive: bool = False  # ADD: a local tar to unpack
     remote: bool = False  # ADD: downloaded (never unpacked)
 
-    def checksum(self) -> str:
+    def checksum(self, owners: bool = False) -> str:
+        """Names, types, modes, link targets and content digests; owners
+        too when the copy keeps them (from a stage or an image)."""
         h = hashlib.sha256()
         h.update(f"{'dir' if self.is_dir else 'file'}:{self.archive}\n".encode())
         for it in self.items:
+            owner = f"\0{it.uid}:{it.gid}" if owners else ""
             h.update(f"{it.rel}\0{it.type}\0{it.mode & 0o7777:o}\0"
-                     f"{it.linkname if it.type == SYMLINK else ''}\0{it.digest}\n".encode("utf-8", "surrogateescape"))
+                     f"{it.linkname if it.type == SYMLINK else ''}\0{it.digest}{owner}\n".encode(
+                         "utf-8", "surrogateescape"))
         return h.hexdigest()
 
 
@@ -69,9 +73,9 @@ def _not_found(src: str) -> CopyError:
 
 # -- the build context ------------------------------------------------------------
 
-def _item_from_entry(rel: str, e: ctxmod.Entry, fd: int) -> Item:
+def _item_from_entry(rel: str, e: ctxmod.Entry, src: "ctxmod.Data | None") -> Item:
     return Item(rel, FILE if e.type == HARDLINK else e.type, e.mode, e.uid, e.gid, e.mtime, e.size,
-                e.linkname if e.type == SYMLINK else "", e.digest, fd, e.offset,
+                e.linkname if e.type == SYMLINK else "", e.digest, src, e.offset,
                 rdev=os.makedev(e.devmajor, e.devminor) if e.type == OTHER else 0)
 
 
@@ -94,19 +98,19 @@ def from_context(ctx: BuildContext, src: str, excludes: "ctxmod.PatternMatcher |
         name = posixpath.basename(path) or "."
         if e.type == DIR:
             s = Source(name, True)
-            s.items.append(_item_from_entry("", e, ctx.fd))
+            s.items.append(_item_from_entry("", e, ctx.data))
             base = e.path
             cut = len(base) + 1 if base else 0
             for child in ctx.children(base):
                 rel = child.path[cut:]
                 if excludes is not None and excludes.matches(rel):
                     continue
-                it = _item_from_entry(rel, child, ctx.fd)
+                it = _item_from_entry(rel, child, ctx.data)
                 if child.type == HARDLINK and child.linkname.startswith(base + "/" if base else ""):
                     it.type, it.linkname = HARDLINK, child.linkname[cut:]
                 s.items.append(it)
         else:
-            s = Source(name, False, [_item_from_entry("", e, ctx.fd)])
+            s = Source(name, False, [_item_from_entry("", e, ctx.data)])
         out.append(s)
     return out
 
@@ -227,12 +231,13 @@ def _open_item(it: Item) -> BinaryIO:
         return io.BytesIO(it.data)
     if it.src_path:
         return open(it.src_path, "rb")
-    return _Slice(it.src_fd, it.offset, it.size)
+    assert it.src is not None
+    return _Slice(it.src, it.offset, it.size)
 
 
 class _Slice(io.RawIOBase):
-    def __init__(self, fd: int, offset: int, size: int) -> None:
-        self.fd, self.pos, self.end = fd, offset, offset + size
+    def __init__(self, src: "ctxmod.Data", offset: int, size: int) -> None:
+        self.src, self.pos, self.end = src, offset, offset + size
 
     def readable(self) -> bool:
         return True
@@ -241,7 +246,7 @@ class _Slice(io.RawIOBase):
         n = min(len(b), self.end - self.pos)
         if n <= 0:
             return 0
-        data = os.pread(self.fd, n, self.pos)
+        data = self.src.read(self.pos, n)
         b[:len(data)] = data
         self.pos += len(data)
         return len(data)
@@ -385,8 +390,8 @@ def _put_file(fs: RootFS, pdir: str, name: str, it: Item, m: Meta) -> int:
                 copy_range(src, 0, it.size, fd)
             finally:
                 os.close(src)
-        elif it.size:
-            copy_range(it.src_fd, it.offset, it.size, fd)
+        elif it.size and it.src is not None:
+            it.src.copy_to(fd, it.offset, it.size)
     fs.put_file(pdir, name, m, fill)
     return it.size
 

@@ -12,9 +12,10 @@ a successful execve closes the child's end, which the parent sees as EOF.
   main                                              init
    unshare(CLONE_NEWPID) ; fork ──────────────────▶ imports, setns(paths), unshare(mnt, net,
    setns(back to our pid ns)                        uts, ipc), mounts until the first cgroup
-   cgroup: mkdir, add init's pid  (RCU wait)        mount
+   cgroup: mkdir, linux.resources,                  mount
+   add init's pid (may wait for RCU)
    go {state} ────────────────────────────────────▶ unshare(cgroup), cgroup and later mounts,
-   linux.resources                                  devices
+                                                    devices
         ◀──────────────────────────────────────────  hooks                (only with hooks)
    prestart, createRuntime hooks
    hooks-done {state} ────────────────────────────▶ createContainer hooks; pivot_root, hostname,

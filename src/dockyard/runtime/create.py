@@ -8,9 +8,12 @@ intermediate process to start and reap. With a user namespace an
 intermediate process is needed: it creates (or joins) the user namespace,
 waits for its id maps, then the pid namespace, and forks init.
 
-Init starts before it is in the container's cgroup: placing it there waits
-for an RCU grace period in the kernel, which now overlaps with init's own
-start-up. Init waits for "go" before anything that needs the cgroup."""
+Init starts before it is in the container's cgroup and waits for "go"
+before anything that needs the cgroup (its namespace, cgroup mounts, hooks,
+ready): placing it there can wait for an RCU grace period in the kernel,
+which overlaps with init's first steps, and which a thread started with the
+runtime (cgroups.common.start_attach_grace_period) has usually already
+sat out."""
 
 from __future__ import annotations
 
@@ -157,6 +160,10 @@ def _create(root: str, cid: str, bundle: str, spec: dict[str, Any], sdir: str,
         cg.create()
         if cg_created:
             undo.append(cg.destroy)
+        # Limits (device rules above all) before anything of the container is
+        # in the cgroup: rewriting the device list goes through "deny all",
+        # which would fail init's mknod of /dev nodes if it ran meanwhile.
+        _apply_resources(cg, linux)
         if inter is not None:
             msg = inter.recv("userns", "pid")
             if msg["type"] == "userns":
@@ -180,7 +187,6 @@ def _create(root: str, cid: str, bundle: str, spec: dict[str, Any], sdir: str,
             doc["status"] = st.CREATED
             started_json = dumps(doc)
         parent.send("go", state=started_json)
-        _apply_resources(cg, linux)
         state.init_start_time = st.proc_start_time(init_pid)
         state.status = st.CREATED
         msg = parent.recv("hooks", "ready")

@@ -13,6 +13,7 @@ import base64
 import json
 import logging
 import shutil
+import time
 from typing import TYPE_CHECKING, Any
 
 from ... import errdefs
@@ -80,10 +81,15 @@ def register(r: Router, d: "Daemon") -> None:
                     await asyncio.to_thread(spool.feed, chunk)
                 else:
                     spool.feed(chunk)  # a write into the page cache: cheaper than a thread hop
-            size = spool.finish()
+            data = spool.finish()
         finally:
             spool.close()
-        return await asyncio.to_thread(BuildContext.open, workdir, size)
+        size = spool.size
+        t = time.monotonic()
+        ctx = await asyncio.to_thread(BuildContext.open, workdir, data, size)
+        log.debug("build context: %d bytes, %d entries, indexed in %.0f ms", size, len(ctx.entries),
+                  (time.monotonic() - t) * 1000)
+        return ctx
 
     async def post_build(req: Request) -> Response | None:
         opts = parse_options(req)
