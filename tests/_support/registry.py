@@ -128,7 +128,8 @@ class FaultProxy:
         self.truncate_once: set[str] = set()
         self.content_types: dict[str, str] = {}  # path suffix -> Content-Type to answer with
         self.ranges: list[str] = []
-        # digest -> bytes of the blob to send before stalling until ``release`` is set;
+        # digest -> bytes of the blob to send before stalling until ``release`` is set (0: not even
+        # the status line);
         # ``stalled`` is set when a stall begins, ``aborted`` lists requests whose client left mid-stall.
         self.stall: dict[str, int] = {}
         self.release = threading.Event()
@@ -159,6 +160,14 @@ class FaultProxy:
                     if self.command == "GET" and self.path.endswith("/blobs/" + d) and resp.status in (200, 206):
                         proxy.truncate_once.discard(d)
                         cut = len(data) // 2
+                stall = next((n for d, n in proxy.stall.items() if self.command == "GET"
+                              and self.path.endswith("/blobs/" + d) and resp.status in (200, 206)), None)
+                if stall == 0 and not proxy.release.is_set():  # no answer at all yet
+                    proxy.stalled.set()
+                    if not self._wait_for_release():
+                        proxy.aborted.append(self.path)
+                        self.close_connection = True
+                        return
                 self.send_response(resp.status)
                 for k, v in resp.getheaders():
                     if k.lower() in ("transfer-encoding", "connection"):
@@ -171,9 +180,7 @@ class FaultProxy:
                 if cut is not None:
                     self.send_header("Connection", "close")
                 self.end_headers()
-                stall = next((n for d, n in proxy.stall.items() if self.command == "GET"
-                              and self.path.endswith("/blobs/" + d) and resp.status in (200, 206)), None)
-                if stall is not None and not proxy.release.is_set():
+                if stall and not proxy.release.is_set():
                     self.wfile.write(data[:stall])
                     self.wfile.flush()
                     proxy.stalled.set()

@@ -331,10 +331,12 @@ def _ingests(d) -> list[str]:
     return sorted(os.listdir(base)) if os.path.isdir(base) else []
 
 
-def test_pull_is_cancelled_when_the_client_goes_away(daemon, registry) -> None:
+@pytest.mark.parametrize("stall_at", [1_500_000, 0], ids=["mid-body", "before-headers"])
+def test_pull_is_cancelled_when_the_client_goes_away(daemon, registry, stall_at) -> None:
     """The client disconnects while a layer is mid-transfer (the proxy
-    stalls it): the daemon stops the transfer and removes everything the
-    pull added (the layer it had committed, blobs, partial downloads)."""
+    stalls it, in its body or before it answers at all): the daemon stops
+    the transfer at once and removes everything the pull added (the layer
+    it had committed, blobs, partial downloads)."""
     import time
     small = ti.layer(ti.tar_bytes([ti.file_entry("small.txt", b"small\n")]), "gzip")
     big = ti.layer(ti.tar_bytes([ti.file_entry("big.bin", os.urandom(3_000_000))]), "gzip")
@@ -342,7 +344,7 @@ def test_pull_is_cancelled_when_the_client_goes_away(daemon, registry) -> None:
     _push_layout(registry, img, "cancel/me:1")
     proxy = FaultProxy(registry.host).start()
     try:
-        proxy.stall[big.blob.digest] = 1_500_000  # more than one 1 MiB read
+        proxy.stall[big.blob.digest] = stall_at  # mid-body: more than one 1 MiB read
         ref = f"{proxy.host}/cancel/me:1"
         before = store_listing(daemon)
         ingests_before = _ingests(daemon)
@@ -359,10 +361,12 @@ def test_pull_is_cancelled_when_the_client_goes_away(daemon, registry) -> None:
         finally:
             cli.kill()  # the client goes away, as a killed docker CLI would
             cli.communicate(timeout=30)
-        deadline = time.monotonic() + 60
+        deadline = gone = time.monotonic()
+        deadline += 60
         while time.monotonic() < deadline and not (proxy.aborted and store_listing(daemon) == before and
                                                    _ingests(daemon) == ingests_before):
             time.sleep(0.05)
+        assert time.monotonic() - gone < 20  # not the registry client's 120 s read timeout
         assert proxy.aborted == [f"/v2/cancel/me/blobs/{big.blob.digest}"]  # the transfer stopped
         assert store_listing(daemon) == before
         assert _ingests(daemon) == ingests_before
@@ -377,3 +381,33 @@ def test_pull_is_cancelled_when_the_client_goes_away(daemon, registry) -> None:
         assert _ingests(daemon) == ingests_before
     finally:
         proxy.stop()
+
+
+def test_keep_alive_connection_serves_requests_after_a_pull(daemon, registry) -> None:
+    """A pull's response watches its connection for the client going away;
+    the next request on the same keep-alive connection must still be read."""
+    import http.client
+    import socket as socketlib
+    ref = f"{registry.host}/dockyard/busybox:keepalive"
+    daemon.cli("tag", "busybox", ref, check=True)
+    try:
+        assert daemon.cli("push", ref).returncode == 0
+
+        class UnixConnection(http.client.HTTPConnection):
+            def connect(self) -> None:
+                self.sock = socketlib.socket(socketlib.AF_UNIX, socketlib.SOCK_STREAM)
+                self.sock.connect(daemon.socket)
+
+        conn = UnixConnection("localhost", timeout=60)
+        for _ in range(2):
+            conn.request("POST", f"/images/create?fromImage={registry.host}/dockyard/busybox&tag=keepalive")
+            resp = conn.getresponse()
+            lines = [json.loads(line) for line in resp.read().splitlines() if line.strip()]
+            assert resp.status == 200 and "Image is up to date" in lines[-1]["status"], lines
+            conn.request("GET", "/_ping")
+            ping = conn.getresponse()
+            assert ping.status == 200 and ping.read() == b"OK"
+        conn.close()
+        assert "another coroutine is already waiting" not in daemon.log()
+    finally:
+        daemon.cli("rmi", ref)

@@ -185,3 +185,55 @@ esac
     assert dockerconfig.erase_credentials("reg.example") and not store.exists()
     with pytest.raises(dockerconfig.HelperError, match='exec: "docker-credential-nope": executable file not found'):
         dockerconfig.get_credentials("docker.io")
+
+
+def test_cancel_hooks_and_feed() -> None:
+    import threading
+
+    from dockyard.core.distribution import Cancel, Cancelled, _Feed
+    cancel = Cancel()
+    fired: list[str] = []
+    remove = cancel.hook(lambda: fired.append("a"))
+    cancel.hook(lambda: fired.append("b"))
+    remove()
+    feed = _Feed(cancel, depth=2)
+    feed.put(b"x" * 10)
+    feed.put(b"y" * 10)
+    assert feed.read(4) == b"xxxx" and feed.read(100) == b"xxxxxx" and feed.read(100) == b"y" * 10
+    # A producer blocked on a full queue stops when the consumer goes away.
+    feed.put(b"1")
+    feed.put(b"2")
+    blocked: list[BaseException] = []
+
+    def produce() -> None:
+        try:
+            feed.put(b"3")
+        except BaseException as e:
+            blocked.append(e)
+    t = threading.Thread(target=produce)
+    t.start()
+    feed.close()
+    t.join(10)
+    assert not t.is_alive()
+    # Cancelling wakes a consumer waiting for data; hooks run once, removed ones not at all.
+    other = _Feed(cancel)
+    waiter: list[BaseException] = []
+
+    def consume() -> None:
+        try:
+            other.read(10)
+        except BaseException as e:
+            waiter.append(e)
+    t = threading.Thread(target=consume)
+    t.start()
+    cancel.set()
+    t.join(10)
+    assert isinstance(waiter[0], Cancelled) and fired == ["b"]
+    late: list[str] = []
+    cancel.hook(lambda: late.append("now"))
+    assert late == ["now"]
+    # What the producer raised reaches the consumer.
+    err = _Feed(Cancel())
+    err.finish(ValueError("broken"))
+    with pytest.raises(ValueError, match="broken"):
+        err.read(1)

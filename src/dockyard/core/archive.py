@@ -297,6 +297,13 @@ class _Root:
             self._cached = key
         return self._cached_fd
 
+    def lookup(self, parts: list[str], name: str) -> int:
+        """An existing directory: the cached parent when it is that one (do
+        not close it then), else a new fd (close it)."""
+        if tuple(parts) == self._cached and not self.stale:
+            return self._cached_fd
+        return self.open_dir(parts, False, name)
+
     def open_dir(self, parts: list[str], create: bool, name: str) -> int:
         """An fd for the directory parts (relative to root), never following
         a symlink; missing directories are created when asked."""
@@ -455,7 +462,7 @@ def _apply_member(r: _Root, tf: tarfile.TarFile, reader: LayerReader, m: tarfile
         if not lparts:
             raise LayerError(f"hard link {m.name!r} has an empty target")
         try:
-            lparent = r.open_dir(lparts[:-1], False, m.linkname)
+            lparent = r.lookup(lparts[:-1], m.linkname)
         except FileNotFoundError:
             raise LayerError(f"hard link {m.name!r} points to missing {m.linkname!r}") from None
         try:
@@ -467,7 +474,8 @@ def _apply_member(r: _Root, tf: tarfile.TarFile, reader: LayerReader, m: tarfile
                 raise LayerError(f"hard link {m.name!r} points to a directory")
             os.link(lparts[-1], base, src_dir_fd=lparent, dst_dir_fd=parent, follow_symlinks=False)
         finally:
-            os.close(lparent)
+            if lparent not in (parent, r.fd):
+                os.close(lparent)
         return 0
     elif m.ischr() or m.isblk() or m.isfifo():
         kind = stat.S_IFCHR if m.ischr() else stat.S_IFBLK if m.isblk() else stat.S_IFIFO

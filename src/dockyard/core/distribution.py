@@ -239,6 +239,7 @@ class Puller:
         self.explicit_platform = explicit_platform
         self.emit = emit
         self.cancel = cancel if cancel is not None else Cancel()
+        registry.cancel = self.cancel
 
     # -- manifests ------------------------------------------------------------------------
     def resolve(self) -> tuple[dict[str, Any], bytes, dict[str, Any] | None, bytes | None]:
@@ -501,6 +502,7 @@ class Puller:
                 raise Interrupted(f"unexpected EOF: the registry has only {offset} of {size} bytes") from None
             raise
         unhook = self.cancel.hook(resp.abort)
+        done = False
         try:
             skip = offset if offset and resp.status != 206 else 0  # the registry ignored Range
             remaining = size - offset + skip
@@ -522,9 +524,11 @@ class Puller:
                 writer.write(data)
                 meter.add(len(data))
                 feed.put(data)
+            done = True
         finally:
             unhook()
-            resp.close(force=True)
+            # Read to its end, the connection goes back to the pool for the next blob.
+            resp.close(force=not done or self.cancel.is_set())
 
     def _writer(self, digest: str) -> Any:
         """The ingest for digest, waiting while another pull holds it."""

@@ -99,6 +99,7 @@ class Registry:
         self.http = http or HTTPClient()
         self.insecure = insecure or is_insecure_by_default(self.host)
         self.auth = Authorizer(auth, self.http)
+        self.cancel: Any = None  # set by a cancellable operation: see HTTPClient.request
         self._base = ""
         self._ping_lock = threading.Lock()
 
@@ -146,7 +147,7 @@ class Registry:
                 hdrs["Authorization"] = authz
             try:
                 resp = self.http.request(method, url, hdrs, body, verify=not self.insecure,
-                                         content_length=content_length)
+                                         content_length=content_length, cancel=self.cancel)
             except (ConnectionError, OSError) as e:
                 raise errdefs.Unavailable(_dial_error(url, self.host, e)) from None
             if resp.status == 401 and attempt == 0 and (replay is not None or body is None or

@@ -80,6 +80,15 @@ class Response:
         self.close(force=exc[0] is not None)
 
 
+def _shutdown(conn: http.client.HTTPConnection) -> None:
+    sock = conn.sock
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
 class HTTPClient:
     def __init__(self, verify_tls: bool = True, ca_file: str | None = None) -> None:
         self._idle: dict[tuple[str, str], list[http.client.HTTPConnection]] = {}
@@ -139,9 +148,11 @@ class HTTPClient:
 
     def request(self, method: str, url: str, headers: dict[str, str] | None = None,
                 body: bytes | BinaryIO | Iterable[bytes] | None = None, verify: bool = True,
-                content_length: int | None = None) -> Response:
+                content_length: int | None = None, cancel: Any = None) -> Response:
         """One request; a reused keep-alive connection that turns out dead is
-        retried once on a fresh one (only when the body can be sent again)."""
+        retried once on a fresh one (only when the body can be sent again).
+        cancel (an object with hook(fn) -> remover, fn called on
+        cancellation) aborts the exchange while it waits for the answer."""
         u = urllib.parse.urlsplit(url)
         key = (u.scheme, u.netloc)
         path = u.path or "/"
@@ -158,6 +169,7 @@ class HTTPClient:
         replayable = body is None or isinstance(body, (bytes, bytearray))
         for attempt in range(2):
             conn, reused = self._acquire(key, verify)
+            unhook = cancel.hook(lambda c=conn: _shutdown(c)) if cancel is not None else None
             try:
                 conn.request(method, path, body=body, headers=hdrs, encode_chunked=chunked)
                 raw = conn.getresponse()
@@ -170,6 +182,9 @@ class HTTPClient:
             except BaseException:
                 conn.close()
                 raise
+            finally:
+                if unhook is not None:
+                    unhook()
             if method == "HEAD":
                 raw.read()
             return Response(self, key, conn, raw, url)
