@@ -291,19 +291,19 @@ class _Root:
         self.stale = False
 
     def parent(self, parts: list[str], name: str) -> int:
-        """The (created if missing) directory parts, kept open by the cache:
-        callers do not close it."""
+        """The (created if missing) directory parts, kept open by the cache
+        with every directory above it: callers do not close it."""
         if self.stale:
             self._drop()
-        key = tuple(parts)
+        return self._cached_dir(tuple(parts), name)
+
+    def _cached_dir(self, key: tuple[str, ...], name: str) -> int:
+        if not key:
+            return self.fd
         fd = self._dirs.pop(key, -1)
         if fd < 0:
-            # Walk from the longest cached prefix (or the root).
-            start = len(key) - 1
-            while start > 0 and key[:start] not in self._dirs:
-                start -= 1
-            base = self._dirs[key[:start]] if start > 0 else self.fd
-            fd = self._walk(base, parts[start:], True, name)
+            above = self._cached_dir(key[:-1], name)
+            fd = self._walk(above, [key[-1]], True, name)
             while len(self._dirs) >= self.CACHED:
                 os.close(self._dirs.pop(next(iter(self._dirs))))
         self._dirs[key] = fd
@@ -311,9 +311,9 @@ class _Root:
 
     def lookup(self, parts: list[str], name: str) -> int:
         """An existing directory: a cached fd when there is one (do not
-        close it then: it is in ``cached``), else a new fd (close it)."""
+        close it then: see ``cached``), else a new fd (close it)."""
         if not self.stale:
-            fd = self._dirs.get(tuple(parts), -1)
+            fd = self._dirs.get(tuple(parts), -1) if parts else self.fd
             if fd >= 0:
                 return fd
         return self.open_dir(parts, False, name)
