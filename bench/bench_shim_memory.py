@@ -9,6 +9,7 @@ so the comparison is side by side on this machine."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -65,16 +66,11 @@ def ours(n: int) -> tuple[list[int], list[int], str]:
         time.sleep(1)
         rss, pss = [], []
         for cid in ids:
-            for pid in pids_with(cid, "dockyard"):
-                try:
-                    with open(f"/proc/{pid}/comm") as f:
-                        if f.read().strip() != "dockyard-shim":
-                            continue
-                except OSError:
-                    continue
-                r, p = mem_kb(pid)
-                rss.append(r)
-                pss.append(p)
+            with open(os.path.join(d.exec_root, "containers", cid, "shim.json")) as f:
+                pid = json.load(f)["shim_pid"]
+            r, p = mem_kb(pid)
+            rss.append(r)
+            pss.append(p)
         tar = os.path.join(d.base, "busybox.tar")
         with open(tar, "wb") as f:
             subprocess.run(["/usr/local/bin/docker", "save", "busybox:latest"], stdout=f, env=d.env(), check=True)

@@ -46,10 +46,21 @@ def test_defaults(api) -> None:
     assert caps(status, "CapEff") == DEFAULT_CAPS and caps(status, "CapBnd") == DEFAULT_CAPS
     assert "Seccomp:\t2" in status  # docker's default profile is loaded
     assert "NoNewPrivs:\t0" in status
+    # Signals start at their defaults (a Python shim and runtime must not leak SIG_IGN into it).
+    assert "SigIgn:\t0000000000000000" in status and "SigBlk:\t0000000000000000" in status
     assert "timer=0\n" in rest  # /proc/timer_list is masked (bound to /dev/null)
     assert "ro-sys\n" in rest  # /proc/sys is read-only
     assert "firmware=0\n" in rest  # /sys/firmware masked
     assert "size=65536k" in rest
+
+
+def test_sigpipe_ends_a_pipeline(api) -> None:
+    code, out = run(api, "yes | head -c 100000 | wc -c")
+    assert code == 0 and out.strip() == "100000"
+    cid = api.run("sleep", "60")
+    code, out = api.exec(cid, "grep", "SigIgn", "/proc/self/status")
+    assert out == b"SigIgn:\t0000000000000000\n"
+    api.rm(cid)
 
 
 def test_seccomp_default_profile_blocks_what_docker_blocks(api) -> None:
@@ -253,4 +264,20 @@ def test_log_drivers_local_and_none(daemon, api) -> None:
     assert not [f for f in os.listdir(os.path.join(daemon.data_root, "containers", cid)) if "log" in f]
     msg = api.err("GET", f"/containers/{cid}/logs", 501, query={"stdout": True})
     assert "configured logging driver does not support reading" in msg
+    api.rm(cid)
+
+
+def test_oom_kill_is_recorded(api) -> None:
+    import json as _json
+    t0 = time.time()
+    cid = api.run("sh", "-c", "x=$(head -c 50000000 /dev/zero | tr '\\0' a); echo survived",
+                  HostConfig={"Memory": 8 << 20, "MemorySwap": 8 << 20})
+    assert api.wait(cid)["StatusCode"] == 137
+    st = api.inspect(cid)["State"]
+    assert st["OOMKilled"] is True and st["ExitCode"] == 137
+    time.sleep(1.1)
+    _, data, _ = api.call("GET", "/events", query={"since": f"{t0:.3f}", "until": f"{time.time():.3f}",
+                                                   "filters": {"container": [cid]}})
+    actions = [_json.loads(x)["Action"] for x in data.splitlines()]
+    assert actions.index("oom") < actions.index("die")
     api.rm(cid)

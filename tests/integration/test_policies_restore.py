@@ -71,7 +71,8 @@ def test_healthcheck_transitions_and_events(api) -> None:
     # 2 retries, failures before the file exists would already make it unhealthy)
     cid = api.run("sh", "-c", "touch /tmp/ok; sleep 2; rm /tmp/ok; sleep 60",
                   Healthcheck={"Test": ["CMD-SHELL", "test -f /tmp/ok && echo fine"], "Interval": 400_000_000,
-                               "Timeout": 2_000_000_000, "Retries": 2})
+                               "Timeout": 2_000_000_000, "Retries": 2, "StartPeriod": 10_000_000_000,
+                               "StartInterval": 300_000_000})
     assert api.inspect(cid)["State"]["Health"]["Status"] == "starting"
     api.until(lambda: api.inspect(cid)["State"]["Health"]["Status"] == "healthy", timeout=30)
     health = api.inspect(cid)["State"]["Health"]

@@ -175,15 +175,16 @@ class Task:
                               close_stdin_on_eof=close_stdin_on_eof, exec_id=exec_id)
         return conn.reader, conn.writer, bool(res.get("tty"))
 
-    async def delete(self) -> ExitStatus:
+    async def delete(self, remove_bundle: bool = True) -> ExitStatus:
         """Delete the container in the runtime, stop the shim, unmount the
-        rootfs and remove the bundle."""
+        rootfs and remove the bundle (unless the caller does that later)."""
         try:
             res = await self.call("delete", force=True)
             status = ExitStatus(int(res["exit_code"]), res["exited_at"], bool(res.get("oom_killed")))
         except errdefs.Unavailable:
             status = await self.service.cleanup_dead_shim(self.id)
-        await self.service.remove_bundle(self.id)
+        if remove_bundle:
+            await self.service.remove_bundle(self.id)
         return status
 
 
@@ -197,6 +198,12 @@ class TaskService:
         self.runtime_root = runtime_root or os.path.join(exec_root, "runtime")
         self.shim = shim or sibling_binary("dockyard-shim")
         self.shim_argv = fast_argv(self.shim, "dockyard.shim.main")
+        # A spare shim waits, loaded, for the next start (our own shim only).
+        self.use_standby = self.shim_argv[0] != self.shim
+        self._standby: asyncio.subprocess.Process | None = None
+        self._refilling = False
+        self._closed = False
+        self._refill_task: asyncio.Future | None = None
         self.debug_log = debug_log
         for d in (self.bundles, self.sockets, self.runtime_root):
             os.makedirs(d, mode=0o711, exist_ok=True)
@@ -206,6 +213,43 @@ class TaskService:
 
     def socket_path(self, cid: str) -> str:
         return os.path.join(self.sockets, cid[:16] + ".sock")
+
+    # -- a shim started ahead of need ---------------------------------------------
+    def _take_standby(self) -> asyncio.subprocess.Process | None:
+        proc, self._standby = self._standby, None
+        if proc is not None and proc.returncode is None:
+            return proc
+        return None
+
+    def refill_standby(self) -> None:
+        """Start the next spare shim in the background (one at a time)."""
+        if not self.use_standby or self._standby is not None or self._refilling or self._closed:
+            return
+        self._refilling = True
+
+        async def spawn() -> None:
+            try:
+                proc = await asyncio.create_subprocess_exec(
+                    *self.shim_argv, "standby", "--state-dir", self.exec_root, stdin=asyncio.subprocess.PIPE,
+                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+                if self._closed:
+                    proc.kill()
+                    await proc.wait()
+                else:
+                    self._standby = proc
+            except OSError:
+                pass
+            finally:
+                self._refilling = False
+        self._refill_task = asyncio.ensure_future(spawn())
+
+    async def close(self) -> None:
+        """The daemon stops: the spare shim goes (running shims stay)."""
+        self._closed = True
+        proc, self._standby = self._standby, None
+        if proc is not None and proc.returncode is None:
+            proc.kill()
+            await proc.wait()
 
     def rootfs_dir(self, cid: str) -> str:
         return os.path.join(self.bundle_dir(cid), "rootfs")
@@ -244,8 +288,9 @@ class TaskService:
                     pass
             spec = dict(spec)
             spec["root"] = dict(spec.get("root") or {}, path="rootfs")
-            atomic_write_json(os.path.join(bundle, "config.json"), spec)
-            args = [*self.shim_argv, "start", "--id", cid, "--bundle", bundle, "--socket", self.socket_path(cid),
+            # The exec root holds run-time state only (tmpfs in production): atomic, no fsync.
+            atomic_write_json(os.path.join(bundle, "config.json"), spec, durable=False)
+            args = ["start", "--id", cid, "--bundle", bundle, "--socket", self.socket_path(cid),
                     "--runtime", self.runtime, "--runtime-root", self.runtime_root,
                     "--log-driver", log_driver or "json-file"]
             if log_path:
@@ -258,10 +303,15 @@ class TaskService:
                 args.append("--tty")
             if self.debug_log:
                 args += ["--debug-log", self.debug_log]
-            proc = await asyncio.create_subprocess_exec(*args, stdin=asyncio.subprocess.DEVNULL,
-                                                        stdout=asyncio.subprocess.PIPE,
-                                                        stderr=asyncio.subprocess.PIPE)
-            waiter = asyncio.ensure_future(proc.communicate())
+            proc = self._take_standby()
+            if proc is not None:
+                waiter = asyncio.ensure_future(proc.communicate(json.dumps(args).encode() + b"\n"))
+            else:
+                proc = await asyncio.create_subprocess_exec(*self.shim_argv, *args, stdin=asyncio.subprocess.DEVNULL,
+                                                            stdout=asyncio.subprocess.PIPE,
+                                                            stderr=asyncio.subprocess.PIPE)
+                waiter = asyncio.ensure_future(proc.communicate())
+            self.refill_standby()
             try:
                 out, err = await asyncio.shield(waiter)
             except asyncio.CancelledError:
@@ -282,7 +332,7 @@ class TaskService:
                 msg = e.get("message") or err.decode(errors="replace").strip() or "shim failed to start"
                 raise errdefs.from_kind(e.get("kind", "Internal"),
                                         f"failed to create task for container: OCI runtime create failed: {msg}: unknown")
-            atomic_write_json(os.path.join(bundle, "shim.json"), res)
+            atomic_write_json(os.path.join(bundle, "shim.json"), res, durable=False)
         except BaseException:
             await self.remove_bundle(cid)
             raise
@@ -310,7 +360,8 @@ class TaskService:
         task.pid = int(res.get("pid") or task.pid)
         task.shim_pid = int(res.get("shim_pid") or task.shim_pid)
         if not recorded:
-            atomic_write_json(path, {"address": task.address, "shim_pid": task.shim_pid, "pid": task.pid})
+            atomic_write_json(path, {"address": task.address, "shim_pid": task.shim_pid, "pid": task.pid},
+                              durable=False)
         return task
 
     def recorded_exit(self, cid: str) -> ExitStatus | None:
@@ -348,12 +399,14 @@ class TaskService:
                 return
         if pid <= 1:
             return
+        # Ours only if it is a shim sitting in this bundle (it chdirs there).
         try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                cmdline = f.read()
+            with open(f"/proc/{pid}/comm") as f:
+                comm = f.read().strip()
+            cwd = os.readlink(f"/proc/{pid}/cwd")
         except OSError:
             return
-        if cid.encode() in cmdline and (b"dockyard-shim" in cmdline or b"dockyard.shim" in cmdline):
+        if comm == "dockyard-shim" and os.path.realpath(cwd) == os.path.realpath(self.bundle_dir(cid)):
             import signal
             try:
                 os.kill(pid, signal.SIGKILL)

@@ -28,6 +28,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("dockyard.daemon")
 
+# asyncio keeps only weak references to tasks: fire-and-forget ones live here until done.
+_background: set[asyncio.Task] = set()
+
+
+def background(coro: Any) -> asyncio.Task:
+    t = asyncio.ensure_future(coro)
+    _background.add(t)
+    t.add_done_callback(_background.discard)
+    return t
+
 _STRSLICE = ("Cmd", "Entrypoint")
 
 
@@ -354,13 +364,24 @@ class ContainerService:
             c.sandbox_ready = False
             await self.d.networks.teardown(c)
 
-    async def _release(self, c: Container) -> None:
+    async def _delete_task(self, c: Container, task: Any) -> None:
+        t = time.monotonic()
+        try:
+            await task.delete(remove_bundle=False)
+        except Exception as e:  # the exit is recorded whatever happens to cleanup
+            log.warning("container %s: deleting task: %s", c.short_id, e)
+        self._last_delete_ms = (time.monotonic() - t) * 1000
+
+    _last_delete_ms = 0.0
+
+    async def _release(self, c: Container, keep_bundle: bool = False) -> None:
         """Give back what a start took, once the task is gone: network
         sandbox, shared memory, volume mounts, bundle and rootfs."""
         steps: list[Callable[[], Awaitable[None] | None]] = [
             lambda: self._release_sandbox(c), lambda: self._unmount_shm(c)]
         steps += [lambda n=n: self._unmount_volume(c, n) for n in list(c.volumes_mounted)]
-        steps.append(lambda: self.d.tasks.remove_bundle(c.id))
+        if not keep_bundle:
+            steps.append(lambda: self.d.tasks.remove_bundle(c.id))
         for fn in steps:
             try:
                 r = fn()
@@ -375,7 +396,7 @@ class ContainerService:
         c.pending_attaches.clear()
         if c.host_config.get("AutoRemove"):
             # docker removes an --rm container whose start failed (the CLI waits for it).
-            asyncio.get_running_loop().call_soon(lambda: asyncio.ensure_future(self._remove_quietly(c.id)))
+            asyncio.get_running_loop().call_soon(lambda: background(self._remove_quietly(c.id)))
         msg = e.message
         code = 127 if ("executable file not found" in msg or "no such file or directory" in msg) else \
             126 if "permission denied" in msg else 128
@@ -416,15 +437,16 @@ class ContainerService:
                 return  # removed meanwhile: the remove cleaned up
             self.d.health.on_stop(c)
             t0 = time.monotonic()
-            try:
-                await task.delete()
-            except Exception as e:  # the exit is recorded whatever happens to cleanup
-                log.warning("container %s: deleting task: %s", c.short_id, e)
-            c.task = None
+            # The runtime delete and the release of what does not hold the
+            # container's processes (sandbox, shm, volumes) run side by side.
+            deleting = asyncio.ensure_future(self._delete_task(c, task))
+            await self._release(c, keep_bundle=True)
             t1 = time.monotonic()
-            await self._release(c)
-            log.debug("container %s: exit cleanup: delete=%.1fms release=%.1fms", c.short_id,
-                      (t1 - t0) * 1000, (time.monotonic() - t1) * 1000)
+            await deleting
+            c.task = None
+            await self.d.tasks.remove_bundle(c.id)
+            log.debug("container %s: exit cleanup: delete=%.1fms release=%.1fms total=%.1fms", c.short_id,
+                      (self._last_delete_ms), (t1 - t0) * 1000, (time.monotonic() - t0) * 1000)
             self.d.execs.container_stopped(c)
             c.state.exit_code = code
             c.state.pid = 0
@@ -912,7 +934,7 @@ class ContainerService:
                 elif self._should_restart_on_boot(c):
                     to_restart.append(c)
         for c in to_restart:
-            asyncio.create_task(self._boot_restart(c))
+            background(self._boot_restart(c))
 
     def _should_restart_on_boot(self, c: Container) -> bool:
         rm = RestartManager(c.host_config.get("RestartPolicy") or {}, c.state.restart_count)

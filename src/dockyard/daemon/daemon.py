@@ -81,6 +81,7 @@ class Daemon:
         await self.containers.restore()
         await self.networks.restored()
         await self.builder.recover()
+        self.tasks.refill_standby()  # the first `run` finds a shim ready
 
     async def shutdown(self) -> None:
         """Leave containers running (live restore): just stop watching them."""
@@ -97,3 +98,4 @@ class Daemon:
                 if t is not None:
                     t.cancel()
         await self.networks.shutdown()
+        await self.tasks.close()

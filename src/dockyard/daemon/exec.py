@@ -48,6 +48,7 @@ class ExecConfig:
     def __post_init__(self) -> None:
         self.done = asyncio.Event()
         self.pending_size: tuple[int, int] | None = None
+        self.waiter: asyncio.Task | None = None
 
     def view(self) -> dict[str, Any]:
         return {
@@ -202,6 +203,7 @@ class ExecService:
         if ec.pending_size is not None:
             await self._resize(task, ec, *ec.pending_size)
         waiter = asyncio.create_task(self._wait(c, task, ec))
+        ec.waiter = waiter  # asyncio keeps tasks weakly: this one must live to record the exit
         if session is not None:
             await session.wait()
             # The client reads ExitCode as soon as its stream ends: record it first.
@@ -260,6 +262,7 @@ class ExecService:
             self.d.events.publish("container", f"exec_start: {' '.join(cmd)}", c.id,
                                   self.d.containers._attrs(c, execID=ec.id))
             waiter = asyncio.create_task(self._wait(c, task, ec))
+            ec.waiter = waiter
 
             async def collect() -> None:
                 import struct

@@ -11,6 +11,7 @@ import gzip
 import io
 import json
 import os
+import re
 import struct
 import time
 from typing import Any, AsyncIterator, Callable, Iterator
@@ -104,6 +105,59 @@ def _json_tail(f: Any, size: int, n: int) -> list[Record]:
     return out[-n:] if n else []
 
 
+# A json-file line as the shim writes it; the fast path below reads whole
+# blocks of them with C loops, and hands anything else to json.loads.
+_JSON_LINE = re.compile(rb'\{"log":"([^"\\]*(?:\\.[^"\\]*)*)","stream":"(stdout|stderr)","time":"([^"]*)"\}\n')
+
+
+def _unescape(log: bytes) -> bytes:
+    if b"\\" not in log:
+        return log
+    return json.loads(b'"' + log + b'"').encode("utf-8", "surrogateescape")
+
+
+def json_block_fast(block: bytes, stdout: bool, stderr: bool, tty: bool, timestamps: bool) -> bytes | None:
+    """The output for a block of complete json-file lines, one frame per run
+    of lines from the same stream; None when the block holds lines the
+    fast path does not know (the caller decodes them one by one)."""
+    matches = _JSON_LINE.findall(block)
+    if len(matches) != block.count(b"\n"):
+        return None
+    out: list[bytes] = []
+    if not timestamps and b'"stream":"stderr"' not in block:
+        if not stdout:
+            return b""
+        joined = b"".join([m[0] for m in matches])
+        if b"\\" in joined.replace(b"\\n", b""):
+            payload = b"".join([_unescape(m[0]) for m in matches])
+        else:
+            payload = joined.replace(b"\\n", b"\n")
+        return payload if tty else HEADER.pack(1, len(payload)) + payload
+    run_stream = b""
+    run: list[bytes] = []
+
+    def flush() -> None:
+        if run:
+            payload = b"".join(run)
+            out.append(payload if tty else HEADER.pack(1 if run_stream == b"stdout" else 2, len(payload)) + payload)
+            run.clear()
+
+    for log, stream, t in matches:
+        if stream == b"stdout" and not stdout or stream == b"stderr" and not stderr:
+            continue
+        if stream != run_stream:
+            flush()
+            run_stream = stream
+        if timestamps:
+            # The shim writes RFC 3339 with nanoseconds in UTC: shown as stored.
+            run.append(t + b" " + _unescape(log) if len(t) == 30 else
+                       format_time_ns(parse_time_ns(t.decode())).encode() + b" " + _unescape(log))
+        else:
+            run.append(_unescape(log))
+    flush()
+    return b"".join(out)
+
+
 def _last_line_end(f: Any, size: int) -> int:
     """Offset just past the last newline before size (a line may be half written)."""
     pos = size
@@ -161,13 +215,54 @@ def decode_entry(msg: bytes) -> Record:
 def _local_records(data: bytes) -> tuple[list[Record], bytes]:
     out = []
     i = 0
-    while i + 4 <= len(data):
-        (n,) = _U32.unpack_from(data, i)
-        if i + 8 + n > len(data):
+    end = len(data)
+    unpack = _U32.unpack_from
+    while i + 4 <= end:
+        (n,) = unpack(data, i)
+        if i + 8 + n > end:
             break
-        out.append(decode_entry(data[i + 4:i + 4 + n]))
+        out.append(_decode_fast(data, i + 4, n))
         i += 8 + n
     return out, data[i:]
+
+
+def _decode_fast(buf: bytes, start: int, n: int) -> Record:
+    """The layout the shim writes (source, time, line[, partial]), read
+    without the general field loop; anything else goes through decode_entry."""
+    j = start
+    if buf[j] == 0x0A and buf[j + 1] < 128:
+        slen = buf[j + 1]
+        source = buf[j + 2:j + 2 + slen]
+        j += 2 + slen
+        if buf[j] == 0x10:
+            j += 1
+            tnano = shift = 0
+            while True:
+                b = buf[j]
+                j += 1
+                tnano |= (b & 0x7F) << shift
+                if b < 0x80:
+                    break
+                shift += 7
+            if buf[j] == 0x1A:
+                j += 1
+                ln = shift = 0
+                while True:
+                    b = buf[j]
+                    j += 1
+                    ln |= (b & 0x7F) << shift
+                    if b < 0x80:
+                        break
+                    shift += 7
+                line = buf[j:j + ln]
+                j += ln
+                rest = start + n - j
+                if rest == 0:
+                    return ("stdout" if source == b"stdout" else source.decode(errors="replace"), tnano,
+                            line + b"\n")
+                if rest == 2 and buf[j:j + 2] == b"\x20\x01":
+                    return ("stdout" if source == b"stdout" else source.decode(errors="replace"), tnano, line)
+    return decode_entry(buf[start:start + n])
 
 
 def _local_tail(f: Any, size: int, n: int) -> list[Record]:
@@ -210,6 +305,25 @@ def _records_of_file(path: str, driver: str) -> Iterator[Record]:
                 break
             recs, rest = parse(rest + chunk)
             yield from recs
+
+
+def _blocks_of_file(path: str) -> Iterator[bytes]:
+    """Blocks of complete lines of a (possibly gzipped) json-file log."""
+    try:
+        f = _open(path)
+    except FileNotFoundError:
+        return
+    with f:
+        rest = b""
+        while True:
+            chunk = f.read(1 << 20)
+            if not chunk:
+                break
+            data = rest + chunk
+            cut = data.rfind(b"\n") + 1
+            if cut:
+                yield data[:cut]
+            rest = data[cut:]
 
 
 def _tail_records(files: list[str], driver: str, n: int, live_size: int) -> list[Record]:
@@ -262,7 +376,28 @@ async def read_logs(path: str, driver: str, opts: dict[str, str], tty: bool, std
     def past_until(rec: Record) -> bool:
         return bool(until_ns) and rec[1] > until_ns
 
+    def render(recs: list[Record]) -> bytes:
+        """Records as frames, one per run of the same stream."""
+        out: list[bytes] = []
+        run: list[bytes] = []
+        run_stream = ""
+        for stream, tns, data in recs:
+            if stream == "stdout" and not stdout or stream == "stderr" and not stderr:
+                continue
+            if since_ns and tns < since_ns:
+                continue
+            if stream != run_stream and run:
+                out.append(frame(run_stream, b"".join(run), tty))
+                run = []
+            run_stream = stream
+            run.append(format_time_ns(tns).encode() + b" " + data if timestamps else data)
+        if run:
+            out.append(frame(run_stream, b"".join(run), tty))
+        return b"".join(out)
+
     files = rotated_files(path, max_file)
+    # Whole blocks at a time when no time bound asks for record-by-record checks.
+    fast = driver == JSON_FILE and not since_ns and not until_ns
     # Open the live file first so nothing written meanwhile is lost.
     try:
         live = open(path, "rb")
@@ -287,6 +422,14 @@ async def read_logs(path: str, driver: str, opts: dict[str, str], tty: bool, std
             if live is not None:
                 live.seek(0)
             for p in files[:-1]:
+                if fast:
+                    for block in _blocks_of_file(p):
+                        out = json_block_fast(block, stdout, stderr, tty, timestamps)
+                        if out is None:
+                            out = b"".join(x for x in (emit(r) for r in _json_records(block)[0]) if x)
+                        if out:
+                            yield out
+                    continue
                 for rec in _records_of_file(p, driver):
                     if past_until(rec):
                         return
@@ -296,6 +439,9 @@ async def read_logs(path: str, driver: str, opts: dict[str, str], tty: bool, std
                         if len(batch) >= 256:
                             yield b"".join(batch)
                             batch = []
+            if batch:
+                yield b"".join(batch)
+                batch = []
         parse = PARSERS[driver]
         rest = b""
         idle = 0.01
@@ -304,20 +450,26 @@ async def read_logs(path: str, driver: str, opts: dict[str, str], tty: bool, std
                 chunk = b""
             else:
                 chunk = live.read(1 << 20)
+            if chunk and fast:
+                idle = 0.01
+                data = rest + chunk if rest else chunk
+                cut = data.rfind(b"\n") + 1
+                block, rest = data[:cut], data[cut:]
+                out = json_block_fast(block, stdout, stderr, tty, timestamps) if block else b""
+                if out is None:
+                    out = b"".join(x for x in (emit(r) for r in _json_records(block)[0]) if x)
+                if out:
+                    yield out
+                continue
             if chunk:
                 idle = 0.01
                 recs, rest = parse(rest + chunk)
-                for rec in recs:
-                    if past_until(rec):
-                        if batch:
-                            yield b"".join(batch)
-                        return
-                    out = emit(rec)
-                    if out:
-                        batch.append(out)
-                if batch:
-                    yield b"".join(batch)
-                    batch = []
+                cut = next((i for i, r in enumerate(recs) if past_until(r)), -1) if until_ns else -1
+                out = render(recs if cut < 0 else recs[:cut])
+                if out:
+                    yield out
+                if cut >= 0:
+                    return
                 continue
             if not follow:
                 return

@@ -88,7 +88,7 @@ def info(d: "Daemon") -> dict[str, Any]:
         "Runtimes": {"runc": {"path": d.tasks.runtime}, "dockyard-runtime": {"path": d.tasks.runtime}},
         "DefaultRuntime": "runc", "Swarm": {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive",
                                             "ControlAvailable": False, "Error": "", "RemoteManagers": None},
-        "LiveRestoreEnabled": d.config.live_restore, "Isolation": "", "InitBinary": "",
+        "LiveRestoreEnabled": d.config.live_restore, "Isolation": "", "InitBinary": "docker-init",
         "ContainerdCommit": {"ID": ""}, "RuncCommit": {"ID": ""}, "InitCommit": {"ID": ""},
         "SecurityOptions": ["name=seccomp,profile=builtin"] + (["name=cgroupns"] if cgver == "2" else []),
         "Warnings": None,

@@ -7,6 +7,7 @@ failure is reported with the step it happened in."""
 
 from __future__ import annotations
 
+import _signal  # the C module: `signal` would load enum into every runtime start
 import posix
 
 from .._sys import consts as c
@@ -213,6 +214,22 @@ def finalize(proc: dict[str, Any], seccomp: dict[str, Any] | None, step: Step) -
         from .seccomp import load_filter
         load_filter(seccomp)
     return path, list(args), env
+
+
+def default_signals() -> None:
+    """The container's process starts with every signal at its default and
+    none blocked, as under runc. Ignored dispositions survive execve, and
+    Python ignores SIGPIPE and SIGXFSZ (its parents may ignore more): left
+    alone, `yes | head` would never end in a container."""
+    for sig in range(1, _signal.NSIG):
+        if sig in (_signal.SIGKILL, _signal.SIGSTOP):
+            continue
+        try:
+            if _signal.getsignal(sig) == _signal.SIG_IGN:
+                _signal.signal(sig, _signal.SIG_DFL)
+        except (OSError, ValueError):
+            continue  # signals Python does not manage (the libc's real-time ones)
+    _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
 
 
 def close_fds_from(first: int) -> None:

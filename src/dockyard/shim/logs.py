@@ -219,6 +219,26 @@ def _varint(n: int) -> bytes:
             return bytes(out)
 
 
+_VARINTS = [bytes([n]) for n in range(128)]
+
+
+def encode_entries(source: str, time_nano: int, entries: list[tuple[bytes, bool]]) -> list[bytes]:
+    """Framed LogEntry records of one chunk (one time, one source): the
+    common prefix is encoded once."""
+    src = source.encode()
+    head = b"\x0a" + _varint(len(src)) + src + b"\x10" + _varint(time_nano) + b"\x1a"
+    pack = _U32.pack
+    out = []
+    for line, complete in entries:
+        n = len(line)
+        msg = head + (_VARINTS[n] if n < 128 else _varint(n)) + line
+        if not complete:
+            msg += b"\x20\x01"
+        size = pack(len(msg))
+        out.append(size + msg + size)
+    return out
+
+
 def encode_entry(source: str, time_nano: int, line: bytes, partial: bool) -> bytes:
     src = source.encode()
     msg = b"\x0a" + _varint(len(src)) + src + b"\x10" + _varint(time_nano) + b"\x1a" + _varint(len(line)) + line
@@ -236,8 +256,7 @@ class LocalLogger:
         _region, lines, pieces = self._lines.split(stream, data)
         entries = _entries(lines) + [(p, False) for p in pieces]
         if entries:
-            now = time.time_ns()
-            self._file.write_records([encode_entry(stream, now, body, not complete) for body, complete in entries])
+            self._file.write_records(encode_entries(stream, time.time_ns(), entries))
 
     def flush(self) -> None:
         now = time.time_ns()

@@ -12,7 +12,8 @@ if TYPE_CHECKING:  # typing stays out of the long-lived shim's memory
     from typing import Any
 
 USAGE = "usage: dockyard-shim start --id ID --bundle DIR --socket PATH --runtime BIN [options]\n" \
-        "       dockyard-shim delete --id ID --bundle DIR --runtime BIN [--runtime-root DIR]\n"
+        "       dockyard-shim delete --id ID --bundle DIR --runtime BIN [--runtime-root DIR]\n" \
+        "       dockyard-shim standby [--state-dir DIR]   (then the start flags as one JSON list on stdin)\n"
 
 VALUE_FLAGS = {"--id", "--bundle", "--socket", "--runtime", "--runtime-root", "--log-path", "--log-driver",
                "--log-opt", "--debug-log"}
@@ -142,12 +143,31 @@ def cmd_delete(opts: dict[str, Any]) -> int:
     return 0
 
 
+def cmd_standby() -> int:
+    """A shim started ahead of need: everything a start needs is loaded,
+    then it waits for the start's flags (one JSON list on stdin) and goes on
+    as `start` would. It takes the interpreter's start-up off the critical
+    path of `docker run`. EOF on stdin (the daemon went away) ends it."""
+    from .._sys import consts, libc  # noqa: F401
+    from . import server  # noqa: F401
+    line = sys.stdin.readline()
+    if not line.strip():
+        return 0
+    args = json.loads(line)
+    if not isinstance(args, list) or not args or args[0] != "start":
+        _print({"error": {"kind": "InvalidArgument", "message": "standby: expected start flags"}})
+        return 1
+    return cmd_start(parse([str(a) for a in args[1:]]))
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help"):
         sys.stdout.write(USAGE)
         return 0 if argv else 1
     verb, rest = argv[0], argv[1:]
+    if verb == "standby":
+        return cmd_standby()
     opts = parse(rest)
     if verb == "start":
         return cmd_start(opts)

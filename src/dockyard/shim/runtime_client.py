@@ -12,13 +12,38 @@ if TYPE_CHECKING:  # typing stays out of the long-lived shim's memory
     from typing import Any
 
 
+def _fork_exec(argv: list[str], stdio: tuple[int, int, int]) -> int:
+    """fork + exec with exactly these fds as stdio (every other fd of the
+    shim is close-on-exec) and every signal at its default: the shim ignores
+    some and Python ignores SIGPIPE/SIGXFSZ, and ignored dispositions survive
+    execve into the container. (posix_spawn would leave glibc's internal
+    signals ignored; the subprocess module would bring threading along.)"""
+    pid = os.fork()
+    if pid:
+        return pid
+    try:
+        import signal
+        for i, fd in enumerate(stdio):
+            os.dup2(fd, i)
+        for sig in range(1, signal.NSIG):
+            try:
+                if signal.getsignal(sig) == signal.SIG_IGN:
+                    signal.signal(sig, signal.SIG_DFL)
+            except (OSError, ValueError):
+                continue
+        signal.pthread_sigmask(signal.SIG_SETMASK, [])
+        os.execvp(argv[0], argv)
+    except BaseException as e:
+        try:
+            os.write(2, f"dockyard-shim: exec {argv[0]}: {e}\n".encode())
+        finally:
+            os._exit(127)
+    os._exit(127)
+
+
 def spawn(argv: list[str], stdio: tuple[int, int, int]) -> int:
-    """Run argv with exactly these fds as its stdio and wait: its exit
-    status. Every other fd of the shim is close-on-exec. posix_spawn keeps
-    the subprocess module (and threading) out of the shim."""
-    actions = [(os.POSIX_SPAWN_DUP2, fd, i) for i, fd in enumerate(stdio)]
-    pid = os.posix_spawnp(argv[0], argv, os.environ, file_actions=actions)
-    return _wait(pid)
+    """Run argv with these fds as its stdio and wait: its exit status."""
+    return _wait(_fork_exec(argv, stdio))
 
 
 def _wait(pid: int) -> int:
@@ -36,9 +61,7 @@ def run_capture(argv: list[str], stdin: int | None = None) -> tuple[int, bytes, 
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
     devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC) if stdin is None else -1
     try:
-        actions = [(os.POSIX_SPAWN_DUP2, stdin if stdin is not None else devnull, 0),
-                   (os.POSIX_SPAWN_DUP2, out_w, 1), (os.POSIX_SPAWN_DUP2, err_w, 2)]
-        pid = os.posix_spawnp(argv[0], argv, os.environ, file_actions=actions)
+        pid = _fork_exec(argv, (stdin if stdin is not None else devnull, out_w, err_w))
     except BaseException:
         for fd in (out_r, err_r):
             os.close(fd)

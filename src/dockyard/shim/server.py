@@ -423,6 +423,7 @@ class Server:
     def _record_exit(self, status: int) -> None:
         code = os.waitstatus_to_exitcode(status)
         code = 128 - code if code < 0 else code
+        # Atomic and fsynced: the exit code and OOM kill outlive the daemon and the shim.
         atomic_write_json(self.exit_file, {"exit_code": code, "exited_at": rfc3339nano(),
                                            "oom_killed": self.oom_killed()})
 
