@@ -123,12 +123,12 @@ def _create(root: str, cid: str, bundle: str, spec: dict[str, Any], sdir: str,
                      cgroup_path=cgroup_path, cgroup_mode=cgroup_mode, cgroup_root=cgroup_root,
                      annotations=spec.get("annotations") or {}, rootfs=rootfs_path(spec, bundle),
                      owner="root", creator_pid=posix.getpid(), creator_start=st.proc_start_time(posix.getpid()),
-                     config={"hooks": hooks, "new_namespaces": sorted(new_ns),
-                             # what `exec` applies to a new process in the container
-                             "namespaces": sorted(all_ns), "process": spec.get("process") or {},
-                             "seccomp": linux.get("seccomp")})
+                     config={"hooks": hooks, "new_namespaces": sorted(new_ns), "namespaces": sorted(all_ns)})
     # Saved now so that `delete --force` finds the cgroup if we are killed.
     st.save(root, state)
+    # What `exec` applies to a new process, apart: every other command reads
+    # state.json, and a seccomp profile is most of a config's size.
+    st.save_exec_config(root, cid, {"process": spec.get("process") or {}, "seccomp": linux.get("seccomp")})
     has_hooks = bool(hooks.get("prestart") or hooks.get("createRuntime") or hooks.get("createContainer"))
     ctx = {
         "id": cid, "spec": spec, "bundle": bundle, "rootfs": state.rootfs, "fifo_path": fifo,

@@ -48,19 +48,24 @@ def start(root: str, cid: str) -> None:
 def release(root: str, s: st.State) -> None:
     """Open the exec fifo: init, blocked opening it for writing, writes a
     byte and goes on to execve."""
-    import time
+    import select
     fifo = fs.join(st.state_dir(root, s.id), "exec.fifo")
     fd = posix.open(fifo, posix.O_RDONLY | posix.O_NONBLOCK | posix.O_CLOEXEC)
     try:
-        posix.set_blocking(fd, True)
-        # A read blocks while init holds the fifo open for writing, and sees
-        # end of file before it has opened it (or after it died): poll those.
-        delay = 0.0001
-        while not posix.read(fd, 1):
+        # Our open lets init's complete; poll for its byte, checking between
+        # waits that init is still there to send it. (Not a signal timer: its
+        # handler could fire after the byte was read and lose it.)
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        while True:
+            if poller.poll(50):
+                try:
+                    if posix.read(fd, 1):
+                        break
+                except BlockingIOError:
+                    pass
             if not st.init_alive(s):
                 raise st.RuntimeError_("cannot start a container that has stopped")
-            time.sleep(delay)
-            delay = min(delay * 2, 0.01)
     finally:
         posix.close(fd)
     posix.unlink(fifo)
@@ -140,6 +145,12 @@ def delete(root: str, cid: str, force: bool = False) -> None:
             pass  # runc deletes a created container without --force
         else:
             raise st.RuntimeError_(f"cannot delete container {cid} that is not stopped: {s.status}")
+    destroy(root, s)
+
+
+def destroy(root: str, s: st.State) -> None:
+    """Kill what is left of the container, remove its cgroup and state, run
+    the poststop hooks."""
     cg = cgroup_of(s) if s.cgroup_path else None
     if cg is not None and not cg.exists():
         cg = None
@@ -150,7 +161,7 @@ def delete(root: str, cid: str, force: bool = False) -> None:
             cg.destroy()
         except OSError as e:
             raise st.RuntimeError_(f"unable to remove container's cgroup: {e}") from None
-    _remove_state_dir(st.state_dir(root, cid))
+    _remove_state_dir(st.state_dir(root, s.id))
     hooks = (s.config.get("hooks") or {}).get("poststop")
     if hooks:
         from .hooks import run_hooks_warn
