@@ -95,3 +95,24 @@ def test_whiteouts_become_overlay_whiteouts(tmp_path) -> None:
     st = os.lstat(root / "gone")
     assert stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
     assert os.getxattr(root / "dir", "trusted.overlay.opaque") == b"y"
+
+
+def test_files_replace_entries_and_create_parents(tmp_path) -> None:
+    """Regular files take the one-call path (openat2 beneath the root) when
+    they can, and the general one otherwise: missing parents are created,
+    an earlier entry of the same name (file, symlink, directory) replaced."""
+    root = tmp_path / "root"
+    root.mkdir()
+    apply_layer(str(root), make_tar([
+        {"name": "a/b/c/new", "data": b"deep", "mode": 0o640},
+        {"name": "a/b/c/new", "data": b"again"},
+        {"name": "tree/x", "data": b"x"},
+        {"name": "tree", "data": b"now a file"},
+        {"name": "s", "type": "symlink", "target": "/etc/passwd"},
+        {"name": "s", "data": b"not through the link"},
+    ]), same_owner=False)
+    assert (root / "a/b/c/new").read_bytes() == b"again"
+    assert (root / "tree").read_bytes() == b"now a file"
+    assert not os.path.islink(root / "s") and (root / "s").read_bytes() == b"not through the link"
+    names = sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+    assert names == ["a", "a/b", "a/b/c", "a/b/c/new", "s", "tree"]

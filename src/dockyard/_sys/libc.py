@@ -19,9 +19,9 @@ _ARCH = posix.uname().machine
 # Syscall numbers for calls glibc 2.36 has no wrapper for.
 _SYSCALLS: dict[str, dict[str, int]] = {
     "x86_64": {"pivot_root": 155, "capget": 125, "capset": 126, "seccomp": 317,
-               "pidfd_open": 434, "close_range": 436, "pidfd_send_signal": 424},
+               "pidfd_open": 434, "close_range": 436, "pidfd_send_signal": 424, "openat2": 437},
     "aarch64": {"pivot_root": 41, "capget": 90, "capset": 91, "seccomp": 277,
-                "pidfd_open": 434, "close_range": 436, "pidfd_send_signal": 424},
+                "pidfd_open": 434, "close_range": 436, "pidfd_send_signal": 424, "openat2": 437},
 }
 
 
@@ -135,6 +135,22 @@ def close_range(first: int, last: int = 0xFFFFFFFF, flags: int = 0) -> None:
     nr = syscall_number("close_range")
     check(_syscall(ffi.c_long(nr), ffi.c_uint(first), ffi.c_uint(last), ffi.c_uint(flags)),
           "close_range")
+
+
+class _OpenHow(ffi.Structure):
+    _fields_ = [("flags", ffi.c_ulong), ("mode", ffi.c_ulong), ("resolve", ffi.c_ulong)]  # __u64 each (LP64)
+
+
+RESOLVE_NO_XDEV, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_BENEATH = 0x01, 0x02, 0x04, 0x08
+
+
+def openat2(dirfd: int, path: str, flags: int, mode: int = 0, resolve: int = 0) -> int:
+    """openat2(2): path resolved under dirfd as resolve says (e.g. never
+    through a symlink, never above dirfd); OSError (ENOSYS before Linux 5.6)."""
+    how = _OpenHow(flags, mode, resolve)
+    nr = ffi.c_long(syscall_number("openat2"))
+    return _retry(lambda: _syscall(nr, ffi.c_int(dirfd), _b(path), ffi.byref(how), ffi.c_size_t(24)),
+                  "openat2", path)
 
 
 class _CapHeader(ffi.Structure):
