@@ -38,6 +38,15 @@ _setdomainname = _fn("setdomainname", [ffi.c_char_p, ffi.c_size_t])
 _prctl = _fn("prctl", [ffi.c_int, ffi.c_ulong, ffi.c_ulong, ffi.c_ulong, ffi.c_ulong])
 _syscall = _fn("syscall", None, ffi.c_long)
 _socket = _fn("socket", [ffi.c_int, ffi.c_int, ffi.c_int])
+_ioctl = _fn("ioctl", None)
+_setrlimit = _fn("setrlimit", None)
+
+
+class _Rlimit(ffi.Structure):
+    _fields_ = [("cur", ffi.c_ulong), ("max", ffi.c_ulong)]
+
+
+RLIM_INFINITY = 0xFFFFFFFFFFFFFFFF
 
 
 def check(ret: int, op: str, path: str | None = None) -> int:
@@ -80,6 +89,20 @@ def setns(fd: int, nstype: int = 0) -> None:
 def socket(domain: int, kind: int, proto: int = 0) -> int:
     """A socket fd (for ioctls; the socket module costs milliseconds to import)."""
     return check(_socket(domain, kind | 0o2000000, proto), "socket")  # SOCK_CLOEXEC
+
+
+def ioctl(fd: int, request: int, data: bytes) -> bytes:
+    """ioctl with an in/out buffer (what fcntl.ioctl does, without loading fcntl)."""
+    buf = ffi.string_buffer(data)
+    check(_ioctl(fd, ffi.c_ulong(request), buf), f"ioctl({request:#x})")
+    return buf.raw[:len(data)]
+
+
+def setrlimit(resource: int, soft: int, hard: int) -> None:
+    """-1 (or RLIM_INFINITY) is unlimited (what resource.setrlimit does,
+    without loading resource)."""
+    lim = _Rlimit(RLIM_INFINITY if soft < 0 else soft, RLIM_INFINITY if hard < 0 else hard)
+    check(_setrlimit(resource, ffi.byref(lim)), f"setrlimit({resource})")
 
 
 def sethostname(name: str) -> None:

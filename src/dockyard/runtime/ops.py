@@ -48,26 +48,34 @@ def start(root: str, cid: str) -> None:
 def release(root: str, s: st.State) -> None:
     """Open the exec fifo: init, blocked opening it for writing, writes a
     byte and goes on to execve."""
-    import select
+    import _thread
     fifo = fs.join(st.state_dir(root, s.id), "exec.fifo")
-    fd = posix.open(fifo, posix.O_RDONLY | posix.O_NONBLOCK | posix.O_CLOEXEC)
-    try:
-        # Our open lets init's complete; poll for its byte, checking between
-        # waits that init is still there to send it. (Not a signal timer: its
-        # handler could fire after the byte was read and lose it.)
-        poller = select.poll()
-        poller.register(fd, select.POLLIN)
-        while True:
-            if poller.poll(50):
-                try:
-                    if posix.read(fd, 1):
-                        break
-                except BlockingIOError:
-                    pass
+    done = _thread.allocate_lock()
+    done.acquire()
+
+    def watch_init() -> None:
+        # If init dies before writing, open and close the fifo for writing
+        # ourselves: the blocking open and read below then end, empty-handed.
+        # (A signal timer could interrupt them instead, but its handler might
+        # run after the byte was read.)
+        while not done.acquire(timeout=0.05):
             if not st.init_alive(s):
-                raise st.RuntimeError_("cannot start a container that has stopped")
+                try:
+                    posix.close(posix.open(fifo, posix.O_WRONLY | posix.O_NONBLOCK | posix.O_CLOEXEC))
+                except OSError:
+                    pass
+
+    _thread.start_new_thread(watch_init, ())
+    try:
+        fd = posix.open(fifo, posix.O_RDONLY | posix.O_CLOEXEC)  # meets init's open
+        try:
+            data = posix.read(fd, 1)
+        finally:
+            posix.close(fd)
     finally:
-        posix.close(fd)
+        done.release()
+    if not data:
+        raise st.RuntimeError_("cannot start a container that has stopped")
     posix.unlink(fifo)
     s.status = st.RUNNING
     hooks = (s.config.get("hooks") or {}).get("poststart")
