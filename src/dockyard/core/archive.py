@@ -367,6 +367,53 @@ def _remove(dir_fd: int, name: str) -> None:
         os.unlink(name, dir_fd=dir_fd)
 
 
+def _octal(field: bytes) -> int:
+    """A plain octal number field; ValueError for anything else (base-256,
+    garbage), which the careful parser then handles."""
+    if field[0] >= 0x80:
+        raise ValueError("base-256")
+    return int(field.split(b"\0", 1)[0].strip() or b"0", 8)
+
+
+class _FastTarInfo(tarfile.TarInfo):
+    """tarfile's TarInfo with a header decoder for the common case (plain
+    octal fields and a matching unsigned checksum), several times faster
+    than tarfile's field-by-field one; any other header goes to tarfile's,
+    which decides (and raises) as it always does."""
+
+    @classmethod
+    def frombuf(cls, buf, encoding, errors):  # type: ignore[no-untyped-def,override]
+        try:
+            if len(buf) != tarfile.BLOCKSIZE or buf.count(0) == tarfile.BLOCKSIZE:
+                raise ValueError("not a plain header")
+            chksum = _octal(buf[148:156])
+            if chksum != 256 + sum(buf[:148]) + sum(buf[156:]):
+                raise ValueError("checksum")
+            obj = cls()
+            obj.mode, obj.uid, obj.gid, obj.size, obj.mtime = (
+                _octal(buf[100:108]), _octal(buf[108:116]), _octal(buf[116:124]), _octal(buf[124:136]),
+                _octal(buf[136:148]))
+            obj.devmajor, obj.devminor = _octal(buf[329:337]), _octal(buf[337:345])
+        except ValueError:
+            return super().frombuf(buf, encoding, errors)
+        obj.chksum = chksum
+        obj.type = buf[156:157]
+        if obj.type == tarfile.GNUTYPE_SPARSE:
+            return super().frombuf(buf, encoding, errors)
+        obj.name = buf[0:100].split(b"\0", 1)[0].decode(encoding, errors)
+        obj.linkname = buf[157:257].split(b"\0", 1)[0].decode(encoding, errors)
+        obj.uname = buf[265:297].split(b"\0", 1)[0].decode(encoding, errors)
+        obj.gname = buf[297:329].split(b"\0", 1)[0].decode(encoding, errors)
+        prefix = buf[345:500].split(b"\0", 1)[0].decode(encoding, errors)
+        if obj.type == tarfile.AREGTYPE and obj.name.endswith("/"):
+            obj.type = tarfile.DIRTYPE  # V7 directories
+        if obj.isdir():
+            obj.name = obj.name.rstrip("/")
+        if prefix and obj.type not in tarfile.GNU_TYPES:
+            obj.name = prefix + "/" + obj.name
+        return obj
+
+
 def apply_layer(root: str, stream: BinaryIO | LayerReader, same_owner: bool | None = None) -> int:
     """Apply an uncompressed tar stream into root. Returns bytes of file
     content written. Raises LayerError for hostile or malformed input; the
@@ -383,7 +430,7 @@ def apply_layer(root: str, stream: BinaryIO | LayerReader, same_owner: bool | No
         try:
             # "r:" over a forward-only reader: tarfile's stream mode would
             # copy its whole buffer for every header it reads.
-            tf = tarfile.open(fileobj=stream, mode="r:")  # type: ignore[call-overload]
+            tf = tarfile.open(fileobj=stream, mode="r:", tarinfo=_FastTarInfo)  # type: ignore[call-overload]
         except tarfile.TarError as e:
             raise LayerError(f"invalid layer tarball: {e}") from None
         try:
