@@ -55,6 +55,7 @@ if [ ! -x .venv/bin/dockyard-init ] || [ src/init/dockyard-init.c -nt .venv/bin/
     gcc -Os -static -s -Wall -o .venv/bin/dockyard-init.tmp src/init/dockyard-init.c
     mv .venv/bin/dockyard-init.tmp .venv/bin/dockyard-init
 fi
-# dockyard-runtime starts per container operation: replace pip's console script
-# with a launcher that skips site (see src/dockyard/runtime/launcher.py). Idempotent.
-.venv/bin/python -m dockyard.runtime.launcher >/dev/null
+# The CLI, dockyard-runtime, -shim and -proxy start per command or container:
+# replace pip's scripts with launchers that skip site (see src/dockyard/launcher.py).
+# Idempotent; pip rewrites the scripts when it reinstalls, so this runs every time.
+.venv/bin/python -m dockyard.launcher >/dev/null

@@ -9,7 +9,7 @@ which reads the same file ($DOCKER_CONFIG, which main sets from --config).
 
 from __future__ import annotations
 
-import os
+from ..client.env import getenv, home
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -19,12 +19,12 @@ _cache: dict[str, dict[str, Any]] = {}
 
 
 def config_dir(gopts: dict | None = None) -> str:
-    d = (gopts or {}).get("config") or os.environ.get("DOCKER_CONFIG")
-    return d or os.path.join(os.path.expanduser("~"), ".docker")
+    d = (gopts or {}).get("config") or getenv("DOCKER_CONFIG")
+    return d or home().rstrip("/") + "/.docker"
 
 
 def load(gopts: dict | None = None) -> dict[str, Any]:
-    path = os.path.join(config_dir(gopts), "config.json")
+    path = config_dir(gopts).rstrip("/") + "/config.json"  # os.path.join, without importing os
     if path in _cache:
         return _cache[path]
     try:

@@ -4,10 +4,9 @@ modules (containers, execs, images, networks, volumes, system)."""
 
 from __future__ import annotations
 
-import os
-
 from .. import errdefs
 from . import jsonfast
+from .env import getenv
 from .transport import Response, Transport, TransportError
 
 TYPE_CHECKING = False
@@ -33,7 +32,7 @@ class DaemonUnreachable(errdefs.Unavailable):
 
 def default_host() -> str:
     """DOCKYARD_HOST, else DOCKER_HOST, else our default socket."""
-    return os.environ.get("DOCKYARD_HOST") or os.environ.get("DOCKER_HOST") or DEFAULT_HOST
+    return getenv("DOCKYARD_HOST") or getenv("DOCKER_HOST") or DEFAULT_HOST
 
 
 def error_from_response(resp: Response) -> errdefs.EngineError:
@@ -64,7 +63,7 @@ class BaseClient:
                  timeout: float | None = None) -> None:
         self.host = host or default_host()
         self.transport = Transport(self.host, tls, timeout)
-        self.version = version or os.environ.get("DOCKER_API_VERSION") or ""
+        self.version = version or getenv("DOCKER_API_VERSION") or ""
 
     def _path(self, path: str) -> str:
         return f"/v{self.version}{path}" if self.version else path

@@ -46,13 +46,13 @@ def fast_argv(script: str, module: str) -> list[str]:
     few MB per long-lived shim. Anything else runs as given."""
     try:
         with open(script, "rb") as f:
-            head = f.read(512)
+            head = f.read(4096)
     except OSError:
         return [script]
     first = head.split(b"\n", 1)[0]
     if not first.startswith(b"#!") or b"python" not in first or f"from {module} import main".encode() not in head:
         return [script]
-    interpreter = first[2:].strip().decode()
+    interpreter = first[2:].split()[0].decode()  # dockyard.launcher's scripts add -IS
     code = f"import sys;sys.path[:0]={boot_path()!r};from {module} import main;sys.exit(main())"
     return [interpreter, "-I", "-S", "-c", code]
 

@@ -20,8 +20,8 @@ Refer to https://docs.docker.com/go/formatting/ for more information about forma
 
 
 def _client_info(gopts: dict) -> dict[str, Any]:
-    import os
-    machine = os.uname().machine  # not the platform module: it costs more than the rest of `version`
+    import posix  # not platform (it costs more than the rest of `version`), nor os (see cli/main.py)
+    machine = posix.uname().machine
     arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine)
     py = "python%d.%d.%d" % sys.version_info[:3]
     return {"Platform": {"Name": ""}, "Version": __version__, "ApiVersion": API_VERSION,
