@@ -9,7 +9,7 @@ which reads the same file ($DOCKER_CONFIG, which main sets from --config).
 
 from __future__ import annotations
 
-from ..client.env import getenv, home
+from ..client.base import getenv, home
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

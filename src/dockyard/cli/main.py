@@ -21,8 +21,8 @@ templates), progress.py (pull/push/build JSON message streams), config.py
 registry/client/dockerconfig.py).
 
 Startup is on every command's path: this module imports nothing heavy, not
-even os (with _collections_abc it is ~2 ms of a 15 ms `ps`; env.py reads the
-environment without it). The `dockyard` executable calls run().
+even os on the way to `ps` and `version` (about 2 ms; client.base.getenv reads
+the environment without it). The `dockyard` executable calls run().
 """
 
 from __future__ import annotations
@@ -317,6 +317,11 @@ def run() -> None:
     then exit. When nothing waits for the interpreter's teardown, skip it
     (os._exit, as dockyard-runtime does): it only frees what the kernel frees
     anyway, and costs 1-2 ms, a tenth of what `docker ps` takes in all."""
+    import gc
+    # The collector is off while the command loads its modules, until client()
+    # (a command's first request) turns it back on: imports allocate thousands
+    # of objects and free almost none, so its passes would be wasted work.
+    gc.disable()
     code = main()
     try:
         sys.stdout.flush()
@@ -360,8 +365,9 @@ def client(gopts: dict):  # noqa: ANN201 - returns client.APIClient, imported la
     DOCKER_HOST, else the default socket; TLS for tcp:// as docker's CLI
     decides it (--tls, --tlsverify, DOCKER_TLS_VERIFY, DOCKER_TLS, DOCKER_CERT_PATH)."""
     from ..client import APIClient
-    from ..client.base import default_host
-    from ..client.env import getenv
+    from ..client.base import default_host, getenv
+    import gc
+    gc.enable()  # start-up is over (see run())
     host = gopts.get("host") or default_host()
     verify = bool(gopts.get("tlsverify")) or bool(getenv("DOCKER_TLS_VERIFY"))
     use_tls = verify or bool(gopts.get("tls")) or bool(getenv("DOCKER_TLS"))
