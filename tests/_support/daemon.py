@@ -90,6 +90,7 @@ class TestDaemon:
         self.extra_args = list(extra_args or [])
         self.log_path = os.path.join(self.base, "dockyardd.log")
         self.proc: subprocess.Popen[bytes] | None = None
+        self.stop_problems: list[str] = []  # what clean stops left behind (reported by teardown)
 
     # -- lifecycle -------------------------------------------------------------
     def args(self) -> list[str]:
@@ -114,14 +115,18 @@ class TestDaemon:
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc is None:
             return
+        clean = False
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
                 self.proc.wait(15)
+                clean = sig == signal.SIGTERM
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+        if clean and os.path.exists(self.socket):
+            self.stop_problems.append(f"API socket {self.socket} left by a clean stop")
 
     def kill(self) -> None:
         """SIGKILL, as a crash would."""
@@ -198,7 +203,7 @@ class TestDaemon:
         for path in leaks.files_in(os.path.join(self.exec_root, "netns")):
             found.append(f"netns file {path}")
         found += leaks.build_leftovers(self.data_root, self.exec_root)
-        return found
+        return found + self.stop_problems
 
     def force_clean(self) -> None:
         leaks.kill_pids([pid for pid, _ in leaks.processes_mentioning(self.base)])
