@@ -11,6 +11,9 @@ For a listing command (ps, images, volume ls, ...):
     write_list(a.format, [ImageContext(i) for i in images],
                "table {{.Repository}}\\t{{.Tag}}\\t{{.ID}}")
 
+Sizes and durations come from dockyard.units (go-units' HumanSize,
+BytesSize, HumanDuration), re-exported here for the commands.
+
 `write_list` handles "" (the default table), "table", "table TEMPLATE",
 "json" and plain templates; `\\t` and `\\n` typed in a format become tab and
 newline as in docker. Tables go through `tabwrite`, Go's text/tabwriter with
@@ -23,6 +26,7 @@ from __future__ import annotations
 import sys
 import time
 
+from ..units import bytes_size, human_duration, human_size  # noqa: F401 - the commands import them from here
 from .errors import CLIError
 
 TYPE_CHECKING = False
@@ -234,56 +238,6 @@ def _render_simple(body: str, items: list[Any], headers: dict[str, str] | None) 
 
 
 # -- numbers and times --------------------------------------------------------------
-
-def human_size(n: float, precision: int = 4) -> str:
-    """docker's units.HumanSize: decimal units, %.4g."""
-    units = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"]
-    i = 0
-    n = float(n)
-    while n >= 1000 and i < len(units) - 1:
-        n /= 1000.0
-        i += 1
-    return f"{n:.{precision}g}{units[i]}"
-
-
-def bytes_size(n: float) -> str:
-    """docker's units.BytesSize: binary units (KiB, MiB), %.4g."""
-    units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"]
-    i = 0
-    n = float(n)
-    while n >= 1024 and i < len(units) - 1:
-        n /= 1024.0
-        i += 1
-    return f"{n:.4g}{units[i]}"
-
-
-def human_duration(seconds: float) -> str:
-    """docker's units.HumanDuration."""
-    s = int(seconds)
-    if s < 1:
-        return "Less than a second"
-    if s == 1:
-        return "1 second"
-    if s < 60:
-        return f"{s} seconds"
-    m = s // 60
-    if m == 1:
-        return "About a minute"
-    if m < 60:
-        return f"{m} minutes"
-    h = round(s / 3600)
-    if h == 1:
-        return "About an hour"
-    if h < 48:
-        return f"{h} hours"
-    if h < 24 * 7 * 2:
-        return f"{h // 24} days"
-    if h < 24 * 30 * 2:
-        return f"{h // 24 // 7} weeks"
-    if h < 24 * 365 * 2:
-        return f"{h // 24 // 30} months"
-    return f"{h // 24 // 365} years"
-
 
 def ago(ts: float) -> str:
     return human_duration(time.time() - ts) + " ago"
