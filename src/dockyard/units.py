@@ -1,12 +1,15 @@
-"""Sizes and durations as docker prints and reads them: go-units
+"""Sizes, durations and times as docker prints and reads them: go-units
 (HumanSizeWithPrecision, BytesSize, HumanDuration, RAMInBytes,
-FromHumanSize) and Go's time.Duration (String, ParseDuration).
+FromHumanSize), Go's time.Duration (String, ParseDuration) and the RFC 3339
+times with nanoseconds docker stores.
 
 A shared leaf module: the CLI, the daemon and the builder all use it, so it
 imports nothing (the CLI starts for every command). Parsers raise ValueError
 with Go's wording; callers wrap it in their own error kind."""
 
 from __future__ import annotations
+
+import time
 
 DECIMAL_UNITS = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
 BINARY_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB")
@@ -182,3 +185,17 @@ def parse_go_duration(text: str) -> int:
         if total > _MAX_DURATION + (1 if neg else 0):
             raise ValueError(f"time: invalid duration {quoted}")
     return -total if neg else total
+
+
+# -- times -----------------------------------------------------------------------------
+
+def rfc3339_nano(t: float) -> str:
+    """A Unix time as docker stores times: UTC, nine fraction digits
+    ("2024-01-02T15:04:05.123456789Z")."""
+    whole = int(t // 1)
+    frac = min(int((t - whole) * 1e9), 999_999_999)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{frac:09d}Z"
+
+
+def now_rfc3339() -> str:
+    return rfc3339_nano(time.time())

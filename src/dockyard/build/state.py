@@ -9,18 +9,13 @@ import copy
 import hashlib
 import json
 import platform
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from ..core.images import Image, chain_ids
 from ..oci import mediatypes as mt
+from ..units import now_rfc3339
 from ..oci.runtime_spec import DEFAULT_PATH_ENV
-
-
-def now_rfc3339() -> str:
-    t = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int((t % 1) * 1e9):09d}Z"
 
 
 def config_digest(config: dict[str, Any]) -> str:

@@ -19,7 +19,10 @@ store_const, append, count, help), default, type (a callable; ValueError or
 any exception means an invalid value), help, metavar, dest, nargs (None, "?",
 "*", "+", REMAINDER) for positionals, choices, const, required, and two of
 our own: `kind` (the value type shown in --help, e.g. "list", "bytes",
-"duration"; inferred when absent) and `hidden` (accepted, not listed).
+"duration"; inferred when absent), `hidden` (accepted, not listed) and
+`api_version` (docker's "version" annotation: the Engine API version that
+introduced the flag; given with an older API version in use it is refused
+before the arguments are checked, and it is left out of --help).
 
 `--help` output reads like docker's: Usage, description (from the command
 table in main.py unless given), Aliases (from the management commands),
@@ -58,7 +61,7 @@ class Namespace:
 
 class Option:
     __slots__ = ("long", "short", "dest", "action", "default", "type", "help", "kind", "choices",
-                 "const", "required", "hidden", "optional")
+                 "const", "required", "hidden", "optional", "api_version")
 
     def takes_value(self) -> bool:
         """A separate word is its value (optional values need --flag=value)."""
@@ -100,6 +103,18 @@ def filter_value(value: str) -> str:
     return value
 
 
+def _api_at_least(version: str) -> bool:
+    """Whether the newest API version this CLI may use (DOCKER_API_VERSION, else
+    its own) has what `version` introduced: docker's help hides flags it has not."""
+    import os
+    from ..apitypes import API_VERSION
+    current = os.environ.get("DOCKER_API_VERSION") or API_VERSION
+    try:
+        return tuple(map(int, current.split("."))) >= tuple(map(int, version.split(".")))
+    except ValueError:
+        return True
+
+
 def parse_bool(value: str) -> bool:
     if value in _TRUE:
         return True
@@ -137,7 +152,7 @@ class Parser:
     def add_argument(self, *names: str, action: str = "store", default: Any = _UNSET, type: Callable | None = None,
                      help: str = "", metavar: str | None = None, dest: str | None = None, nargs: Any = None,
                      choices: Any = None, const: Any = None, required: bool = False, kind: str | None = None,
-                     hidden: bool = False) -> None:
+                     hidden: bool = False, api_version: str | None = None) -> None:
         if names and not names[0].startswith("-"):
             p = Positional()
             p.dest = dest or names[0]
@@ -167,7 +182,8 @@ class Parser:
         o.choices = choices
         o.const = const
         o.required = required
-        o.hidden = hidden or help == "==SUPPRESS=="  # argparse.SUPPRESS hides too
+        o.api_version = api_version
+        o.hidden = hidden or help == "==SUPPRESS==" or (api_version is not None and not _api_at_least(api_version))
         if o.hidden and help == "==SUPPRESS==":
             o.help = ""
         o.optional = nargs == "?"  # pflag's NoOptDefVal: bare flag means const
@@ -289,6 +305,11 @@ class Parser:
                     j += 1
             else:
                 positionals.append(a)
+        for o in self.options:
+            if o.api_version and o.dest in seen:
+                from .commands.common import require_api_version
+                from .main import CURRENT_GOPTS
+                require_api_version(CURRENT_GOPTS, o.long or o.short, o.api_version)
         for o in self.options:
             if o.required and o.dest not in seen:
                 self.error(f'required flag(s) "{o.long or o.short}" not set', 1)
@@ -429,7 +450,7 @@ class Parser:
 
 def _default_text(o: Option) -> str:
     d = o.default
-    if o.action in ("store_false",):
+    if o.action == "store_false" or (o.action == "store_true" and d is True):
         return " (default true)"
     if o.action == "store_true" or d is None or d is False:
         return ""

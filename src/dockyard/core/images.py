@@ -19,7 +19,6 @@ import hashlib
 import json
 import os
 import threading
-import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Callable, Iterator
@@ -29,16 +28,12 @@ from ..fsutil import atomic_write_json, read_json
 from ..oci import digest as digestlib
 from ..oci import mediatypes as mt
 from ..oci import reference
+from ..units import now_rfc3339
 from .archive import BadCompressedData, HashingReader, LayerError, apply_layer, decompressed, layer_reader
 from .content import ContentStore, CorruptBlob
 from .snapshots import COMMITTED, OverlaySnapshotter
 
 EXTRACT_PREFIX = "extract-"
-
-
-def now_rfc3339() -> str:
-    t = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int((t % 1) * 1e9):09d}Z"
 
 
 def chain_ids(diff_ids: list[str]) -> list[str]:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from typing import Any, Callable, Iterable
 
 __all__ = ["Parser", "Namespace", "REMAINDER", "client", "daemon_call", "daemon_error", "each", "parse_filters",
-           "CLIError", "StatusError", "flag_set", "confirm", "parse_key_values"]
+           "CLIError", "StatusError", "flag_set", "confirm", "parse_key_values", "require_api_version"]
 
 
 def daemon_error(e: errdefs.EngineError, status: int = 1) -> CLIError:
@@ -78,6 +78,16 @@ def parse_key_values(values: list[str] | None) -> dict[str, str]:
         k, _, val = v.partition("=")
         out[k] = val
     return out
+
+
+def require_api_version(gopts: dict, flag: str, needed: str) -> None:
+    """A flag docker annotates with the API version that introduced it: with
+    an older API version in use, docker's CLI refuses it before doing anything
+    (dockyard's API is 1.45, so --platform on save/load/history/push/rmi is
+    refused the same way)."""
+    current = daemon_call(client(gopts).api_version)
+    if tuple(map(int, current.split("."))) < tuple(map(int, needed.split("."))):
+        raise CLIError(f'"--{flag}" requires API version {needed}, but the Docker daemon API version is {current}', 1)
 
 
 def flag_set(ns: Namespace, dest: str) -> bool:
