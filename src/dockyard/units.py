@@ -82,6 +82,34 @@ def from_human_size(value: str) -> int:
     return _parse_size(value, _DECIMAL)
 
 
+# go-units' ulimitNameMapping ("as" is left out there too).
+ULIMIT_NAMES = ("core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile", "nproc", "rss",
+                "rtprio", "rttime", "sigpending", "stack")
+
+
+def parse_ulimit(value: str) -> dict[str, int | str]:
+    """go-units ParseUlimit: name=soft[:hard] -> {"Name", "Soft", "Hard"} (-1: unlimited)."""
+    name, eq, limits = value.partition("=")
+    if not eq:
+        raise ValueError(f"invalid ulimit argument: {value}")
+    if name not in ULIMIT_NAMES:
+        raise ValueError(f"invalid ulimit type: {name}")
+    parts = limits.split(":")
+    if len(parts) > 2:
+        raise ValueError(f"too many limit value arguments - {limits}, can only have up to two, `soft[:hard]`")
+    numbers = []
+    for p in reversed(parts):  # Go parses the hard limit first
+        try:
+            numbers.append(int(p))
+        except ValueError:
+            raise ValueError(f'strconv.ParseInt: parsing "{p}": invalid syntax') from None
+    soft = numbers[-1]
+    hard = numbers[0] if len(parts) == 2 else soft
+    if hard != -1 and soft > hard:
+        raise ValueError(f"ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}")
+    return {"Name": name, "Soft": soft, "Hard": hard}
+
+
 # -- durations -----------------------------------------------------------------------
 
 def human_duration(seconds: float) -> str:

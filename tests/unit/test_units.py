@@ -71,3 +71,18 @@ def test_parse_go_duration_forms_and_errors() -> None:
         with pytest.raises(ValueError) as e:
             units.parse_go_duration(bad)
         assert str(e.value) == message
+
+
+def test_parse_ulimit() -> None:
+    assert units.parse_ulimit("nofile=1024:2048") == {"Name": "nofile", "Soft": 1024, "Hard": 2048}
+    assert units.parse_ulimit("nproc=100") == {"Name": "nproc", "Soft": 100, "Hard": 100}
+    assert units.parse_ulimit("core=-1") == {"Name": "core", "Soft": -1, "Hard": -1}
+    assert units.parse_ulimit("memlock=5:-1") == {"Name": "memlock", "Soft": 5, "Hard": -1}
+    for bad, message in [("nofile", "invalid ulimit argument: nofile"), ("as=1", "invalid ulimit type: as"),
+                         ("nofile=1:2:3", "too many limit value arguments - 1:2:3, can only have up to two, "
+                                          "`soft[:hard]`"),
+                         ("nofile=x:y", 'strconv.ParseInt: parsing "y": invalid syntax'),
+                         ("nofile=10:5", "ulimit soft limit must be less than or equal to hard limit: 10 > 5")]:
+        with pytest.raises(ValueError) as e:
+            units.parse_ulimit(bad)
+        assert str(e.value) == message

@@ -58,7 +58,7 @@ class BuildOptions:
     network: str = "default"
     platform: str = ""
     extra_hosts: list[str] = field(default_factory=list)
-    resources: dict[str, Any] = field(default_factory=dict)
+    resources: dict[str, Any] = field(default_factory=dict)  # HostConfig fields for RUN (Memory, CpuShares, ...)
     shm_size: int = 0
     registry_auth: dict[str, Any] | None = None
 

@@ -38,7 +38,7 @@ class RunRequest:
     network: str = "default"
     extra_hosts: list[str] = field(default_factory=list)
     mounts: list[dict[str, Any]] = field(default_factory=list)  # extra OCI mounts (RUN --mount)
-    resources: dict[str, Any] = field(default_factory=dict)  # memory, cpu... as POST /build gives them
+    resources: dict[str, Any] = field(default_factory=dict)  # HostConfig fields: Memory, CpuShares, Ulimits...
     shm_size: int = 0
     hostname: str = ""
 

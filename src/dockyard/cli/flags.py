@@ -20,9 +20,10 @@ any exception means an invalid value), help, metavar, dest, nargs (None, "?",
 "*", "+", REMAINDER) for positionals, choices, const, required, and two of
 our own: `kind` (the value type shown in --help, e.g. "list", "bytes",
 "duration"; inferred when absent), `hidden` (accepted, not listed) and
-`api_version` (docker's "version" annotation: the Engine API version that
-introduced the flag; given with an older API version in use it is refused
-before the arguments are checked, and it is left out of --help).
+`api_version` and `experimental` (docker's "version" and "experimental"
+annotations: a flag given while the API version in use is older than the
+one that introduced it, or while the daemon is not experimental, is refused
+before the arguments are checked; a too new one is left out of --help).
 
 `--help` output reads like docker's: Usage, description (from the command
 table in main.py unless given), Aliases (from the management commands),
@@ -61,7 +62,7 @@ class Namespace:
 
 class Option:
     __slots__ = ("long", "short", "dest", "action", "default", "type", "help", "kind", "choices",
-                 "const", "required", "hidden", "optional", "api_version")
+                 "const", "required", "hidden", "optional", "api_version", "experimental")
 
     def takes_value(self) -> bool:
         """A separate word is its value (optional values need --flag=value)."""
@@ -152,7 +153,7 @@ class Parser:
     def add_argument(self, *names: str, action: str = "store", default: Any = _UNSET, type: Callable | None = None,
                      help: str = "", metavar: str | None = None, dest: str | None = None, nargs: Any = None,
                      choices: Any = None, const: Any = None, required: bool = False, kind: str | None = None,
-                     hidden: bool = False, api_version: str | None = None) -> None:
+                     hidden: bool = False, api_version: str | None = None, experimental: bool = False) -> None:
         if names and not names[0].startswith("-"):
             p = Positional()
             p.dest = dest or names[0]
@@ -183,7 +184,11 @@ class Parser:
         o.const = const
         o.required = required
         o.api_version = api_version
-        o.hidden = hidden or help == "==SUPPRESS==" or (api_version is not None and not _api_at_least(api_version))
+        o.experimental = experimental
+        # docker's help also leaves out flags the daemon cannot take: too new ones, and
+        # experimental ones (dockyardd is never experimental; that is not asked for help)
+        o.hidden = hidden or help == "==SUPPRESS==" or experimental or \
+            (api_version is not None and not _api_at_least(api_version))
         if o.hidden and help == "==SUPPRESS==":
             o.help = ""
         o.optional = nargs == "?"  # pflag's NoOptDefVal: bare flag means const
@@ -305,11 +310,12 @@ class Parser:
                     j += 1
             else:
                 positionals.append(a)
-        for o in self.options:
-            if o.api_version and o.dest in seen:
-                from .commands.common import require_api_version
-                from .main import CURRENT_GOPTS
-                require_api_version(CURRENT_GOPTS, o.long or o.short, o.api_version)
+        annotated = [o for o in self.options if (o.api_version or o.experimental) and o.dest in seen]
+        if annotated:
+            from .commands.common import check_flag_support
+            from .main import CURRENT_GOPTS
+            check_flag_support(CURRENT_GOPTS, [(o.long or o.short, o.api_version, o.experimental)
+                                               for o in sorted(annotated, key=lambda o: o.long or o.short)])
         for o in self.options:
             if o.required and o.dest not in seen:
                 self.error(f'required flag(s) "{o.long or o.short}" not set', 1)

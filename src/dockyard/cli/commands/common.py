@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from typing import Any, Callable, Iterable
 
 __all__ = ["Parser", "Namespace", "REMAINDER", "client", "daemon_call", "daemon_error", "each", "parse_filters",
-           "CLIError", "StatusError", "flag_set", "confirm", "parse_key_values", "require_api_version"]
+           "CLIError", "StatusError", "flag_set", "confirm", "parse_key_values", "check_flag_support"]
 
 
 def daemon_error(e: errdefs.EngineError, status: int = 1) -> CLIError:
@@ -80,14 +80,30 @@ def parse_key_values(values: list[str] | None) -> dict[str, str]:
     return out
 
 
-def require_api_version(gopts: dict, flag: str, needed: str) -> None:
-    """A flag docker annotates with the API version that introduced it: with
-    an older API version in use, docker's CLI refuses it before doing anything
-    (dockyard's API is 1.45, so --platform on save/load/history/push/rmi is
-    refused the same way)."""
-    current = daemon_call(client(gopts).api_version)
-    if tuple(map(int, current.split("."))) < tuple(map(int, needed.split("."))):
-        raise CLIError(f'"--{flag}" requires API version {needed}, but the Docker daemon API version is {current}', 1)
+def check_flag_support(gopts: dict, flags: list[tuple[str, str | None, bool]]) -> None:
+    """docker's check of annotated flags the user gave, (name, API version that
+    introduced it, experimental only): a flag newer than the API version in use,
+    or experimental on a daemon that is not, is refused before anything else is
+    done (dockyard's API is 1.45: --platform on save/load/history/push/rmi is
+    refused that way; it is not experimental: --squash too)."""
+    api = client(gopts)
+    errors = []
+    current = ""
+    experimental = None
+    for name, needed, exp in flags:
+        if needed:
+            current = current or daemon_call(api.api_version)
+            if tuple(map(int, current.split("."))) < tuple(map(int, needed.split("."))):
+                errors.append(f'"--{name}" requires API version {needed}, but the Docker daemon API version is '
+                              f'{current}')
+                continue
+        if exp:
+            if experimental is None:
+                experimental = daemon_call(api.ping).get("docker-experimental", "").lower() == "true"
+            if not experimental:
+                errors.append(f'"--{name}" is only supported on a Docker daemon with experimental features enabled')
+    if errors:
+        raise CLIError("\n".join(errors), 1)
 
 
 def flag_set(ns: Namespace, dest: str) -> bool:

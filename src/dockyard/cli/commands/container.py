@@ -16,16 +16,6 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-def _parse_size(value: str) -> int:
-    """A size as docker's RAMInBytes ("512m", "1g"); usage error otherwise.
-    (commands/build.py uses it; new code can call opts.ram_bytes.)"""
-    from .opts import ram_bytes
-    try:
-        return ram_bytes(value)
-    except ValueError as e:
-        raise CLIError(str(e), 125) from None
-
-
 def cmd_start(argv: list[str], gopts: dict) -> int:
     p = Parser(prog="dockyard start", usage="dockyard start [OPTIONS] CONTAINER [CONTAINER...]")
     p.add_argument("-a", "--attach", action="store_true", help="Attach STDOUT/STDERR and forward signals")

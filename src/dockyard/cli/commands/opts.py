@@ -70,18 +70,8 @@ def restart_policy(value: str) -> dict[str, Any]:
 
 
 def ulimit(value: str) -> dict[str, Any]:
-    name, eq, limits = value.partition("=")
-    if not eq or not name:
-        raise ValueError(f"invalid ulimit argument: {value}")
-    soft, sep, hard = limits.partition(":")
-    try:
-        s = int(soft)
-        h = int(hard) if sep else s
-    except ValueError:
-        raise ValueError(f"invalid ulimit argument: {value}") from None
-    if s > h and h != -1:
-        raise ValueError(f"ulimit soft limit must be less than or equal to hard limit: {s} > {h}")
-    return {"Name": name, "Soft": s, "Hard": h}
+    """--ulimit name=soft[:hard] (go-units ParseUlimit)."""
+    return units.parse_ulimit(value)
 
 
 def device(value: str) -> dict[str, str]:
