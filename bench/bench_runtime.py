@@ -22,7 +22,7 @@ from _common import BIN, peak_rss_kb, report, summary
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--runs", type=int, default=30)
+    ap.add_argument("--runs", type=int, default=40)
     ap.add_argument("--warmup", type=int, default=3)
     a = ap.parse_args()
     from _support.bundle import make_bundle
@@ -49,11 +49,15 @@ def main() -> None:
         def run(exe: str) -> None:
             check(exe, "run", "--bundle", bundle, f"c{next(counter)}")
 
+        parts: dict[str, list[float]] = {}
+
         def create_start_delete(exe: str) -> None:
             cid = f"c{next(counter)}"
-            check(exe, "create", "--bundle", bundle, cid)
-            check(exe, "start", cid)
-            check(exe, "delete", "--force", cid)
+            for verb, args in (("create", ["create", "--bundle", bundle, cid]), ("start", ["start", cid]),
+                               ("delete", ["delete", "--force", cid])):
+                t = time.perf_counter()
+                check(exe, *args)
+                parts.setdefault(f"{exe} {verb}", []).append(time.perf_counter() - t)
 
         def check(exe: str, *args: str) -> None:
             res = subprocess.run([exe, "--root", state, *args], **quiet)
@@ -65,6 +69,7 @@ def main() -> None:
             for _ in range(a.warmup):
                 for exe in runtimes.values():
                     fn(exe)
+            parts.clear()
             for _ in range(a.runs):
                 for name, exe in runtimes.items():  # interleaved
                     t = time.perf_counter()
@@ -86,10 +91,17 @@ def main() -> None:
                     pass
         shutil.rmtree(tmp, ignore_errors=True)
     rows = [(k, summary(v)) for k, v in samples.items()]
+    names = {exe: name for name, exe in runtimes.items()}
+    for key, v in parts.items():
+        exe, verb = key.rsplit(" ", 1)
+        rows.append((f"{names[exe]} {verb} (of c+s+d)", summary(v)))
     report("runtime", rows, [
         ("run: dockyard-runtime/runc", "dockyard-runtime run", "runc run"),
         ("create+start+delete: dockyard-runtime/runc", "dockyard-runtime create+start+delete",
          "runc create+start+delete"),
+        ("create alone", "dockyard-runtime create (of c+s+d)", "runc create (of c+s+d)"),
+        ("start alone", "dockyard-runtime start (of c+s+d)", "runc start (of c+s+d)"),
+        ("delete --force alone", "dockyard-runtime delete (of c+s+d)", "runc delete (of c+s+d)"),
     ], notes)
 
 

@@ -232,6 +232,12 @@ def test_cancel_hooks_and_feed() -> None:
     late: list[str] = []
     cancel.hook(lambda: late.append("now"))
     assert late == ["now"]
+    # Closing the feed aborts what the producer is blocked reading.
+    aborted: list[bool] = []
+    f3 = _Feed(Cancel())
+    f3.set_abort(lambda: aborted.append(True))
+    f3.close()
+    assert aborted == [True] and f3.closed
     # What the producer raised reaches the consumer.
     err = _Feed(Cancel())
     err.finish(ValueError("broken"))

@@ -19,9 +19,9 @@ _ARCH = posix.uname().machine
 # Syscall numbers for calls glibc 2.36 has no wrapper for.
 _SYSCALLS: dict[str, dict[str, int]] = {
     "x86_64": {"pivot_root": 155, "capget": 125, "capset": 126, "seccomp": 317,
-               "pidfd_open": 434, "close_range": 436, "pidfd_send_signal": 424},
+               "pidfd_open": 434, "close_range": 436, "pidfd_send_signal": 424, "openat2": 437},
     "aarch64": {"pivot_root": 41, "capget": 90, "capset": 91, "seccomp": 277,
-                "pidfd_open": 434, "close_range": 436, "pidfd_send_signal": 424},
+                "pidfd_open": 434, "close_range": 436, "pidfd_send_signal": 424, "openat2": 437},
 }
 
 
@@ -38,6 +38,15 @@ _setdomainname = _fn("setdomainname", [ffi.c_char_p, ffi.c_size_t])
 _prctl = _fn("prctl", [ffi.c_int, ffi.c_ulong, ffi.c_ulong, ffi.c_ulong, ffi.c_ulong])
 _syscall = _fn("syscall", None, ffi.c_long)
 _socket = _fn("socket", [ffi.c_int, ffi.c_int, ffi.c_int])
+_ioctl = _fn("ioctl", None)
+_setrlimit = _fn("setrlimit", None)
+
+
+class _Rlimit(ffi.Structure):
+    _fields_ = [("cur", ffi.c_ulong), ("max", ffi.c_ulong)]
+
+
+RLIM_INFINITY = 0xFFFFFFFFFFFFFFFF
 
 
 def check(ret: int, op: str, path: str | None = None) -> int:
@@ -82,6 +91,20 @@ def socket(domain: int, kind: int, proto: int = 0) -> int:
     return check(_socket(domain, kind | 0o2000000, proto), "socket")  # SOCK_CLOEXEC
 
 
+def ioctl(fd: int, request: int, data: bytes) -> bytes:
+    """ioctl with an in/out buffer (what fcntl.ioctl does, without loading fcntl)."""
+    buf = ffi.string_buffer(data)
+    check(_ioctl(fd, ffi.c_ulong(request), buf), f"ioctl({request:#x})")
+    return buf.raw[:len(data)]
+
+
+def setrlimit(resource: int, soft: int, hard: int) -> None:
+    """-1 (or RLIM_INFINITY) is unlimited (what resource.setrlimit does,
+    without loading resource)."""
+    lim = _Rlimit(RLIM_INFINITY if soft < 0 else soft, RLIM_INFINITY if hard < 0 else hard)
+    check(_setrlimit(resource, ffi.byref(lim)), f"setrlimit({resource})")
+
+
 def sethostname(name: str) -> None:
     b = name.encode()
     check(_sethostname(b, len(b)), "sethostname")
@@ -112,6 +135,22 @@ def close_range(first: int, last: int = 0xFFFFFFFF, flags: int = 0) -> None:
     nr = syscall_number("close_range")
     check(_syscall(ffi.c_long(nr), ffi.c_uint(first), ffi.c_uint(last), ffi.c_uint(flags)),
           "close_range")
+
+
+class _OpenHow(ffi.Structure):
+    _fields_ = [("flags", ffi.c_ulong), ("mode", ffi.c_ulong), ("resolve", ffi.c_ulong)]  # __u64 each (LP64)
+
+
+RESOLVE_NO_XDEV, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_BENEATH = 0x01, 0x02, 0x04, 0x08
+
+
+def openat2(dirfd: int, path: str, flags: int, mode: int = 0, resolve: int = 0) -> int:
+    """openat2(2): path resolved under dirfd as resolve says (e.g. never
+    through a symlink, never above dirfd); OSError (ENOSYS before Linux 5.6)."""
+    how = _OpenHow(flags, mode, resolve)
+    nr = ffi.c_long(syscall_number("openat2"))
+    return _retry(lambda: _syscall(nr, ffi.c_int(dirfd), _b(path), ffi.byref(how), ffi.c_size_t(24)),
+                  "openat2", path)
 
 
 class _CapHeader(ffi.Structure):

@@ -267,15 +267,17 @@ def _clean_parts(name: str) -> list[str]:
 
 
 class _Root:
-    """Directory-fd based operations below one root. The parent directory
-    of the last entry stays open for the next one (layers list siblings
-    together); anything that removes entries drops it, so a cached fd
-    never stands for a directory that was replaced."""
+    """Directory-fd based operations below one root. Directories the layer
+    went through stay open (up to CACHED, least recently used dropped) so
+    that each entry costs one path component, not a walk from the root;
+    anything that removes entries drops them all, so a cached fd never
+    stands for a directory that was replaced."""
+
+    CACHED = 128
 
     def __init__(self, root: str) -> None:
         self.fd = os.open(root, os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
-        self._cached: tuple[str, ...] | None = None
-        self._cached_fd = -1
+        self._dirs: dict[tuple[str, ...], int] = {}  # insertion order = recency
         self.stale = False
 
     def close(self) -> None:
@@ -283,31 +285,49 @@ class _Root:
         os.close(self.fd)
 
     def _drop(self) -> None:
-        if self._cached_fd >= 0:
-            os.close(self._cached_fd)
-        self._cached, self._cached_fd, self.stale = None, -1, False
+        for fd in self._dirs.values():
+            os.close(fd)
+        self._dirs.clear()
+        self.stale = False
 
     def parent(self, parts: list[str], name: str) -> int:
-        """The (created if missing) directory parts, kept open by the cache:
-        callers do not close it."""
-        key = tuple(parts)
-        if self.stale or key != self._cached:
+        """The (created if missing) directory parts, kept open by the cache
+        with every directory above it: callers do not close it."""
+        if self.stale:
             self._drop()
-            self._cached_fd = self.open_dir(parts, True, name)
-            self._cached = key
-        return self._cached_fd
+        return self._cached_dir(tuple(parts), name)
+
+    def _cached_dir(self, key: tuple[str, ...], name: str) -> int:
+        if not key:
+            return self.fd
+        fd = self._dirs.pop(key, -1)
+        if fd < 0:
+            above = self._cached_dir(key[:-1], name)
+            fd = self._walk(above, [key[-1]], True, name)
+            while len(self._dirs) >= self.CACHED:
+                os.close(self._dirs.pop(next(iter(self._dirs))))
+        self._dirs[key] = fd
+        return fd
 
     def lookup(self, parts: list[str], name: str) -> int:
-        """An existing directory: the cached parent when it is that one (do
-        not close it then), else a new fd (close it)."""
-        if tuple(parts) == self._cached and not self.stale:
-            return self._cached_fd
+        """An existing directory: a cached fd when there is one (do not
+        close it then: see ``cached``), else a new fd (close it)."""
+        if not self.stale:
+            fd = self._dirs.get(tuple(parts), -1) if parts else self.fd
+            if fd >= 0:
+                return fd
         return self.open_dir(parts, False, name)
+
+    def cached(self, fd: int) -> bool:
+        return fd == self.fd or fd in self._dirs.values()
 
     def open_dir(self, parts: list[str], create: bool, name: str) -> int:
         """An fd for the directory parts (relative to root), never following
         a symlink; missing directories are created when asked."""
-        fd = os.dup(self.fd)
+        return self._walk(self.fd, parts, create, name)
+
+    def _walk(self, start: int, parts: list[str], create: bool, name: str) -> int:
+        fd = os.dup(start)
         try:
             for p in parts:
                 try:
@@ -347,6 +367,53 @@ def _remove(dir_fd: int, name: str) -> None:
         os.unlink(name, dir_fd=dir_fd)
 
 
+def _octal(field: bytes) -> int:
+    """A plain octal number field; ValueError for anything else (base-256,
+    garbage), which the careful parser then handles."""
+    if field[0] >= 0x80:
+        raise ValueError("base-256")
+    return int(field.split(b"\0", 1)[0].strip() or b"0", 8)
+
+
+class _FastTarInfo(tarfile.TarInfo):
+    """tarfile's TarInfo with a header decoder for the common case (plain
+    octal fields and a matching unsigned checksum), several times faster
+    than tarfile's field-by-field one; any other header goes to tarfile's,
+    which decides (and raises) as it always does."""
+
+    @classmethod
+    def frombuf(cls, buf, encoding, errors):  # type: ignore[no-untyped-def,override]
+        try:
+            if len(buf) != tarfile.BLOCKSIZE or buf.count(0) == tarfile.BLOCKSIZE:
+                raise ValueError("not a plain header")
+            chksum = _octal(buf[148:156])
+            if chksum != 256 + sum(buf[:148]) + sum(buf[156:]):
+                raise ValueError("checksum")
+            obj = cls()
+            obj.mode, obj.uid, obj.gid, obj.size, obj.mtime = (
+                _octal(buf[100:108]), _octal(buf[108:116]), _octal(buf[116:124]), _octal(buf[124:136]),
+                _octal(buf[136:148]))
+            obj.devmajor, obj.devminor = _octal(buf[329:337]), _octal(buf[337:345])
+        except ValueError:
+            return super().frombuf(buf, encoding, errors)
+        obj.chksum = chksum
+        obj.type = buf[156:157]
+        if obj.type == tarfile.GNUTYPE_SPARSE:
+            return super().frombuf(buf, encoding, errors)
+        obj.name = buf[0:100].split(b"\0", 1)[0].decode(encoding, errors)
+        obj.linkname = buf[157:257].split(b"\0", 1)[0].decode(encoding, errors)
+        obj.uname = buf[265:297].split(b"\0", 1)[0].decode(encoding, errors)
+        obj.gname = buf[297:329].split(b"\0", 1)[0].decode(encoding, errors)
+        prefix = buf[345:500].split(b"\0", 1)[0].decode(encoding, errors)
+        if obj.type == tarfile.AREGTYPE and obj.name.endswith("/"):
+            obj.type = tarfile.DIRTYPE  # V7 directories
+        if obj.isdir():
+            obj.name = obj.name.rstrip("/")
+        if prefix and obj.type not in tarfile.GNU_TYPES:
+            obj.name = prefix + "/" + obj.name
+        return obj
+
+
 def apply_layer(root: str, stream: BinaryIO | LayerReader, same_owner: bool | None = None) -> int:
     """Apply an uncompressed tar stream into root. Returns bytes of file
     content written. Raises LayerError for hostile or malformed input; the
@@ -363,7 +430,7 @@ def apply_layer(root: str, stream: BinaryIO | LayerReader, same_owner: bool | No
         try:
             # "r:" over a forward-only reader: tarfile's stream mode would
             # copy its whole buffer for every header it reads.
-            tf = tarfile.open(fileobj=stream, mode="r:")  # type: ignore[call-overload]
+            tf = tarfile.open(fileobj=stream, mode="r:", tarinfo=_FastTarInfo)  # type: ignore[call-overload]
         except tarfile.TarError as e:
             raise LayerError(f"invalid layer tarball: {e}") from None
         try:
@@ -412,6 +479,65 @@ def _write_member(fd: int, tf: tarfile.TarFile, reader: LayerReader, m: tarfile.
     return written
 
 
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+_BENEATH = True  # openat2 available (Linux 5.6+)
+
+
+def _create_beneath(r: _Root, parts: list[str], name: str) -> int:
+    """The common case in one system call: a new regular file whose parent
+    directories exist, resolved below the root without following any
+    symlink (openat2). -1 when it needs the general path (a directory to
+    create, an entry to replace, or no openat2)."""
+    global _BENEATH
+    if not _BENEATH:
+        return -1
+    from .._sys import libc
+    try:
+        return libc.openat2(r.fd, "/".join(parts), _CREATE, 0o600,
+                            libc.RESOLVE_BENEATH | libc.RESOLVE_NO_SYMLINKS | libc.RESOLVE_NO_MAGICLINKS)
+    except (FileExistsError, FileNotFoundError):
+        return -1
+    except OSError as e:
+        if e.errno == errno.ENOSYS:
+            _BENEATH = False
+            return -1
+        if e.errno in (errno.ELOOP, errno.ENOTDIR, errno.EXDEV):
+            raise LayerError(f"layer entry {name!r} goes through a symlink or a non-directory") from None
+        raise
+
+
+def _create_file(r: _Root, parent: int, base: str) -> int:
+    """Create base exclusively in parent, removing whatever was there."""
+    try:
+        return os.open(base, _CREATE, 0o600, dir_fd=parent)
+    except FileExistsError:
+        r.stale = True
+        _remove(parent, base)
+        return os.open(base, _CREATE, 0o600, dir_fd=parent)
+
+
+def _fill_file(fd: int, tf: tarfile.TarFile, reader: LayerReader, m: tarfile.TarInfo, same_owner: bool) -> int:
+    """Write a regular file's content and metadata through its own fd (no
+    path lookups), then close it."""
+    try:
+        written = _write_member(fd, tf, reader, m)
+        if same_owner:
+            os.fchown(fd, m.uid, m.gid)
+        for key, value in (m.pax_headers or {}).items():
+            if key.startswith("SCHILY.xattr.") and not key.startswith("SCHILY.xattr.trusted.overlay."):
+                try:
+                    os.setxattr(fd, key[len("SCHILY.xattr."):], value.encode("utf-8", "surrogateescape"))
+                except (OSError, TypeError):
+                    pass
+        os.fchmod(fd, m.mode & 0o7777)  # after chown, which clears set-id bits
+        os.utime(fd, (m.mtime, m.mtime))
+    finally:
+        os.close(fd)
+    return written
+
+
 def _apply_member(r: _Root, tf: tarfile.TarFile, reader: LayerReader, m: tarfile.TarInfo, same_owner: bool,
                   dir_times: list[tuple[list[str], int]]) -> int:
     parts = _clean_parts(m.name)
@@ -420,6 +546,10 @@ def _apply_member(r: _Root, tf: tarfile.TarFile, reader: LayerReader, m: tarfile
             os.chmod(r.fd, m.mode & 0o7777)
         return 0
     base = parts[-1]
+    if m.isreg() and not base.startswith(WHITEOUT_PREFIX):
+        fd = _create_beneath(r, parts, m.name)
+        if fd >= 0:
+            return _fill_file(fd, tf, reader, m, same_owner)
     parent = r.parent(parts[:-1], m.name)
     if base == OPAQUE:
         r.stale = True
@@ -435,6 +565,8 @@ def _apply_member(r: _Root, tf: tarfile.TarFile, reader: LayerReader, m: tarfile
         _remove(parent, target)
         os.mknod(target, stat.S_IFCHR | 0o000, os.makedev(0, 0), dir_fd=parent)
         return 0
+    if m.isreg():
+        return _fill_file(_create_file(r, parent, base), tf, reader, m, same_owner)
     try:
         existing = os.lstat(base, dir_fd=parent)
     except FileNotFoundError:
@@ -448,13 +580,6 @@ def _apply_member(r: _Root, tf: tarfile.TarFile, reader: LayerReader, m: tarfile
         if existing is None or not stat.S_ISDIR(existing.st_mode):
             os.mkdir(base, 0o700, dir_fd=parent)
         dir_times.append((parts, int(m.mtime)))
-    elif m.isreg():
-        fd = os.open(base, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
-                     dir_fd=parent)
-        try:
-            written = _write_member(fd, tf, reader, m)
-        finally:
-            os.close(fd)
     elif m.issym():
         os.symlink(m.linkname, base, dir_fd=parent)
     elif m.islnk():
@@ -474,7 +599,7 @@ def _apply_member(r: _Root, tf: tarfile.TarFile, reader: LayerReader, m: tarfile
                 raise LayerError(f"hard link {m.name!r} points to a directory")
             os.link(lparts[-1], base, src_dir_fd=lparent, dst_dir_fd=parent, follow_symlinks=False)
         finally:
-            if lparent not in (parent, r.fd):
+            if not r.cached(lparent):
                 os.close(lparent)
         return 0
     elif m.ischr() or m.isblk() or m.isfifo():

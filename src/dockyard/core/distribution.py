@@ -162,8 +162,13 @@ class _Feed:
         self._gone = threading.Event()
         self._buf = memoryview(b"")
         self._ended = False
+        self._abort: Callable[[], None] | None = None
 
     # -- producer ----------------------------------------------------------------------
+    def set_abort(self, fn: Callable[[], None] | None) -> None:
+        """What close() calls to stop a producer blocked reading (a response's abort)."""
+        self._abort = fn
+
     def put(self, item: Any) -> None:
         while True:
             if self._gone.is_set():
@@ -211,6 +216,10 @@ class _Feed:
     def readable(self) -> bool:
         return True
 
+    @property
+    def closed(self) -> bool:
+        return self._gone.is_set()
+
     def drain(self) -> None:
         """Read to the end (so the blob is complete for its digest check);
         raises what the download raised."""
@@ -220,6 +229,9 @@ class _Feed:
     def close(self) -> None:
         """The consumer is done: unblock and stop the producer."""
         self._gone.set()
+        abort = self._abort
+        if abort is not None:
+            abort()
         try:
             while True:
                 self._q.get_nowait()
@@ -480,7 +492,7 @@ class Puller:
                 try:
                     self._receive(digest, size, writer, feed, meter)
                 except Interrupted:
-                    if self.cancel.is_set():
+                    if self.cancel.is_set() or feed.closed:
                         raise Cancelled() from None
                     attempt += 1
                     if attempt > RETRIES:
@@ -502,6 +514,7 @@ class Puller:
                 raise Interrupted(f"unexpected EOF: the registry has only {offset} of {size} bytes") from None
             raise
         unhook = self.cancel.hook(resp.abort)
+        feed.set_abort(resp.abort)
         done = False
         try:
             skip = offset if offset and resp.status != 206 else 0  # the registry ignored Range
@@ -526,6 +539,7 @@ class Puller:
                 feed.put(data)
             done = True
         finally:
+            feed.set_abort(None)
             unhook()
             # Read to its end, the connection goes back to the pool for the next blob.
             resp.close(force=not done or self.cancel.is_set())

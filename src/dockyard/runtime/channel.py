@@ -94,6 +94,9 @@ class Channel:
 
     def _raise(self, msg: dict) -> None:
         step, text = msg.get("step", "init"), msg.get("message", "")
+        if isinstance(msg.get("errno"), int):
+            import errno
+            text = f"{text} ({errno.errorcode.get(msg['errno'], 'errno %d' % msg['errno'])})"
         # runc's wording, which docker users (and the docker CLI's exit codes) know.
         if step == "lookup executable":
             raise ChildError(f"unable to start container process: {text}")

@@ -140,6 +140,7 @@ def _listen_fds() -> int:
 
 def cmd_run(root: str, opts: dict[str, Any], args: list[str]) -> int:
     from . import ops
+    from . import state as st
     from .create import create
     from .spec import load_spec
     cid = _need_id(args, "run")
@@ -170,7 +171,8 @@ def cmd_run(root: str, opts: dict[str, Any], args: list[str]) -> int:
         if proxy is not None:
             proxy.close()
     if not _opt(opts, "--keep"):
-        ops.delete(root, cid, force=True)
+        s.status = st.STOPPED  # we reaped its init
+        ops.destroy(root, s)
     return code
 
 
@@ -291,7 +293,7 @@ def cmd_exec(root: str, opts: dict[str, Any], args: list[str]) -> int:
         if len(args) < 2:
             raise UsageError('"exec" requires a container id and a command, or --process')
         from . import state as st
-        base = st.load(root, cid).config.get("process") or {}
+        base = st.load_exec_config(root, cid).get("process") or {}
         proc = process_from_args(base, args[1:], {
             "cwd": _opt(opts, "--cwd"), "env": _opt(opts, "--env", "-e"), "tty": _opt(opts, "--tty", "-t"),
             "user": _opt(opts, "--user", "-u"), "caps": _opt(opts, "--cap", "-c"),

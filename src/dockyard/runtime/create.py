@@ -123,12 +123,12 @@ def _create(root: str, cid: str, bundle: str, spec: dict[str, Any], sdir: str,
                      cgroup_path=cgroup_path, cgroup_mode=cgroup_mode, cgroup_root=cgroup_root,
                      annotations=spec.get("annotations") or {}, rootfs=rootfs_path(spec, bundle),
                      owner="root", creator_pid=posix.getpid(), creator_start=st.proc_start_time(posix.getpid()),
-                     config={"hooks": hooks, "new_namespaces": sorted(new_ns),
-                             # what `exec` applies to a new process in the container
-                             "namespaces": sorted(all_ns), "process": spec.get("process") or {},
-                             "seccomp": linux.get("seccomp")})
+                     config={"hooks": hooks, "new_namespaces": sorted(new_ns), "namespaces": sorted(all_ns)})
     # Saved now so that `delete --force` finds the cgroup if we are killed.
     st.save(root, state)
+    # What `exec` applies to a new process, apart: every other command reads
+    # state.json, and a seccomp profile is most of a config's size.
+    st.save_exec_config(root, cid, {"process": spec.get("process") or {}, "seccomp": linux.get("seccomp")})
     has_hooks = bool(hooks.get("prestart") or hooks.get("createRuntime") or hooks.get("createContainer"))
     ctx = {
         "id": cid, "spec": spec, "bundle": bundle, "rootfs": state.rootfs, "fifo_path": fifo,
@@ -160,10 +160,11 @@ def _create(root: str, cid: str, bundle: str, spec: dict[str, Any], sdir: str,
         cg.create()
         if cg_created:
             undo.append(cg.destroy)
-        # Limits (device rules above all) before anything of the container is
-        # in the cgroup: rewriting the device list goes through "deny all",
-        # which would fail init's mknod of /dev nodes if it ran meanwhile.
-        _apply_resources(cg, linux)
+        # Limits before anything of the container is in the cgroup: rewriting
+        # the device list goes through "deny all", which would fail init's
+        # mknod of /dev nodes if it ran meanwhile, and a memory limit below
+        # what init has charged by then could not be set.
+        _apply_resources(cg, dict(linux.get("resources") or {}))
         if inter is not None:
             msg = inter.recv("userns", "pid")
             if msg["type"] == "userns":
@@ -261,8 +262,7 @@ def _fork_init(ctx: dict[str, Any], chan: Channel, parent: Channel, new_ns: set[
     return pid
 
 
-def _apply_resources(cg: CgroupManager, linux: dict[str, Any]) -> None:
-    resources = dict(linux.get("resources") or {})
+def _apply_resources(cg: CgroupManager, resources: dict[str, Any]) -> None:
     if "devices" in resources:
         # As runc: linux.devices only makes the nodes; access is what resources.devices allows
         # (docker's --device r|w|m permissions depend on it).

@@ -139,7 +139,7 @@ def exec_process(root: str, cid: str, proc: dict[str, Any], detach: bool = False
         if not detach:
             from .._sys import libc
             libc.prctl(c.PR_SET_CHILD_SUBREAPER, 1)
-        seccomp = s.config.get("seccomp")
+        seccomp = st.load_exec_config(root, cid).get("seccomp")
         pid = os.fork()
         if pid == 0:
             chan.close()

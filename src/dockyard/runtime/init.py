@@ -181,12 +181,10 @@ def preload(spec: dict[str, Any]) -> None:
     """Import now everything init may need later: after pivot_root the
     host's Python library is out of reach, and in a user namespace the
     container's root may not be allowed into it even before."""
-    import fcntl  # noqa: F401
-    import resource  # noqa: F401
-
     from . import jsonio  # noqa: F401
     proc = spec.get("process") or {}
     if proc.get("terminal"):
+        import fcntl  # noqa: F401
         import struct  # noqa: F401
         import termios  # noqa: F401
 
@@ -229,12 +227,11 @@ def _wait_and_exec(ctx: dict[str, Any], exec_fd: int) -> None:
 
 def _loopback_up() -> None:
     """ifconfig lo up, with the two ioctls (no netlink needed for this)."""
-    import fcntl
     siocgifflags, siocsifflags, iff_up, af_inet, sock_dgram = 0x8913, 0x8914, 0x1, 2, 2
     s = libc.socket(af_inet, sock_dgram)
     try:
-        res = fcntl.ioctl(s, siocgifflags, b"lo".ljust(40, b"\0"))
+        res = libc.ioctl(s, siocgifflags, b"lo".ljust(40, b"\0"))
         flags = int.from_bytes(res[16:18], sys.byteorder) | iff_up
-        fcntl.ioctl(s, siocsifflags, b"lo".ljust(16, b"\0") + flags.to_bytes(2, sys.byteorder) + bytes(22))
+        libc.ioctl(s, siocsifflags, b"lo".ljust(16, b"\0") + flags.to_bytes(2, sys.byteorder) + bytes(22))
     finally:
         posix.close(s)

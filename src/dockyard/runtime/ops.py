@@ -48,21 +48,34 @@ def start(root: str, cid: str) -> None:
 def release(root: str, s: st.State) -> None:
     """Open the exec fifo: init, blocked opening it for writing, writes a
     byte and goes on to execve."""
-    import time
+    import _thread
     fifo = fs.join(st.state_dir(root, s.id), "exec.fifo")
-    fd = posix.open(fifo, posix.O_RDONLY | posix.O_NONBLOCK | posix.O_CLOEXEC)
-    try:
-        posix.set_blocking(fd, True)
-        # A read blocks while init holds the fifo open for writing, and sees
-        # end of file before it has opened it (or after it died): poll those.
-        delay = 0.0001
-        while not posix.read(fd, 1):
+    done = _thread.allocate_lock()
+    done.acquire()
+
+    def watch_init() -> None:
+        # If init dies before writing, open and close the fifo for writing
+        # ourselves: the blocking open and read below then end, empty-handed.
+        # (A signal timer could interrupt them instead, but its handler might
+        # run after the byte was read.)
+        while not done.acquire(timeout=0.05):
             if not st.init_alive(s):
-                raise st.RuntimeError_("cannot start a container that has stopped")
-            time.sleep(delay)
-            delay = min(delay * 2, 0.01)
+                try:
+                    posix.close(posix.open(fifo, posix.O_WRONLY | posix.O_NONBLOCK | posix.O_CLOEXEC))
+                except OSError:
+                    pass
+
+    _thread.start_new_thread(watch_init, ())
+    try:
+        fd = posix.open(fifo, posix.O_RDONLY | posix.O_CLOEXEC)  # meets init's open
+        try:
+            data = posix.read(fd, 1)
+        finally:
+            posix.close(fd)
     finally:
-        posix.close(fd)
+        done.release()
+    if not data:
+        raise st.RuntimeError_("cannot start a container that has stopped")
     posix.unlink(fifo)
     s.status = st.RUNNING
     hooks = (s.config.get("hooks") or {}).get("poststart")
@@ -140,6 +153,12 @@ def delete(root: str, cid: str, force: bool = False) -> None:
             pass  # runc deletes a created container without --force
         else:
             raise st.RuntimeError_(f"cannot delete container {cid} that is not stopped: {s.status}")
+    destroy(root, s)
+
+
+def destroy(root: str, s: st.State) -> None:
+    """Kill what is left of the container, remove its cgroup and state, run
+    the poststop hooks."""
     cg = cgroup_of(s) if s.cgroup_path else None
     if cg is not None and not cg.exists():
         cg = None
@@ -150,7 +169,7 @@ def delete(root: str, cid: str, force: bool = False) -> None:
             cg.destroy()
         except OSError as e:
             raise st.RuntimeError_(f"unable to remove container's cgroup: {e}") from None
-    _remove_state_dir(st.state_dir(root, cid))
+    _remove_state_dir(st.state_dir(root, s.id))
     hooks = (s.config.get("hooks") or {}).get("poststop")
     if hooks:
         from .hooks import run_hooks_warn

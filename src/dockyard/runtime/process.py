@@ -34,7 +34,6 @@ class Step:
 def preload(seccomp: bool) -> None:
     """Import now what runs after the root changes: the host's Python
     library is out of reach inside the container."""
-    import resource  # noqa: F401
     if seccomp:
         from . import seccomp as seccomp_mod
         seccomp_mod.preload()
@@ -64,12 +63,11 @@ def setup_terminal(console_fd: int, size: dict[str, int] | None, cid: str) -> No
 
 
 def set_rlimits(rlimits: list[dict[str, Any]]) -> None:
-    import resource
     for rl in rlimits:
         num = RLIMITS.get(rl.get("type", ""))
         if num is None:
             raise ValueError(f"process.rlimits: unknown type {rl.get('type')!r}")
-        resource.setrlimit(num, (_rlim(rl.get("soft", 0)), _rlim(rl.get("hard", 0))))
+        libc.setrlimit(num, _rlim(rl.get("soft", 0)), _rlim(rl.get("hard", 0)))
 
 
 def _rlim(v: int) -> int:
@@ -240,12 +238,11 @@ def close_fds_from(first: int) -> None:
         return
     except OSError:
         pass  # before Linux 5.11
-    import fcntl
     for name in posix.listdir("/proc/self/fd"):
         fd = int(name)
         if fd >= first:
             try:
-                fcntl.fcntl(fd, fcntl.F_SETFD, fcntl.FD_CLOEXEC)
+                posix.set_inheritable(fd, False)
             except OSError:
                 pass
 

@@ -110,6 +110,22 @@ def save(root: str, st: State) -> None:
     atomic_write(fs.join(state_dir(root, st.id), "state.json"), dumps(st.to_dict()).encode(), mode=0o600)
 
 
+def save_exec_config(root: str, cid: str, config: dict[str, Any]) -> None:
+    from .jsonio import dumps
+    atomic_write(fs.join(state_dir(root, cid), "exec.json"), dumps(config).encode(), mode=0o600)
+
+
+def load_exec_config(root: str, cid: str) -> dict[str, Any]:
+    """The container's process and seccomp, for exec."""
+    from .jsonio import loads
+    validate_id(cid)
+    try:
+        with open(fs.join(state_dir(root, cid), "exec.json"), "rb") as f:
+            return loads(f.read())
+    except FileNotFoundError:
+        raise ContainerNotExist(f"container {cid} does not exist") from None
+
+
 def load(root: str, cid: str) -> State:
     from .jsonio import loads
     validate_id(cid)

@@ -85,14 +85,14 @@ def test_invalid_json(rt) -> None:
 
 CHILD_FAILURES = [
     ("fstype", lambda s: s["mounts"].append({"destination": "/x", "type": "nosuchfs", "source": "none"}),
-     [b"mount /x", b"No such device"], b"no such device"),
+     [b"mount /x", b"No such device (ENODEV)"], b"no such device"),
     ("bindsrc", lambda s: s["mounts"].append({"destination": "/y", "type": "bind", "source": "/no/such/source",
                                               "options": ["bind"]}),
-     [b"mount /y", b"No such file or directory"], b"no such file or directory"),
+     [b"mount /y", b"No such file or directory (ENOENT)"], b"no such file or directory"),
     ("cwd", lambda s: s["process"].update(cwd="/etc/passwd/sub"),
-     [b"cwd", b"Not a directory"], b"not a directory"),
+     [b"cwd", b"Not a directory", b"(ENOTDIR)"], b"not a directory"),
     ("sysctl", lambda s: s["linux"].update(sysctl={"net.ipv4.no_such_knob": "1"}),
-     [b"sysctl net.ipv4.no_such_knob", b"No such file or directory"], b"no such file or directory"),
+     [b"sysctl net.ipv4.no_such_knob", b"No such file or directory", b"(ENOENT)"], b"no such file or directory"),
 ]
 
 
@@ -181,3 +181,17 @@ def test_invalid_container_id(rt) -> None:
         res = rt("create", "--bundle", b, bad)
         assert res.returncode != 0
     assert not os.path.exists(os.path.join(rt.tmp, "escape"))
+
+
+def test_start_after_init_died_fails_promptly(rt) -> None:
+    b = rt.bundle("gone", ["true"])
+    rt.ids.append("gone")
+    with open(os.path.join(rt.tmp, "gone.out"), "wb") as out:
+        rt.ok("create", "--bundle", b, "--pid-file", os.path.join(rt.tmp, "gone.pid"), "gone", stdout=out, stderr=out)
+    pid = int(open(os.path.join(rt.tmp, "gone.pid")).read())
+    os.kill(pid, signal.SIGKILL)
+    rt.wait_status("gone", "stopped")
+    t = time.monotonic()
+    res = rt("start", "gone", timeout=10)
+    assert res.returncode != 0 and b"stopped" in res.stderr
+    assert time.monotonic() - t < 5

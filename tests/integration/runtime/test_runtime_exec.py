@@ -194,7 +194,7 @@ def test_update_pids_limit_is_enforced(rt) -> None:
     rt.start_detached("u2", ["sleep", "60"])
     rt.ok("update", "--pids-limit", "3", "u2")
     # init + this shell = 2; two more background sleeps cannot both fork.
-    res = rt("exec", "u2", "sh", "-c", "sleep 5 & sleep 5 & sleep 5 & wait")
+    res = rt("exec", "u2", "sh", "-c", "sleep 1 & sleep 1 & sleep 1 & wait")
     assert b"can't fork" in res.stderr or b"Resource temporarily unavailable" in res.stderr
 
 
