@@ -24,7 +24,7 @@ from typing import Any, Awaitable, Callable, TypeVar
 from .. import errdefs
 from ..core.content import ContentStore
 from ..core.diff import is_empty, overlay_dirs, write_tar
-from ..core.images import Image, ImageService, Lease, chain_ids
+from ..core.images import Image, ImageService, Lease, chain_ids, config_diff_ids
 from ..core.mount import mount_all, unmount_all
 from ..core.snapshots import OverlaySnapshotter
 from ..core.tasks import TaskService
@@ -405,7 +405,7 @@ class Builder:
         reclaimed = 0
         chains: list[str] = []
         for rec in doomed:
-            ids = chain_ids(list((rec.config.get("rootfs") or {}).get("diff_ids") or []))
+            ids = chain_ids(config_diff_ids(rec.config))
             chains.extend(c for c in ids if c not in live_chains and c not in chains)
         # Children first: a longer chain sits above a shorter one.
         for chain in sorted(chains, key=lambda c: -self._depth(c)):

@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from ..core.images import chain_ids
+from ..core.images import chain_ids, config_diff_ids
 from ..fsutil import atomic_write
 
 
@@ -75,21 +75,15 @@ class BuildCache:
         return os.path.join(self.dir, key + ".json")
 
     def get(self, key: str) -> Record | None:
-        path = self._path(key)
-        try:
-            with open(path, "rb") as f:
-                d = json.loads(f.read())
-            st = os.stat(path)
-        except (OSError, ValueError):
+        """A record for a lookup that found it: one more use, used now."""
+        rec = self.get_quiet(key)
+        if rec is None:
             return None
-        if not isinstance(d, dict) or d.get("key") != key:
-            return None
-        rec = Record(key, float(d.get("created", st.st_mtime)), time.time(), d.get("description", ""),
-                     d["config"], d.get("layers") or [], d.get("layer"), int(d.get("uses") or 1) + 1)
-        try:  # one more use; the file's time is the last use (prune's until filter)
+        rec.last_used, rec.uses = time.time(), rec.uses + 1
+        try:  # the file's time is the last use (prune's until filter)
             with self._lock:  # atomic_write's temporary name is per process, not per thread
-                atomic_write(path, json.dumps(rec.to_json(), separators=(",", ":")).encode(), mode=0o600,
-                             durable=False)
+                atomic_write(self._path(key), json.dumps(rec.to_json(), separators=(",", ":")).encode(),
+                             mode=0o600, durable=False)
         except OSError:
             pass
         return rec
@@ -119,7 +113,7 @@ class BuildCache:
                     yield rec
 
     def get_quiet(self, key: str) -> Record | None:
-        """get() without touching the last-use time."""
+        """get() without counting a use (`system df`, prune)."""
         path = self._path(key)
         try:
             with open(path, "rb") as f:
@@ -127,7 +121,7 @@ class BuildCache:
             st = os.stat(path)
         except (OSError, ValueError):
             return None
-        if not isinstance(d, dict) or "config" not in d:
+        if not isinstance(d, dict) or d.get("key") != key or "config" not in d:
             return None
         return Record(key, float(d.get("created", st.st_mtime)), st.st_mtime, d.get("description", ""),
                       d["config"], d.get("layers") or [], d.get("layer"), int(d.get("uses") or 1))
@@ -179,7 +173,7 @@ class BuildCache:
 
 def _refs_of(rec: Record) -> tuple[list[str], list[str]]:
     return ([l["digest"] for l in rec.layers],
-            chain_ids(list((rec.config.get("rootfs") or {}).get("diff_ids") or [])))
+            chain_ids(config_diff_ids(rec.config)))
 
 
 def now() -> float:

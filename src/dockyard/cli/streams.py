@@ -209,6 +209,25 @@ class SignalProxy:
             signal.signal(num, prev)
 
 
+def session(sock: Any, leftover: bytes, tty: bool, stdin: bool, keys: bytes | None,
+            resize: Callable[[int, int], None], follow_size: bool) -> str:
+    """stream() for attach, run and exec: with follow_size (docker's
+    MonitorTtySize: a TTY session on a terminal) the remote terminal keeps our
+    size; the socket is closed at the end."""
+    resizer = TtyResizer(resize) if tty and follow_size else None
+    if resizer:
+        resizer.__enter__()
+    try:
+        return stream(sock, leftover, tty, stdin, keys)
+    finally:
+        if resizer:
+            resizer.__exit__()
+        try:
+            sock.close()
+        except OSError:
+            pass
+
+
 def stream(sock: Any, leftover: bytes, tty: bool, stdin: bool, detach_keys: bytes | None = None,
            output: bool = True) -> str:
     """Run the session; "done" when the output ended, "detached" when the

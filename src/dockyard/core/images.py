@@ -44,6 +44,17 @@ def chain_ids(diff_ids: list[str]) -> list[str]:
     return out
 
 
+def config_diff_ids(config: dict[str, Any]) -> list[str]:
+    """An image config's rootfs.diff_ids (a copy)."""
+    return list((config.get("rootfs") or {}).get("diff_ids") or [])
+
+
+def top_chain_id(diff_ids: list[str]) -> str:
+    """The chain ID of the top layer ("" for no layers): the snapshot an image's rootfs sits on."""
+    ids = chain_ids(diff_ids)
+    return ids[-1] if ids else ""
+
+
 def is_digest_ref(name: str) -> bool:
     return "@" in name
 
@@ -66,12 +77,11 @@ class Image:
 
     @property
     def diff_ids(self) -> list[str]:
-        return list((self.config.get("rootfs") or {}).get("diff_ids") or [])
+        return config_diff_ids(self.config)
 
     @property
     def chain_id(self) -> str:
-        ids = chain_ids(self.diff_ids)
-        return ids[-1] if ids else ""
+        return top_chain_id(self.diff_ids)
 
     @property
     def tags(self) -> list[str]:
@@ -628,7 +638,7 @@ class ImageService:
             blobs.add(digest)
             try:
                 config = json.loads(self.content.read_blob(digest, verify=False))
-                chains.update(chain_ids(list((config.get("rootfs") or {}).get("diff_ids") or [])))
+                chains.update(chain_ids(config_diff_ids(config)))
             except (NotFound, ValueError, AttributeError):
                 pass
 

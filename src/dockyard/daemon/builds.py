@@ -5,7 +5,6 @@ pulls for FROM and --pull."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -106,13 +105,6 @@ def _auth_for(ref: str, configs: dict[str, Any] | None) -> AuthConfig | None:
     for k in keys:
         c = configs.get(k)
         if isinstance(c, dict):
-            user, password = c.get("username") or "", c.get("password") or ""
-            if not user and c.get("auth"):
-                try:
-                    user, _, password = base64.b64decode(c["auth"]).decode().partition(":")
-                except (ValueError, UnicodeDecodeError):
-                    pass
-            cfg = AuthConfig(user, password, c.get("identitytoken") or "", c.get("registrytoken") or "",
-                             c.get("serveraddress") or domain)
+            cfg = AuthConfig.from_api(c, domain)
             return None if cfg.empty else cfg
     return None

@@ -24,8 +24,7 @@ from typing import Any, Iterator
 from ... import errdefs
 from ...build.dockerignore import IGNORE_FILE, PatternMatcher, read_patterns
 from ..errors import CLIError
-from ..format import human_size
-from .common import Parser, client, daemon_error
+from .common import Parser, client, confirm, daemon_call, daemon_error, parse_filters, print_prune
 
 _CHUNK = 1 << 20
 
@@ -449,33 +448,16 @@ def cmd_build(argv: list[str], gopts: dict) -> int:
 
 def cmd_builder_prune(argv: list[str], gopts: dict) -> int:
     from .opts import ram_bytes
-    p = Parser(prog="dockyard builder prune", usage="dockyard builder prune [OPTIONS]")
+    p = Parser(prog="dockyard builder prune", usage="dockyard builder prune")
     p.add_argument("-a", "--all", action="store_true", help="Remove all unused build cache, not just dangling ones")
+    p.add_argument("--filter", action="append", default=[], kind="filter",
+                   help='Provide filter values (e.g. "until=24h")')
     p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
-    p.add_argument("--filter", action="append", default=[], help="Provide filter values (e.g. \"until=24h\")")
     p.add_argument("--keep-storage", type=ram_bytes, default=0, kind="bytes",
                    help="Amount of disk space to keep for cache")
     a = p.parse_args(argv)
-    if not a.force:
-        what = "all build cache" if a.all else "all dangling build cache"
-        sys.stdout.write(f"WARNING! This will remove {what}.\nAre you sure you want to continue? [y/N] ")
-        sys.stdout.flush()
-        answer = sys.stdin.readline().strip().lower()
-        if answer not in ("y", "yes"):
-            return 0
-    filters: dict[str, list[str]] = {}
-    for f in a.filter:
-        k, _, v = f.partition("=")
-        filters.setdefault(k, []).append(v)
-    try:
-        res = client(gopts).build_prune(a.all, filters, a.keep_storage)
-    except errdefs.EngineError as e:
-        raise daemon_error(e) from None
-    deleted = res.get("CachesDeleted") or []
-    if deleted:
-        print("Deleted build cache objects:")
-        for i in deleted:
-            print(i)
-        print()
-    print(f"Total reclaimed space: {human_size(res.get('SpaceReclaimed') or 0)}")
+    if not confirm(f"WARNING! This will remove {'all' if a.all else 'all dangling'} build cache.", a.force):
+        return 0
+    res = daemon_call(client(gopts).build_prune, a.all, parse_filters(a.filter), a.keep_storage)
+    print_prune("Deleted build cache objects:", res.get("CachesDeleted"), res.get("SpaceReclaimed") or 0)
     return 0

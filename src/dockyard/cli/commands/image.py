@@ -10,7 +10,8 @@ from ... import errdefs
 from ..errors import CLIError
 from ..format import (LIST_FORMAT_HELP, Context, ago, check_format, ellipsis, human_size, is_table, local_rfc3339,
                       local_time, trunc_id, write_list)
-from .common import Parser, client, daemon_call, daemon_error, parse_filters
+from .common import (Parser, client, confirm, daemon_call, daemon_error, image_delete_lines, parse_filters, print_prune,
+                     split_name_tag)
 
 
 IMAGES_TABLE = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
@@ -176,11 +177,7 @@ def cmd_import(argv: list[str], gopts: dict) -> int:
     p.add_argument("source")
     p.add_argument("reference", nargs="?", default="")
     a = p.parse_args(argv)
-    repo, tag = a.reference, ""
-    if repo:
-        last = repo.rsplit("/", 1)[-1]
-        if ":" in last:
-            repo, tag = repo.rsplit(":", 1)
+    repo, tag = split_name_tag(a.reference)
     api = client(gopts)
     if a.source == "-":
         src = _chunks(sys.stdin.buffer)
@@ -208,10 +205,7 @@ def cmd_tag(argv: list[str], gopts: dict) -> int:
     p.add_argument("source")
     p.add_argument("target")
     a = p.parse_args(argv)
-    repo, tag = a.target, ""
-    last = repo.rsplit("/", 1)[-1]
-    if ":" in last:
-        repo, tag = repo.rsplit(":", 1)
+    repo, tag = split_name_tag(a.target)
     daemon_call(client(gopts).image_tag, a.source, repo, tag)
     return 0
 
@@ -221,11 +215,7 @@ def _split_tag(ref: str) -> tuple[str, str]:
     if "@" in ref:
         name, digest = ref.split("@", 1)
         return name, digest
-    last = ref.rsplit("/", 1)[-1]
-    if ":" in last:
-        name, tag = ref.rsplit(":", 1)
-        return name, tag
-    return ref, ""
+    return split_name_tag(ref)
 
 
 def _full_name(name: str, tag: str) -> str:
@@ -549,32 +539,19 @@ def cmd_logout(argv: list[str], gopts: dict) -> int:
 def cmd_image_prune(argv: list[str], gopts: dict) -> int:
     p = Parser(prog="dockyard image prune", usage="dockyard image prune [OPTIONS]")
     p.add_argument("-a", "--all", action="store_true", help="Remove all unused images, not just dangling ones")
+    p.add_argument("--filter", action="append", default=[], kind="filter",
+                   help='Provide filter values (e.g. "until=<timestamp>")')
     p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
-    p.add_argument("--filter", action="append", default=[], help='Provide filter values (e.g. "until=<timestamp>")')
     a = p.parse_args(argv)
-    filters: dict[str, list[str]] = {}
-    for f in a.filter:
-        k, _, v = f.partition("=")
-        filters.setdefault(k, []).append(v)
+    filters = parse_filters(a.filter)
     if a.all:
         filters["dangling"] = ["false"]
-    if not a.force:
-        warning = ("WARNING! This will remove all images without at least one container associated to them."
-                   if a.all else "WARNING! This will remove all dangling images.")
-        sys.stdout.write(warning + "\nAre you sure you want to continue? [y/N] ")
-        sys.stdout.flush()
-        answer = sys.stdin.readline().strip().lower() if not sys.stdin.closed else ""
-        if answer not in ("y", "yes"):
-            return 0
+    warning = ("WARNING! This will remove all images without at least one container associated to them."
+               if a.all else "WARNING! This will remove all dangling images.")
+    if not confirm(warning, a.force):
+        return 0
     res = daemon_call(client(gopts).image_prune, filters or None)
-    deleted = res.get("ImagesDeleted") or []
-    if deleted:
-        print("Deleted Images:")
-        for rec in deleted:
-            for k, v in rec.items():
-                print(f"{k.lower()}: {v}")
-        print()
-    print(f"Total reclaimed space: {human_size(res.get('SpaceReclaimed', 0))}")
+    print_prune("Deleted Images:", image_delete_lines(res.get("ImagesDeleted")), res.get("SpaceReclaimed", 0))
     return 0
 
 

@@ -9,7 +9,7 @@ from ... import __version__, errdefs
 from ..errors import CLIError
 from ..format import (INSPECT_FORMAT_HELP, LIST_FORMAT_HELP, Context, ago, bytes_size, expand_escapes, go_time_string,
                       human_size, is_table, parse_template, parse_timestamp, render, trunc_id, write_list)
-from .common import Parser, client, confirm, daemon_call, daemon_error, parse_filters
+from .common import Parser, client, confirm, daemon_call, daemon_error, image_delete_lines, parse_filters, print_prune
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -345,7 +345,6 @@ def _df_verbose(du: dict[str, Any], fmt: str) -> None:
 # -- system prune -------------------------------------------------------------------
 
 def cmd_prune(argv: list[str], gopts: dict) -> int:
-    from .container import print_prune
     p = Parser(prog="dockyard system prune", usage="dockyard system prune [OPTIONS]")
     p.add_argument("-a", "--all", action="store_true", help="Remove all unused images not just dangling ones")
     p.add_argument("--filter", action="append", default=[], kind="filter",
@@ -385,13 +384,7 @@ def cmd_prune(argv: list[str], gopts: dict) -> int:
         img_filters = dict(filters)
         img_filters["dangling"] = ["false" if a.all else "true"]
         r = api.image_prune(img_filters)
-        deleted = []
-        for d in r.get("ImagesDeleted") or []:
-            if d.get("Untagged"):
-                deleted.append(f"untagged: {d['Untagged']}")
-            if d.get("Deleted"):
-                deleted.append(f"deleted: {d['Deleted']}")
-        section("Deleted Images:", deleted)
+        section("Deleted Images:", image_delete_lines(r.get("ImagesDeleted")))
         total += r.get("SpaceReclaimed") or 0
         try:
             r = api.build_prune(a.all, filters)

@@ -6,7 +6,7 @@ import sys
 
 from ..errors import CLIError
 from ..format import INSPECT_FORMAT_HELP, LIST_FORMAT_HELP, Context, write_list
-from .common import Parser, client, confirm, daemon_call, each, parse_filters, parse_key_values
+from .common import Parser, client, confirm, daemon_call, each, parse_filters, parse_key_values, print_prune
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -113,7 +113,6 @@ def cmd_rm(argv: list[str], gopts: dict) -> int:
 
 
 def cmd_prune(argv: list[str], gopts: dict) -> int:
-    from .container import print_prune
     p = Parser(prog="dockyard volume prune", usage="dockyard volume prune [OPTIONS]")
     p.add_argument("-a", "--all", action="store_true", help="Remove all unused volumes, not just anonymous ones")
     p.add_argument("--filter", action="append", default=[], kind="filter",
