@@ -82,7 +82,7 @@ def main() -> None:
     a = ap.parse_args()
     from _support import images as ti
     from _support.daemon import TestDaemon
-    from _support.registry import TestRegistry
+    from _support.registry_server import DockerRegistry
 
     # Byte-compiled first, as an installed package is (this checkout may run with PYTHONDONTWRITEBYTECODE).
     subprocess.run([sys.executable, "-m", "compileall", "-q", os.path.join(REPO, "src", "dockyard")],
@@ -94,7 +94,7 @@ def main() -> None:
     notes = [f"image: {len(img.layers)} gzip layers, {total / 1e6:.1f} MB compressed"]
     rows = []
     tmp = tempfile.mkdtemp(prefix="dybench-img")
-    reg = TestRegistry().start()
+    reg = DockerRegistry().start()
     d = TestDaemon().start()
     dy = os.path.join(BIN, "dockyard")
     env = d.env()
@@ -152,12 +152,12 @@ def main() -> None:
                 notes.append(f"CPU seconds, {label}: median {statistics.median(cpus[key]):.2f}")
 
         # -- push --------------------------------------------------------------------------
-        regs: list[TestRegistry] = []
+        regs: list[DockerRegistry] = []
 
         def fresh_registry() -> None:
             while regs:
-                regs.pop().stop()
-            regs.append(TestRegistry().start())
+                regs.pop().teardown()
+            regs.append(DockerRegistry().start())
             subprocess.run([dy, "tag", ref, f"{regs[0].host}/bench/pushed:1"], env=env, check=True)
 
         rows.append(("dockyard push", summary(timed(
@@ -167,7 +167,7 @@ def main() -> None:
                 lambda: run_ok([skopeo, "copy", "--dest-tls-verify=false", f"oci:{layout}:bench",
                                 f"docker://{regs[0].host}/bench/pushed:1"]), a.runs, fresh_registry))))
         while regs:
-            regs.pop().stop()
+            regs.pop().teardown()
 
         # -- save / load ----------------------------------------------------------------------
         archive = os.path.join(tmp, "saved.tar")
@@ -195,7 +195,7 @@ def main() -> None:
             rows.append(("skopeo copy docker-archive: -> dir:", summary(timed(sk_load, a.runs))))
     finally:
         d.teardown()
-        reg.stop()
+        reg.teardown()
 
     # -- unpack throughput ------------------------------------------------------------------
     from dockyard.core.archive import apply_layer, layer_reader

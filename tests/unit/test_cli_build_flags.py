@@ -10,27 +10,17 @@ import tarfile
 
 import pytest
 
-from _support.fakeapi import FakeAPI, Reply
-from dockyard.cli import main as cli_main
+from _support.fakeapi import FakeAPI, Reply, run_cli
 
 
 @pytest.fixture
-def api(monkeypatch: pytest.MonkeyPatch, tmp_path) -> FakeAPI:
-    fake = FakeAPI()
-    monkeypatch.setenv("DOCKYARD_HOST", fake.host)
-    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "dockercfg"))
-    monkeypatch.delenv("DOCKER_HOST", raising=False)
-    monkeypatch.delenv("DOCKER_API_VERSION", raising=False)
-    fake.on("GET", "/_ping", Reply(200, b"OK", {"API-Version": "1.45", "Docker-Experimental": "false"}))
-    fake.on("POST", "/build", Reply(chunks=[b'{"aux":{"ID":"sha256:' + b"1" * 64 + b'"}}\n']))
-    yield fake
-    fake.close()
+def api(api: FakeAPI) -> FakeAPI:
+    api.on("GET", "/_ping", Reply(200, b"OK", {"API-Version": "1.45", "Docker-Experimental": "false"}))
+    api.on("POST", "/build", Reply(chunks=[b'{"aux":{"ID":"sha256:' + b"1" * 64 + b'"}}\n']))
+    return api
 
 
-def run(capfd: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    rc = cli_main.main(list(argv))
-    out, err = capfd.readouterr()
-    return rc, out, err
+run = run_cli
 
 
 def test_resource_flags_become_the_query(api: FakeAPI, capfd: pytest.CaptureFixture[str], tmp_path) -> None:

@@ -8,29 +8,19 @@ import json
 
 import pytest
 
-from _support.fakeapi import FakeAPI, Reply
-from dockyard.cli import main as cli_main
+from _support.fakeapi import FakeAPI, Reply, run_cli
 
 IMG = "sha256:" + "1" * 64
 OLD = "sha256:" + "2" * 64
 
 
 @pytest.fixture
-def api(monkeypatch: pytest.MonkeyPatch, tmp_path) -> FakeAPI:
-    fake = FakeAPI()
-    monkeypatch.setenv("DOCKYARD_HOST", fake.host)
-    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "dockercfg"))
-    monkeypatch.delenv("DOCKER_HOST", raising=False)
-    monkeypatch.delenv("DOCKER_API_VERSION", raising=False)
-    fake.on("GET", "/_ping", Reply(200, b"OK", {"API-Version": "1.50"}))
-    yield fake
-    fake.close()
+def api(api: FakeAPI) -> FakeAPI:
+    api.on("GET", "/_ping", Reply(200, b"OK", {"API-Version": "1.50"}))
+    return api
 
 
-def run(capfd: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    rc = cli_main.main(list(argv))
-    out, err = capfd.readouterr()
-    return rc, out, err
+run = run_cli
 
 
 def summary(id_: str, tags: list[str], digests: list[str], size: int = 1982997) -> dict:
