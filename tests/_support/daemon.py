@@ -96,8 +96,8 @@ class TestDaemon:
         return [binary("dockyardd"), "--data-root", self.data_root, "--exec-root", self.exec_root,
                 "-H", self.host, "--cgroup-parent", self.cgroup_parent, *self.net_args, "--debug", *self.extra_args]
 
-    def start(self, timeout: float = 15.0) -> "TestDaemon":
-        self.proc = process.spawn(self.args(), self.log_path)
+    def start(self, timeout: float = 15.0, preexec_fn: Any = None) -> "TestDaemon":
+        self.proc = process.spawn(self.args(), self.log_path, preexec_fn)
         process.wait_ready(self.proc, lambda: self.client().ping() is not None, timeout, "dockyardd", self.log_path)
         return self
 

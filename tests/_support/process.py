@@ -7,12 +7,12 @@ from __future__ import annotations
 import signal
 import subprocess
 import time
-from typing import Callable
+from typing import Any, Callable
 
 
-def spawn(args: list[str], log_path: str) -> subprocess.Popen[bytes]:
+def spawn(args: list[str], log_path: str, preexec_fn: Any = None) -> subprocess.Popen[bytes]:
     with open(log_path, "ab") as log:
-        return subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        return subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL, preexec_fn=preexec_fn)
 
 
 def log_tail(log_path: str, limit: int = 20000) -> str:
