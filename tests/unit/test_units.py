@@ -86,3 +86,12 @@ def test_parse_ulimit() -> None:
         with pytest.raises(ValueError) as e:
             units.parse_ulimit(bad)
         assert str(e.value) == message
+
+
+def test_detach_keys_as_moby_term_reads_them() -> None:
+    from dockyard.apitypes import parse_detach_keys
+    assert parse_detach_keys("ctrl-p,ctrl-q") == b"\x10\x11"
+    assert parse_detach_keys("ctrl-P,a,ctrl-@,ctrl-_") == b"\x10a\x00\x1f"
+    for bad in ("ctrl-1", "ab", "ctrl-", ""):
+        with pytest.raises(ValueError, match="Unknown character"):
+            parse_detach_keys(bad)

@@ -12,17 +12,16 @@ from __future__ import annotations
 import asyncio
 import os
 import stat
-import struct
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Protocol
 
 from .. import errdefs
+from ..apitypes import STREAM_HEADER
 from ..core.images import Image
 from ..core.tasks import TaskService
 from .fsops import RootFS, split
 
-_HEADER = struct.Struct(">BxxxL")
 TAIL_LINES = 10
 
 
@@ -185,10 +184,10 @@ async def execute(tasks: TaskService, backend: Backend, req: RunRequest, mounts:
             await task.start()
             while True:
                 try:
-                    head = await reader.readexactly(_HEADER.size)
+                    head = await reader.readexactly(STREAM_HEADER.size)
                 except asyncio.IncompleteReadError:
                     break
-                _stream, size = _HEADER.unpack(head)
+                _stream, size = STREAM_HEADER.unpack(head)
                 data = await reader.readexactly(size) if size else b""
                 await on_output(data)
         finally:

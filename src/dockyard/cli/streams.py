@@ -18,34 +18,13 @@ from __future__ import annotations
 
 import os
 import select
-import struct
 import sys
+
+from ..apitypes import DEFAULT_DETACH_KEYS, STREAM_HEADER as HEADER
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable
-
-HEADER = struct.Struct(">BxxxL")
-DEFAULT_DETACH_KEYS = b"\x10\x11"  # ctrl-p, ctrl-q
-
-
-def parse_detach_keys(spec: str) -> bytes:
-    """docker's detach key format: comma-separated "ctrl-<x>" or single characters."""
-    out = bytearray()
-    for part in spec.split(","):
-        if part.startswith("ctrl-") and len(part) == 6:
-            c = part[5]
-            if "a" <= c <= "z":
-                out.append(ord(c) - ord("a") + 1)
-            elif c in "@[\\]^_":
-                out.append({"@": 0, "[": 27, "\\": 28, "]": 29, "^": 30, "_": 31}[c])
-            else:
-                raise ValueError(f"Unknown character: '{c}'")
-        elif len(part) == 1:
-            out.append(ord(part))
-        else:
-            raise ValueError(f"Unknown character: '{part}'")
-    return bytes(out)
 
 
 class EscapeDetector:

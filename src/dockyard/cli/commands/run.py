@@ -581,7 +581,7 @@ def detach_keys_for(gopts: dict, flag: str) -> tuple[str, bytes]:
     """The detach keys (flag, else config.json's detachKeys, else ctrl-p,ctrl-q) as
     sent to the daemon and as bytes to watch for."""
     from ..config import load
-    from ..streams import DEFAULT_DETACH_KEYS, parse_detach_keys
+    from ...apitypes import DEFAULT_DETACH_KEYS, parse_detach_keys
     spec = flag or load(gopts).get("detachKeys", "")
     if not spec:
         return "", DEFAULT_DETACH_KEYS
