@@ -96,9 +96,10 @@ class TestDaemon:
         return [binary("dockyardd"), "--data-root", self.data_root, "--exec-root", self.exec_root,
                 "-H", self.host, "--cgroup-parent", self.cgroup_parent, *self.net_args, "--debug", *self.extra_args]
 
-    def start(self, timeout: float = 15.0) -> "TestDaemon":
+    def start(self, timeout: float = 15.0, preexec_fn: Any = None) -> "TestDaemon":
         log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(self.args(), stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(self.args(), stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                                     preexec_fn=preexec_fn)
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -108,7 +108,23 @@ async def run(cfg: DaemonConfig) -> int:
     return 0
 
 
+def default_inherited_signals() -> None:
+    """Undo what our starter left that Python does not: SIGCHLD ignored
+    (children would be reaped by the kernel before we wait), glibc's
+    internal signals ignored (any child of glibc's posix_spawn has 32 and
+    33 so, GNU make's recipes for one; the libc refuses to touch them and
+    every process we start would inherit them) and a blocked mask. Called
+    before any thread exists: glibc installs its own handlers for 32 and 33
+    when it needs them, which this must not undo."""
+    from .._sys import libc
+    for sig in (libc.SIGCHLD, *range(32, signal.SIGRTMIN)):
+        if libc.signal_disposition(sig) == libc.SIG_IGN:
+            libc.set_signal_disposition(sig, libc.SIG_DFL)
+    libc.unblock_all_signals()
+
+
 def main(argv: list[str] | None = None) -> int:
+    default_inherited_signals()
     cfg = parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.DEBUG if cfg.debug else getattr(logging, cfg.log_level.upper(), logging.INFO)
                         if cfg.log_level != "warn" else logging.WARNING,
