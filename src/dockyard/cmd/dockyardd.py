@@ -79,32 +79,35 @@ async def run(cfg: DaemonConfig) -> int:
     daemon = Daemon(cfg)
     await daemon.start()
     server = build_server(daemon)
-    for host in cfg.listen_hosts():
-        if host.startswith("unix://"):
-            path = host[len("unix://"):]
-            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-            await server.listen_unix(path)
-        elif host.startswith("tcp://"):
-            hostport = host[len("tcp://"):]
-            h, _, port = hostport.rpartition(":")
-            ssl_ctx = _ssl_context(cfg) if cfg.tls else None
-            if ssl_ctx is None and h not in ("127.0.0.1", "localhost", "::1", "[::1]"):
-                log.warning("API listening on %s without TLS: anyone who can reach it owns this host", host)
-            await server.listen_tcp(h.strip("[]") or "0.0.0.0", int(port or (2376 if ssl_ctx else 2375)), ssl_ctx)
-        elif host.startswith("fd://"):
-            raise SystemExit("fd:// hosts need systemd socket activation, which is not supported")
-        else:
-            raise SystemExit(f"dockyardd: invalid host {host!r}: use unix:// or tcp://")
-        log.info("API listening on %s", host)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    log.info("dockyardd ready")
-    await stop.wait()
-    log.info("shutting down; containers keep running (live restore)")
-    await server.close()
-    await daemon.shutdown()
+    try:
+        for host in cfg.listen_hosts():
+            if host.startswith("unix://"):
+                path = host[len("unix://"):]
+                os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+                await server.listen_unix(path)
+            elif host.startswith("tcp://"):
+                hostport = host[len("tcp://"):]
+                h, _, port = hostport.rpartition(":")
+                ssl_ctx = _ssl_context(cfg) if cfg.tls else None
+                if ssl_ctx is None and h not in ("127.0.0.1", "localhost", "::1", "[::1]"):
+                    log.warning("API listening on %s without TLS: anyone who can reach it owns this host", host)
+                await server.listen_tcp(h.strip("[]") or "0.0.0.0", int(port or (2376 if ssl_ctx else 2375)),
+                                        ssl_ctx)
+            elif host.startswith("fd://"):
+                raise SystemExit("fd:// hosts need systemd socket activation, which is not supported")
+            else:
+                raise SystemExit(f"dockyardd: invalid host {host!r}: use unix:// or tcp://")
+            log.info("API listening on %s", host)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        log.info("dockyardd ready")
+        await stop.wait()
+        log.info("shutting down; containers keep running (live restore)")
+    finally:
+        await server.close()  # also removes the unix socket files
+        await daemon.shutdown()
     return 0
 
 
