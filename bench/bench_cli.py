@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""CLI start-to-exit wall time: `dockyard ps` and `dockyard version` next to
-`docker ps` and `docker version` (the real docker CLI, client only) against
-the same dockyardd, in one run.
+"""CLI start-to-exit wall time: `dockyard ps`, `dockyard images` and
+`dockyard version` next to `docker ps`, `docker images` and `docker version`
+(the real docker CLI, client only) against the same dockyardd, in one run.
 
 The commands are timed interleaved (dockyard, docker, dockyard, ...) so that
 load from other processes on the machine hits both alike. The package is
@@ -54,10 +54,11 @@ def main() -> None:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         for i in range(3):  # something to list
             d.cli("create", "--name", f"bench{i}", "busybox", "true", check=True)
-        cmds = {"dockyard ps": [dockyard, "ps", "-a"], "dockyard version": [dockyard, "version"],
-                "python -c pass (floor)": [sys.executable, "-c", "pass"]}
+        cmds = {"dockyard ps": [dockyard, "ps", "-a"], "dockyard images": [dockyard, "images"],
+                "dockyard version": [dockyard, "version"], "python -c pass (floor)": [sys.executable, "-c", "pass"]}
         if docker:
             cmds["docker ps"] = [docker, "ps", "-a"]
+            cmds["docker images"] = [docker, "images"]
             cmds["docker version"] = [docker, "version"]
         else:
             notes.append("docker CLI not installed: no reference times")
@@ -69,6 +70,7 @@ def main() -> None:
         d.teardown()
     report("cli_startup", rows, [
         ("dockyard ps / docker ps", "dockyard ps", "docker ps"),
+        ("dockyard images / docker images", "dockyard images", "docker images"),
         ("dockyard version / docker version", "dockyard version", "docker version"),
         ("python floor / docker ps", "python -c pass (floor)", "docker ps"),
     ], notes)

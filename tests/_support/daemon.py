@@ -14,10 +14,9 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 from typing import Any
 
-from . import leaks
+from . import leaks, process
 from .paths import REPO, binary
 
 _BUSYBOX_TAR: bytes | None = None
@@ -90,38 +89,25 @@ class TestDaemon:
         self.extra_args = list(extra_args or [])
         self.log_path = os.path.join(self.base, "dockyardd.log")
         self.proc: subprocess.Popen[bytes] | None = None
+        self.stop_problems: list[str] = []  # what clean stops left behind (reported by teardown)
 
     # -- lifecycle -------------------------------------------------------------
     def args(self) -> list[str]:
         return [binary("dockyardd"), "--data-root", self.data_root, "--exec-root", self.exec_root,
                 "-H", self.host, "--cgroup-parent", self.cgroup_parent, *self.net_args, "--debug", *self.extra_args]
 
-    def start(self, timeout: float = 15.0) -> "TestDaemon":
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(self.args(), stdout=log, stderr=log, stdin=subprocess.DEVNULL)
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"dockyardd exited with {self.proc.returncode}:\n{self.log()}")
-            try:
-                self.client().ping()
-                return self
-            except Exception:
-                time.sleep(0.05)
-        raise RuntimeError(f"dockyardd did not answer within {timeout}s:\n{self.log()}")
+    def start(self, timeout: float = 15.0, preexec_fn: Any = None) -> "TestDaemon":
+        self.proc = process.spawn(self.args(), self.log_path, preexec_fn)
+        process.wait_ready(self.proc, lambda: self.client().ping() is not None, timeout, "dockyardd", self.log_path)
+        return self
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        clean = process.stop(self.proc, sig) and sig == signal.SIGTERM
         self.proc = None
+        if clean and os.path.exists(self.socket):
+            self.stop_problems.append(f"API socket {self.socket} left by a clean stop")
 
     def kill(self) -> None:
         """SIGKILL, as a crash would."""
@@ -132,11 +118,7 @@ class TestDaemon:
         self.start()
 
     def log(self) -> str:
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()[-20000:]
-        except OSError:
-            return ""
+        return process.log_tail(self.log_path)
 
     # -- clients ---------------------------------------------------------------
     def client(self) -> Any:
@@ -198,7 +180,7 @@ class TestDaemon:
         for path in leaks.files_in(os.path.join(self.exec_root, "netns")):
             found.append(f"netns file {path}")
         found += leaks.build_leftovers(self.data_root, self.exec_root)
-        return found
+        return found + self.stop_problems
 
     def force_clean(self) -> None:
         leaks.kill_pids([pid for pid, _ in leaks.processes_mentioning(self.base)])

@@ -42,6 +42,14 @@ class Reply:
 Handler = Callable[[Request], Reply]
 
 
+def run_cli(capfd: Any, *argv: str) -> tuple[int, str, str]:
+    """The CLI in this process (its main()): exit status, stdout, stderr."""
+    from dockyard.cli import main as cli_main
+    rc = cli_main.main(list(argv))
+    out, err = capfd.readouterr()
+    return rc, out, err
+
+
 class FakeAPI:
     def __init__(self) -> None:
         self.dir = tempfile.mkdtemp(prefix="fakeapi")

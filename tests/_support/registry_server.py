@@ -20,10 +20,9 @@ import socket
 import subprocess
 import tarfile
 import tempfile
-import time
 from typing import Any
 
-from . import leaks
+from . import leaks, process
 from .paths import binary
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -75,47 +74,29 @@ class RegistryServer:
     def start(self, timeout: float = 20.0) -> "RegistryServer":
         """Start and wait until it listens; on failure nothing is left behind
         (process stopped, directory removed) and the error carries its log."""
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(self.args(), stdout=log, stderr=log, stdin=subprocess.DEVNULL)
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                self._fail(f"{self.kind} exited with {self.proc.returncode}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return self
-            except OSError:
-                time.sleep(0.05)
-        self._fail(f"{self.kind} did not listen within {timeout}s")
-        raise AssertionError("unreachable")
+        self.proc = process.spawn(self.args(), self.log_path)
 
-    def _fail(self, why: str) -> None:
-        text = self.log()
-        self.stop(signal.SIGKILL)
-        shutil.rmtree(self.base, ignore_errors=True)
-        raise RuntimeError(f"{why}:\n{text}")
+        def listening() -> bool:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                return True
+        try:
+            process.wait_ready(self.proc, listening, timeout, self.kind, self.log_path)
+        except RuntimeError:
+            self.stop(signal.SIGKILL)
+            shutil.rmtree(self.base, ignore_errors=True)
+            raise
+        return self
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int | None:
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        process.stop(self.proc, sig, timeout)
         code = self.proc.returncode
         self.proc = None
         return code
 
     def log(self) -> str:
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()[-20000:]
-        except OSError:
-            return ""
+        return process.log_tail(self.log_path)
 
     def teardown(self) -> None:
         pid = self.proc.pid if self.proc else None
@@ -176,6 +157,8 @@ class DockyardRegistry(RegistryServer):
 
 
 class DockerRegistry(RegistryServer):
+    """Debian's docker-registry (the CNCF distribution registry 2.8)."""
+
     kind = "docker-registry"
 
     def __init__(self, users: dict[str, str] | None = None, access_log: bool = True,
@@ -204,6 +187,11 @@ class DockerRegistry(RegistryServer):
         with open(self.config_path, "w") as f:
             yaml.safe_dump(config, f)
         return [DOCKER_REGISTRY, "serve", self.config_path]
+
+    def blob_path(self, digest: str) -> str:
+        """Where distribution's filesystem driver keeps a blob."""
+        hexd = digest.split(":", 1)[1]
+        return os.path.join(self.root, "docker", "registry", "v2", "blobs", "sha256", hexd[:2], hexd, "data")
 
 
 class RegistryClient:

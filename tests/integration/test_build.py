@@ -378,8 +378,8 @@ RUN echo "$(id -un) in $(pwd)" > /tmp/whoami
 
 
 def test_from_pulls_a_missing_base_and_pull_refreshes(daemon) -> None:
-    from _support.registry import TestRegistry
-    reg = TestRegistry().start()
+    from _support.registry_server import DockerRegistry
+    reg = DockerRegistry().start()
     try:
         ref = f"{reg.host}/base/busybox:b1"
         assert daemon.cli("tag", "busybox", ref).returncode == 0
@@ -393,7 +393,7 @@ def test_from_pulls_a_missing_base_and_pull_refreshes(daemon) -> None:
         assert any("Image is up to date" in m.get("status", "") for m in res.messages)
         assert res.cached_steps == 1
     finally:
-        reg.stop()
+        reg.teardown()
 
 
 def test_daemon_crash_mid_build_leaves_nothing(fresh_daemon) -> None:

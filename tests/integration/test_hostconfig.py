@@ -281,3 +281,39 @@ def test_oom_kill_is_recorded(api) -> None:
     actions = [_json.loads(x)["Action"] for x in data.splitlines()]
     assert actions.index("oom") < actions.index("die")
     api.rm(cid)
+
+
+def _hostile_signals() -> None:
+    """The daemon's starter ignores every signal it can (glibc's internal 32
+    and 33 included, as any child of glibc's posix_spawn has them: GNU make's
+    recipes, CI's `make test`) and blocks them all."""
+    from dockyard._sys import libc
+    for sig in range(1, libc.NSIG):
+        if sig not in (libc.SIGKILL, libc.SIGSTOP):
+            libc.set_signal_disposition(sig, libc.SIG_IGN)
+    libc.set_blocked_signals((1 << 64) - 1)
+
+
+def test_default_signals_whatever_the_daemon_inherited() -> None:
+    """Nothing the daemon inherited reaches a container: init and exec'd
+    processes (through the spare shim and a freshly started one) start with
+    no signal ignored or blocked; SIGPIPE ends a pipeline."""
+    from _support.daemon import TestDaemon
+    d = TestDaemon().start(preexec_fn=_hostile_signals)
+    try:
+        d.import_busybox()
+        api = Engine(d.socket)
+        clean = "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n"
+        for _ in range(3):  # the first start has no spare shim yet
+            cid = api.run("grep", "-E", "Sig(Ign|Blk)", "/proc/self/status")
+            assert api.wait(cid)["StatusCode"] == 0
+            assert demux(api.logs(cid)).decode() == clean
+            api.rm(cid)
+        code, out = run(api, "yes | head -c 100000 | wc -c")
+        assert code == 0 and out.strip() == "100000"
+        cid = api.run("sleep", "60")
+        code, out = api.exec(cid, "grep", "-E", "Sig(Ign|Blk)", "/proc/self/status")
+        assert code == 0 and out.decode() == clean
+        api.rm(cid)
+    finally:
+        d.teardown()

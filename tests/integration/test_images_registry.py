@@ -15,20 +15,20 @@ import pytest
 from _support import images as ti
 from _support.daemon import busybox_tar
 from _support.images import store_listing
-from _support.registry import FaultProxy, TestRegistry
+from _support.registry import FaultProxy
+from _support.registry_server import DockerRegistry, free_port
 
-TestRegistry.__test__ = False  # type: ignore[attr-defined]
 
 SKOPEO = shutil.which("skopeo") or "/usr/bin/skopeo"
 
 
 @pytest.fixture(scope="module")
 def registry():
-    reg = TestRegistry().start()
+    reg = DockerRegistry().start()
     try:
         yield reg
     finally:
-        reg.stop()
+        reg.teardown()
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,7 @@ def skopeo(*args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]
     return res
 
 
-def skopeo_push_layout(registry: TestRegistry, top, ref: str, extra=(), fmt: str = "", all_: bool = False) -> None:
+def skopeo_push_layout(registry: DockerRegistry, top, ref: str, extra=(), fmt: str = "", all_: bool = False) -> None:
     with tempfile.TemporaryDirectory() as d:
         ti.write_oci_layout(d, top, "t", list(extra))
         args = ["copy", "--dest-tls-verify=false"]
@@ -160,7 +160,7 @@ def test_docker_v2_manifest_from_skopeo(daemon, registry, layout_images) -> None
 
 
 def test_basic_auth_login_push_pull_logout(daemon, tmp_path) -> None:
-    reg = TestRegistry(users={"alice": "s3cret"}).start()
+    reg = DockerRegistry(users={"alice": "s3cret"}).start()
     try:
         env = daemon.env()
         env["DOCKER_CONFIG"] = str(tmp_path)
@@ -192,7 +192,7 @@ def test_basic_auth_login_push_pull_logout(daemon, tmp_path) -> None:
         assert cli("pull", ref).returncode == 1  # logged out: the registry refuses again
     finally:
         daemon.cli("rmi", "-f", f"{reg.host}/private/busybox:1")
-        reg.stop()
+        reg.teardown()
 
 
 # -- bad input -----------------------------------------------------------------------------------
@@ -319,7 +319,6 @@ def test_unknown_repository_and_registry_errors(daemon, registry) -> None:
     assert res.returncode == 1
     assert b"Error response from daemon:" in res.stderr and b"not found" in res.stderr.lower() or \
         b"does not exist" in res.stderr
-    from _support.registry import free_port
     res = daemon.cli("pull", f"127.0.0.1:{free_port()}/x:1")
     assert res.returncode == 1 and b"connection refused" in res.stderr
     res = daemon.cli("push", "nosuchimage:1")

@@ -205,6 +205,28 @@ def test_live_restore_after_sigkill(fresh_daemon) -> None:
     assert api.inspect("talker")["State"]["Status"] == "exited"
 
 
+def test_exit_code_survives_a_kill_while_the_exit_is_handled(fresh_daemon) -> None:
+    """The daemon is SIGKILLed the moment it removes the bundle (and with it
+    the shim's exit.json) of a container that exited: the exit code must
+    already be in the container's record."""
+    import os
+    d = fresh_daemon()
+    for _ in range(3):
+        api = Engine(d.socket)
+        cid = api.run("sh", "-c", "sleep 0.3; exit 42")
+        exit_json = os.path.join(d.exec_root, "containers", cid, "exit.json")
+        api.until(lambda: os.path.exists(exit_json), timeout=30, interval=0.001)
+        deadline = time.monotonic() + 30
+        while os.path.exists(exit_json) and time.monotonic() < deadline:
+            pass  # no sleep: the kill must land right after the removal starts
+        d.kill()
+        d.start()
+        api = Engine(d.socket)
+        state = api.until(lambda: (s := api.inspect(cid)["State"])["Status"] == "exited" and s, timeout=30)
+        assert state["ExitCode"] == 42, state
+        api.rm(cid)
+
+
 def test_restore_does_not_duplicate_policy_restart(fresh_daemon) -> None:
     d = fresh_daemon()
     api = Engine(d.socket)

@@ -3,6 +3,7 @@ errors as JSON with the right status, hijacking."""
 
 import asyncio
 import json
+import os
 import socket
 
 import pytest
@@ -75,3 +76,25 @@ def test_routes_and_errors(tmp_path) -> None:
     assert json.loads(r2.split(b"\r\n\r\n", 1)[1]) == {"message": "No such container: x"}
     assert r3.startswith(b"HTTP/1.1 400") and b"too new" in r3
     assert r4.startswith(b"HTTP/1.1 101") and r4.endswith(b"HELLO")
+
+
+def test_close_removes_the_socket_file_it_bound(tmp_path) -> None:
+    sock, other = str(tmp_path / "api.sock"), str(tmp_path / "other.sock")
+
+    async def main() -> None:
+        srv = HTTPServer(_router())
+        await srv.listen_unix(sock)
+        await srv.listen_unix(other)
+        assert os.path.exists(sock) and os.path.exists(other)
+        # Another server has since bound other.sock: that file is not ours to remove.
+        os.unlink(other)
+        s = socket.socket(socket.AF_UNIX)
+        s.bind(other)
+        try:
+            await srv.close()
+        finally:
+            s.close()
+
+    asyncio.run(main())
+    assert not os.path.exists(sock)
+    assert os.path.exists(other)

@@ -14,26 +14,12 @@ import io
 
 import pytest
 
-from _support.fakeapi import FakeAPI, Reply
-from dockyard.cli import main as cli_main
+from _support.fakeapi import FakeAPI, Reply, run_cli
 
 CID = "a" * 64
 
 
-@pytest.fixture
-def api(monkeypatch: pytest.MonkeyPatch, tmp_path) -> FakeAPI:
-    fake = FakeAPI()
-    monkeypatch.setenv("DOCKYARD_HOST", fake.host)
-    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "dockercfg"))
-    monkeypatch.delenv("DOCKER_HOST", raising=False)
-    yield fake
-    fake.close()
-
-
-def run(capfd: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    rc = cli_main.main(list(argv))
-    out, err = capfd.readouterr()
-    return rc, out, err
+run = run_cli
 
 
 def frame(stream: int, data: bytes) -> bytes:

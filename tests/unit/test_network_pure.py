@@ -261,6 +261,28 @@ def test_names_of_the_network_are_answered_locally() -> None:
     assert rcode == dns.RCODE_SERVFAIL  # the only upstream does not answer
 
 
+def udp_and_tcp_on_one_port() -> tuple[socket.socket, socket.socket]:
+    """A UDP socket and a TCP listener on one free port of 127.0.0.1, as an
+    upstream DNS server is one address for both. A port free for UDP may be
+    taken for TCP (any outgoing connection on the host can hold it), so the
+    pair is bound, not guessed: retried until both binds succeed."""
+    for _ in range(200):
+        tcp = socket.socket()
+        tcp.bind(("127.0.0.1", 0))
+        tcp.listen(8)
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            udp.bind(("127.0.0.1", tcp.getsockname()[1]))
+        except OSError:
+            tcp.close()
+            udp.close()
+            continue
+        tcp.setblocking(False)
+        udp.setblocking(False)
+        return udp, tcp
+    raise AssertionError("no port of 127.0.0.1 was free for both UDP and TCP")
+
+
 def test_other_names_are_forwarded_over_udp_and_tcp() -> None:
     async def scenario() -> None:
         loop = asyncio.get_running_loop()
@@ -275,8 +297,9 @@ def test_other_names_are_forwarded_over_udp_and_tcp() -> None:
                 canned["udp"] = q.name
                 self.t.sendto(dns.response(data, q, [(dns.TYPE_A, socket.inet_aton("192.0.2.9"))]), addr)
 
-        udp_t, _ = await loop.create_datagram_endpoint(Upstream, local_addr=("127.0.0.1", 0))
-        port = udp_t.get_extra_info("sockname")[1]
+        udp_sock, tcp_sock = udp_and_tcp_on_one_port()
+        port = tcp_sock.getsockname()[1]
+        udp_t, _ = await loop.create_datagram_endpoint(Upstream, sock=udp_sock)
 
         async def tcp_client(reader, writer):  # type: ignore[no-untyped-def]
             n = struct.unpack(">H", await reader.readexactly(2))[0]
@@ -288,7 +311,7 @@ def test_other_names_are_forwarded_over_udp_and_tcp() -> None:
             await writer.drain()
             writer.close()
 
-        srv = await asyncio.start_server(tcp_client, "127.0.0.1", port)
+        srv = await asyncio.start_server(tcp_client, sock=tcp_sock)
         try:
             r = resolver([f"127.0.0.1:{port}"])
             _, ans = answers(await r.resolve(query("far.test"), tcp=False))

@@ -64,3 +64,31 @@ def test_fs_helpers_match_os_path(tmp_path) -> None:
     assert os.path.isdir(tmp_path / "x/y/z")
     assert fs.abspath("rel") == os.path.abspath("rel")
     assert fs.getenv("PATH") == os.environ.get("PATH") and fs.getenv("NO_SUCH_VAR_XYZ", "d") == "d"
+
+
+def test_raw_signal_dispositions_reach_glibcs_internal_signals() -> None:
+    """glibc's sigaction refuses signals 32 and 33; the raw calls do not, and
+    default_all_signals/unblock_all_signals leave nothing ignored or blocked."""
+    code = """
+import signal
+from dockyard._sys import libc
+def status():
+    d = dict(l.split(':\\t') for l in open('/proc/self/status').read().splitlines() if ':\\t' in l)
+    return int(d['SigIgn'], 16), int(d['SigBlk'], 16)
+try:
+    signal.signal(32, signal.SIG_IGN)
+    print('libc allowed 32')
+except OSError:
+    pass
+for sig in (1, 32, 33, 64):
+    libc.set_signal_disposition(sig, libc.SIG_IGN)
+assert libc.signal_disposition(32) == libc.SIG_IGN
+assert libc.set_blocked_signals(1 << 9 | 1 << 31) == 0
+ign, blk = status()
+print(hex(ign & (1 << 0 | 1 << 31 | 1 << 32 | 1 << 63)), hex(blk))
+libc.default_all_signals()
+libc.unblock_all_signals()
+print(status(), libc.signal_disposition(32))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines() == ["0x8000000180000001 0x80000200", "(0, 0) 0"], out

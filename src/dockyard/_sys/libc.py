@@ -19,9 +19,11 @@ _ARCH = posix.uname().machine
 # Syscall numbers for calls glibc 2.36 has no wrapper for.
 _SYSCALLS: dict[str, dict[str, int]] = {
     "x86_64": {"pivot_root": 155, "capget": 125, "capset": 126, "seccomp": 317,
-               "pidfd_open": 434, "close_range": 436, "pidfd_send_signal": 424, "openat2": 437},
+               "pidfd_open": 434, "close_range": 436, "pidfd_send_signal": 424, "openat2": 437,
+               "rt_sigaction": 13, "rt_sigprocmask": 14},
     "aarch64": {"pivot_root": 41, "capget": 90, "capset": 91, "seccomp": 277,
-                "pidfd_open": 434, "close_range": 436, "pidfd_send_signal": 424, "openat2": 437},
+                "pidfd_open": 434, "close_range": 436, "pidfd_send_signal": 424, "openat2": 437,
+                "rt_sigaction": 134, "rt_sigprocmask": 135},
 }
 
 
@@ -190,3 +192,61 @@ def set_process_name(name: str) -> None:
     """PR_SET_NAME: the comm shown by ps (15 bytes at most)."""
     buf = ffi.string_buffer(name.encode()[:15])
     check(_prctl(15, ffi.addressof(buf), 0, 0, 0), "prctl(PR_SET_NAME)")
+
+
+# -- signal dispositions through the raw system calls -----------------------------
+# glibc's sigaction refuses its internal signals (32 SIGCANCEL, 33 SIGSETXID)
+# with EINVAL, yet glibc's posix_spawn sets them to SIG_IGN in every child it
+# starts (GNU make runs recipes that way) and an ignored disposition survives
+# execve: only the system call itself can give them back their default.
+
+SIG_DFL, SIG_IGN = 0, 1
+SIGKILL, SIGCHLD, SIGSTOP = 9, 17, 19
+NSIG = 65  # signals 1..64
+
+
+class _KernelSigaction(ffi.Structure):
+    # The kernel's struct sigaction on x86_64 and arm64 (both have sa_restorer).
+    _fields_ = [("handler", ffi.c_ulong), ("flags", ffi.c_ulong), ("restorer", ffi.c_ulong),
+                ("mask", ffi.c_ulong)]
+
+
+_SIGSET_SIZE = ffi.c_size_t(8)  # the kernel's sigset_t: 64 bits
+
+
+def signal_disposition(sig: int) -> int:
+    """The signal's handler as the kernel has it: SIG_DFL, SIG_IGN or an address."""
+    old = _KernelSigaction()
+    check(_syscall(ffi.c_long(syscall_number("rt_sigaction")), ffi.c_int(sig), None, ffi.byref(old),
+                   _SIGSET_SIZE), f"rt_sigaction({sig})")
+    return int(old.handler)
+
+
+def set_signal_disposition(sig: int, handler: int) -> None:
+    """SIG_DFL or SIG_IGN for sig, whatever the libc thinks of it."""
+    act = _KernelSigaction(handler, 0, 0, 0)
+    check(_syscall(ffi.c_long(syscall_number("rt_sigaction")), ffi.c_int(sig), ffi.byref(act), None,
+                   _SIGSET_SIZE), f"rt_sigaction({sig})")
+
+
+def default_all_signals() -> None:
+    """Every signal but SIGKILL and SIGSTOP back to SIG_DFL (what runc gives
+    a container's process): ignored dispositions would survive execve."""
+    nr = ffi.c_long(syscall_number("rt_sigaction"))
+    act = ffi.byref(_KernelSigaction(SIG_DFL, 0, 0, 0))
+    for sig in range(1, NSIG):
+        if sig != SIGKILL and sig != SIGSTOP:
+            check(_syscall(nr, ffi.c_int(sig), act, None, _SIGSET_SIZE), f"rt_sigaction({sig})")
+
+
+def set_blocked_signals(mask: int) -> int:
+    """Replace the calling thread's signal mask (bit n-1 is signal n, the
+    libc's internal signals included); returns the previous mask."""
+    new, old = ffi.c_ulong(mask), ffi.c_ulong(0)
+    check(_syscall(ffi.c_long(syscall_number("rt_sigprocmask")), ffi.c_int(2), ffi.byref(new),  # SIG_SETMASK
+                   ffi.byref(old), _SIGSET_SIZE), "rt_sigprocmask")
+    return int(old.value)
+
+
+def unblock_all_signals() -> None:
+    set_blocked_signals(0)

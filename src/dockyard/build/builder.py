@@ -24,11 +24,12 @@ from typing import Any, Awaitable, Callable, TypeVar
 from .. import errdefs
 from ..core.content import ContentStore
 from ..core.diff import is_empty, overlay_dirs, write_tar
-from ..core.images import Image, ImageService, Lease, chain_ids
+from ..core.images import Image, ImageService, Lease, chain_ids, config_diff_ids
 from ..core.mount import mount_all, unmount_all
 from ..core.snapshots import OverlaySnapshotter
 from ..core.tasks import TaskService
 from ..oci import reference
+from ..units import rfc3339_nano
 from . import instructions, parser
 from .cache import BuildCache, Record
 from .context import BuildContext
@@ -57,7 +58,7 @@ class BuildOptions:
     network: str = "default"
     platform: str = ""
     extra_hosts: list[str] = field(default_factory=list)
-    resources: dict[str, Any] = field(default_factory=dict)
+    resources: dict[str, Any] = field(default_factory=dict)  # HostConfig fields for RUN (Memory, CpuShares, ...)
     shm_size: int = 0
     registry_auth: dict[str, Any] | None = None
 
@@ -404,7 +405,7 @@ class Builder:
         reclaimed = 0
         chains: list[str] = []
         for rec in doomed:
-            ids = chain_ids(list((rec.config.get("rootfs") or {}).get("diff_ids") or []))
+            ids = chain_ids(config_diff_ids(rec.config))
             chains.extend(c for c in ids if c not in live_chains and c not in chains)
         # Children first: a longer chain sits above a shorter one.
         for chain in sorted(chains, key=lambda c: -self._depth(c)):
@@ -431,6 +432,7 @@ class Builder:
                 p = os.path.join(self.cache_mounts, name)
                 reclaimed += _du(p)
                 shutil.rmtree(p, ignore_errors=True)
+                self.cache.drop_mount(name)
         return {"CachesDeleted": [r.key for r in doomed] or None, "SpaceReclaimed": reclaimed}
 
     def _depth(self, chain: str) -> int:
@@ -444,14 +446,28 @@ class Builder:
         return n
 
     def usage(self) -> list[dict[str, Any]]:
-        """Build cache objects as GET /system/df reports them."""
-        out = []
+        """The build cache as GET /system/df reports it (BuildKit's record
+        shape): each step's record (Shared when an image has its layer too,
+        which `builder prune` keeps unless --all) and each RUN cache mount."""
+        image_blobs = {l["digest"] for img in self.images.list_images() for l in img.manifest.get("layers") or []}
+        out: list[dict[str, Any]] = []
         for rec in self.cache.records():
-            out.append({"ID": rec.key[:25], "Type": "regular", "Description": rec.description,
-                        "InUse": False, "Shared": False, "Size": rec.size,
-                        "CreatedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(rec.created)),
-                        "LastUsedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(rec.last_used)),
-                        "UsageCount": 1})
+            out.append({"ID": rec.key, "Type": "regular", "Description": rec.description, "InUse": False,
+                        "Shared": rec.layer is not None and rec.layer["digest"] in image_blobs, "Size": rec.size,
+                        "CreatedAt": rfc3339_nano(rec.created), "LastUsedAt": rfc3339_nano(rec.last_used),
+                        "UsageCount": rec.uses})
+        names = sorted(n for n in os.listdir(self.cache_mounts) if not n.startswith("."))
+        for name, mrec in self.cache.mount_records(names).items():
+            entry: dict[str, Any] = {"ID": name, "Type": "exec.cachemount", "InUse": bool(self.cache_users.get(name)),
+                                     "Shared": False, "Size": _du(os.path.join(self.cache_mounts, name))}
+            if mrec is not None:
+                entry.update({"Description": f"cached mount {mrec.target} (id {mrec.id})",
+                              "CreatedAt": rfc3339_nano(mrec.created), "LastUsedAt": rfc3339_nano(mrec.last_used),
+                              "UsageCount": mrec.uses})
+            else:  # made before its directory had a record
+                entry.update({"Description": "cached mount", "CreatedAt": rfc3339_nano(
+                    os.stat(os.path.join(self.cache_mounts, name)).st_mtime), "UsageCount": 0})
+            out.append(entry)
         return out
 
 

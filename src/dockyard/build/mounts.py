@@ -154,6 +154,8 @@ class RunMounts:
             os.makedirs(path, mode=0o700)
             os.chown(path, int(opts.get("uid", "0")), int(opts.get("gid", "0")))
             os.chmod(path, mode)
+        if path.startswith(b.cache_mounts):  # not a private copy: `system df` lists it
+            b.cache.mount_used(name, cid, opts["target"])
         ro = values.is_true(opts.get("ro", opts.get("readonly", "false")))
         return {"destination": opts["target"], "type": "bind", "source": path,
                 "options": ["rbind", "ro" if ro else "rw"]}

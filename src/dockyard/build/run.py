@@ -12,17 +12,16 @@ from __future__ import annotations
 import asyncio
 import os
 import stat
-import struct
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Protocol
 
 from .. import errdefs
+from ..apitypes import STREAM_HEADER
 from ..core.images import Image
 from ..core.tasks import TaskService
 from .fsops import RootFS, split
 
-_HEADER = struct.Struct(">BxxxL")
 TAIL_LINES = 10
 
 
@@ -38,7 +37,7 @@ class RunRequest:
     network: str = "default"
     extra_hosts: list[str] = field(default_factory=list)
     mounts: list[dict[str, Any]] = field(default_factory=list)  # extra OCI mounts (RUN --mount)
-    resources: dict[str, Any] = field(default_factory=dict)  # memory, cpu... as POST /build gives them
+    resources: dict[str, Any] = field(default_factory=dict)  # HostConfig fields: Memory, CpuShares, Ulimits...
     shm_size: int = 0
     hostname: str = ""
 
@@ -185,10 +184,10 @@ async def execute(tasks: TaskService, backend: Backend, req: RunRequest, mounts:
             await task.start()
             while True:
                 try:
-                    head = await reader.readexactly(_HEADER.size)
+                    head = await reader.readexactly(STREAM_HEADER.size)
                 except asyncio.IncompleteReadError:
                     break
-                _stream, size = _HEADER.unpack(head)
+                _stream, size = STREAM_HEADER.unpack(head)
                 data = await reader.readexactly(size) if size else b""
                 await on_output(data)
         finally:

@@ -9,18 +9,13 @@ import copy
 import hashlib
 import json
 import platform
-import time
 from dataclasses import dataclass
 from typing import Any
 
-from ..core.images import Image, chain_ids
+from ..core.images import Image, config_diff_ids, top_chain_id
 from ..oci import mediatypes as mt
+from ..units import now_rfc3339
 from ..oci.runtime_spec import DEFAULT_PATH_ENV
-
-
-def now_rfc3339() -> str:
-    t = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int((t % 1) * 1e9):09d}Z"
 
 
 def config_digest(config: dict[str, Any]) -> str:
@@ -67,12 +62,11 @@ class State:
 
     @property
     def diff_ids(self) -> list[str]:
-        return list((self.config.get("rootfs") or {}).get("diff_ids") or [])
+        return config_diff_ids(self.config)
 
     @property
     def chain_id(self) -> str:
-        ids = chain_ids(self.diff_ids)
-        return ids[-1] if ids else ""
+        return top_chain_id(self.diff_ids)
 
     @property
     def short_id(self) -> str:

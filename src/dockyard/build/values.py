@@ -7,10 +7,8 @@ from __future__ import annotations
 import re
 
 from ..errdefs import InvalidArgument
+from ..units import parse_go_duration
 
-_DURATION_RE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
-_UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000, "s": 10**9, "m": 60 * 10**9,
-          "h": 3600 * 10**9}
 SIGNALS = {"HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "TRAP": 5, "ABRT": 6, "IOT": 6, "BUS": 7, "FPE": 8,
            "KILL": 9, "USR1": 10, "SEGV": 11, "USR2": 12, "PIPE": 13, "ALRM": 14, "TERM": 15,
            "STKFLT": 16, "CHLD": 17, "CONT": 18, "STOP": 19, "TSTP": 20, "TTIN": 21, "TTOU": 22,
@@ -20,42 +18,10 @@ SIGNALS = {"HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "TRAP": 5, "ABRT": 6, "IOT":
 
 def parse_duration(text: str) -> int:
     """A Go duration ("1m30s", "500ms", "0") in nanoseconds."""
-    s = text.strip()
-    neg = s.startswith("-")
-    if s[:1] in "+-":
-        s = s[1:]
-    if s == "0":
-        return 0
-    if not s:
-        raise InvalidArgument(f"time: invalid duration {text!r}")
-    total = 0.0
-    pos = 0
-    while pos < len(s):
-        m = _DURATION_RE.match(s, pos)
-        if not m:
-            tail = s[pos:]
-            if re.fullmatch(r"[\d.]+", tail):
-                raise InvalidArgument(f"time: missing unit in duration {text!r}")
-            unit = re.match(r"[\d.]*([^\d.]*)", tail)
-            raise InvalidArgument(f"time: unknown unit {unit.group(1) if unit else tail!r} in duration {text!r}")
-        total += float(m.group(1)) * _UNITS[m.group(2)]
-        pos = m.end()
-    return -int(total) if neg else int(total)
-
-
-def format_duration(ns: int) -> str:
-    if ns == 0:
-        return "0s"
-    out = []
-    h, rem = divmod(ns, 3600 * 10**9)
-    m, rem = divmod(rem, 60 * 10**9)
-    if h:
-        out.append(f"{h}h")
-    if h or m:
-        out.append(f"{m}m")
-    secs = rem / 10**9
-    out.append(f"{secs:g}s")
-    return "".join(out)
+    try:
+        return parse_go_duration(text)
+    except ValueError as e:
+        raise InvalidArgument(str(e)) from None
 
 
 def parse_signal(value: str) -> str:

@@ -19,7 +19,11 @@ store_const, append, count, help), default, type (a callable; ValueError or
 any exception means an invalid value), help, metavar, dest, nargs (None, "?",
 "*", "+", REMAINDER) for positionals, choices, const, required, and two of
 our own: `kind` (the value type shown in --help, e.g. "list", "bytes",
-"duration"; inferred when absent) and `hidden` (accepted, not listed).
+"duration"; inferred when absent), `hidden` (accepted, not listed) and
+`api_version` and `experimental` (docker's "version" and "experimental"
+annotations: a flag given while the API version in use is older than the
+one that introduced it, or while the daemon is not experimental, is refused
+before the arguments are checked; a too new one is left out of --help).
 
 `--help` output reads like docker's: Usage, description (from the command
 table in main.py unless given), Aliases (from the management commands),
@@ -58,7 +62,7 @@ class Namespace:
 
 class Option:
     __slots__ = ("long", "short", "dest", "action", "default", "type", "help", "kind", "choices",
-                 "const", "required", "hidden", "optional")
+                 "const", "required", "hidden", "optional", "api_version", "experimental")
 
     def takes_value(self) -> bool:
         """A separate word is its value (optional values need --flag=value)."""
@@ -100,6 +104,18 @@ def filter_value(value: str) -> str:
     return value
 
 
+def _api_at_least(version: str) -> bool:
+    """Whether the newest API version this CLI may use (DOCKER_API_VERSION, else
+    its own) has what `version` introduced: docker's help hides flags it has not."""
+    import os
+    from ..apitypes import API_VERSION
+    current = os.environ.get("DOCKER_API_VERSION") or API_VERSION
+    try:
+        return tuple(map(int, current.split("."))) >= tuple(map(int, version.split(".")))
+    except ValueError:
+        return True
+
+
 def parse_bool(value: str) -> bool:
     if value in _TRUE:
         return True
@@ -137,7 +153,7 @@ class Parser:
     def add_argument(self, *names: str, action: str = "store", default: Any = _UNSET, type: Callable | None = None,
                      help: str = "", metavar: str | None = None, dest: str | None = None, nargs: Any = None,
                      choices: Any = None, const: Any = None, required: bool = False, kind: str | None = None,
-                     hidden: bool = False) -> None:
+                     hidden: bool = False, api_version: str | None = None, experimental: bool = False) -> None:
         if names and not names[0].startswith("-"):
             p = Positional()
             p.dest = dest or names[0]
@@ -167,7 +183,12 @@ class Parser:
         o.choices = choices
         o.const = const
         o.required = required
-        o.hidden = hidden or help == "==SUPPRESS=="  # argparse.SUPPRESS hides too
+        o.api_version = api_version
+        o.experimental = experimental
+        # docker's help also leaves out flags the daemon cannot take: too new ones, and
+        # experimental ones (dockyardd is never experimental; that is not asked for help)
+        o.hidden = hidden or help == "==SUPPRESS==" or experimental or \
+            (api_version is not None and not _api_at_least(api_version))
         if o.hidden and help == "==SUPPRESS==":
             o.help = ""
         o.optional = nargs == "?"  # pflag's NoOptDefVal: bare flag means const
@@ -289,6 +310,12 @@ class Parser:
                     j += 1
             else:
                 positionals.append(a)
+        annotated = [o for o in self.options if (o.api_version or o.experimental) and o.dest in seen]
+        if annotated:
+            from .commands.common import check_flag_support
+            from .main import CURRENT_GOPTS
+            check_flag_support(CURRENT_GOPTS, [(o.long or o.short, o.api_version, o.experimental)
+                                               for o in sorted(annotated, key=lambda o: o.long or o.short)])
         for o in self.options:
             if o.required and o.dest not in seen:
                 self.error(f'required flag(s) "{o.long or o.short}" not set', 1)
@@ -429,7 +456,7 @@ class Parser:
 
 def _default_text(o: Option) -> str:
     d = o.default
-    if o.action in ("store_false",):
+    if o.action == "store_false" or (o.action == "store_true" and d is True):
         return " (default true)"
     if o.action == "store_true" or d is None or d is False:
         return ""

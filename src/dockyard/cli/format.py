@@ -11,6 +11,9 @@ For a listing command (ps, images, volume ls, ...):
     write_list(a.format, [ImageContext(i) for i in images],
                "table {{.Repository}}\\t{{.Tag}}\\t{{.ID}}")
 
+Sizes and durations come from dockyard.units (go-units' HumanSize,
+BytesSize, HumanDuration), re-exported here for the commands.
+
 `write_list` handles "" (the default table), "table", "table TEMPLATE",
 "json" and plain templates; `\\t` and `\\n` typed in a format become tab and
 newline as in docker. Tables go through `tabwrite`, Go's text/tabwriter with
@@ -23,6 +26,7 @@ from __future__ import annotations
 import sys
 import time
 
+from ..units import bytes_size, human_duration, human_size  # noqa: F401 - the commands import them from here
 from .errors import CLIError
 
 TYPE_CHECKING = False
@@ -160,20 +164,37 @@ def render(tmpl: Any, obj: Any, error_prefix: str = "") -> str:
         raise CLIError(f"{error_prefix}{e}", 1) from None
 
 
-def check_format(fmt: str) -> None:
-    """Fail on a bad --format before asking the daemon anything, as docker does."""
-    body = expand_escapes(fmt[5:].strip(" ") if is_table(fmt) else fmt)
-    if fmt in ("", "table", "json") or _render_simple(body, [], None) is not None:
+# docker's formatter.Context words both parse and execution errors this way;
+# `ps` alone checks its template first, as "failed to parse/execute template".
+TEMPLATE_ERROR = "template parsing error"
+
+
+def _body(fmt: str) -> str:
+    """docker's preFormat: "table" dropped, spaces trimmed, \\t and \\n expanded."""
+    return expand_escapes((fmt[5:] if is_table(fmt) else fmt).strip(" "))
+
+
+def check_format(fmt: str, error_prefix: str = TEMPLATE_ERROR, row: Any = None) -> None:
+    """Fail on a bad --format before asking the daemon anything. With `row`
+    (an empty Context) the format is also run once, as typed ("table" and
+    escapes included, so error positions match), as `docker ps` does."""
+    if fmt in ("", "table", "json"):
         return
-    parse_template(body, "failed to parse template")
+    body = _body(fmt) if row is None else fmt
+    if _render_simple(body, [row] if row is not None else [], None) is not None:
+        return
+    tmpl = parse_template(body, error_prefix)
+    if row is not None:
+        render(tmpl, row, error_prefix.replace("parse", "execute") + ": ")
 
 
 def is_table(fmt: str) -> bool:
-    return fmt == "table" or fmt.startswith("table ") or fmt.startswith("table\t")
+    """docker's Format.IsTable: anything that starts with "table"."""
+    return fmt.startswith("table")
 
 
 def write_list(fmt: str, items: Iterable[Any], default: str, out: TextIO | None = None,
-               headers: dict[str, str] | None = None) -> None:
+               headers: dict[str, str] | None = None, error_prefix: str = TEMPLATE_ERROR) -> None:
     """Print items with a docker --format value (see the module docstring)."""
     out = out or sys.stdout
     fmt = fmt or default
@@ -182,14 +203,14 @@ def write_list(fmt: str, items: Iterable[Any], default: str, out: TextIO | None 
     if fmt == "json":
         fmt = "{{json .}}"
     table = is_table(fmt)
-    body = expand_escapes(fmt[5:].strip(" ") if table else fmt)
+    body = _body(fmt)
     items = list(items)
     hdrs = (headers if headers is not None else (type(items[0]).HEADERS if items else {})) or {}
     chunks = _render_simple(body, items, hdrs if table else None)
     if chunks is None:
-        tmpl = parse_template(body, "failed to parse template")
-        chunks = [render(tmpl, _Header(hdrs), "failed to execute template: ")] if table else []
-        chunks += [render(tmpl, it, "failed to execute template: ") for it in items]
+        tmpl = parse_template(body, error_prefix)
+        chunks = [render(tmpl, _Header(hdrs), error_prefix + ": ")] if table else []
+        chunks += [render(tmpl, it, error_prefix + ": ") for it in items]
     text = "".join(c + "\n" for c in chunks)
     out.write(tabwrite(text) if table else text)
 
@@ -235,62 +256,18 @@ def _render_simple(body: str, items: list[Any], headers: dict[str, str] | None) 
 
 # -- numbers and times --------------------------------------------------------------
 
-def human_size(n: float, precision: int = 4) -> str:
-    """docker's units.HumanSize: decimal units, %.4g."""
-    units = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"]
-    i = 0
-    n = float(n)
-    while n >= 1000 and i < len(units) - 1:
-        n /= 1000.0
-        i += 1
-    return f"{n:.{precision}g}{units[i]}"
-
-
-def bytes_size(n: float) -> str:
-    """docker's units.BytesSize: binary units (KiB, MiB), %.4g."""
-    units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"]
-    i = 0
-    n = float(n)
-    while n >= 1024 and i < len(units) - 1:
-        n /= 1024.0
-        i += 1
-    return f"{n:.4g}{units[i]}"
-
-
-def human_duration(seconds: float) -> str:
-    """docker's units.HumanDuration."""
-    s = int(seconds)
-    if s < 1:
-        return "Less than a second"
-    if s == 1:
-        return "1 second"
-    if s < 60:
-        return f"{s} seconds"
-    m = s // 60
-    if m == 1:
-        return "About a minute"
-    if m < 60:
-        return f"{m} minutes"
-    h = round(s / 3600)
-    if h == 1:
-        return "About an hour"
-    if h < 48:
-        return f"{h} hours"
-    if h < 24 * 7 * 2:
-        return f"{h // 24} days"
-    if h < 24 * 30 * 2:
-        return f"{h // 24 // 7} weeks"
-    if h < 24 * 365 * 2:
-        return f"{h // 24 // 30} months"
-    return f"{h // 24 // 365} years"
-
-
 def ago(ts: float) -> str:
     return human_duration(time.time() - ts) + " ago"
 
 
 def trunc_id(i: str) -> str:
+    """docker's TruncateID: without the algorithm, 12 characters."""
     return i.split(":", 1)[-1][:12]
+
+
+def ellipsis(s: str, width: int) -> str:
+    """docker's formatter.Ellipsis: at most width characters, the last one "…"."""
+    return s if len(s) <= width else s[: width - 1] + "…"
 
 
 def parse_timestamp(s: str) -> float | None:
@@ -327,6 +304,39 @@ def local_time(ts: float) -> str:
     lt = time.localtime(ts)
     return time.strftime("%Y-%m-%d %H:%M:%S %z %Z", lt)
 
+
+def go_time_string(rfc3339: str) -> str:
+    """Go's time.Time.String() of a time the API sent ("2021-06-28T13:31:01.4746Z"
+    -> "2021-06-28 13:31:01.4746 +0000 UTC"): its own zone, fraction without
+    trailing zeros."""
+    date, _, rest = rfc3339.partition("T")
+    if not rest:
+        return rfc3339
+    if rest.endswith("Z"):
+        clock, zone = rest[:-1], "+0000 UTC"
+    else:
+        cut = max(rest.rfind("+"), rest.rfind("-"))
+        clock, off = (rest[:cut], rest[cut:].replace(":", "")) if cut > 0 else (rest, "+0000")
+        zone = f"{off} {off}"
+    hms, _, frac = clock.partition(".")
+    frac = frac.rstrip("0")
+    return f"{date} {hms}{'.' + frac if frac else ''} {zone}"
+
+
+def local_rfc3339(ts: float) -> str:
+    """Go's time.RFC3339 in local time: "2006-01-02T15:04:05Z07:00" ("Z" for UTC)."""
+    lt = time.localtime(ts)
+    off = lt.tm_gmtoff or 0
+    zone = "Z" if off == 0 else f"{'+' if off > 0 else '-'}{abs(off) // 3600:02d}:{abs(off) % 3600 // 60:02d}"
+    return time.strftime("%Y-%m-%dT%H:%M:%S", lt) + zone
+
+
+LIST_FORMAT_HELP = """Format output using a custom template:
+'table':            Print output in table format with column headers (default)
+'table TEMPLATE':   Print output in table format using the given Go template
+'json':             Print in JSON format
+'TEMPLATE':         Print output using the given Go template.
+Refer to https://docs.docker.com/go/formatting/ for more information about formatting output with templates"""
 
 INSPECT_FORMAT_HELP = """Format output using a custom template:
 'json':             Print in JSON format

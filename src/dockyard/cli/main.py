@@ -128,6 +128,9 @@ COMMON = ["run", "exec", "ps", "build", "pull", "push", "images", "login", "logo
 
 # prog ("dockyard ps") -> how the user typed it ("dockyard container ls"), for help and errors.
 INVOKED_AS: dict[str, str] = {}
+# The global options of the command running (flags.Parser asks the daemon's API
+# version with them when a flag needs a newer one).
+CURRENT_GOPTS: dict = {}
 
 GLOBAL_OPTIONS = """Global Options:
       --config string      Location of client config files (default "~/.docker")
@@ -284,6 +287,8 @@ def main(argv: list[str] | None = None) -> int:
             if gopts.get("config"):  # every reader of config.json (credentials too) looks here
                 os.environ["DOCKER_CONFIG"] = gopts["config"]
         name, args = resolve(rest[0], rest[1:])
+        CURRENT_GOPTS.clear()
+        CURRENT_GOPTS.update(gopts)
         return run_command(name, args, gopts)
     except StatusError as e:
         return e.status

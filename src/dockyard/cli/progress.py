@@ -19,8 +19,8 @@ from __future__ import annotations
 import os
 import time
 
+from ..units import SECOND, go_duration, human_size
 from .errors import CLIError
-from .format import human_size
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -35,18 +35,6 @@ class StreamError(CLIError):
         super().__init__(message, 1)
         self.message = message
         self.code = code
-
-
-def _go_duration(seconds: float) -> str:
-    """time.Duration.Round(time.Second).String() for the time-left estimate."""
-    s = int(round(seconds))
-    h, rem = divmod(s, 3600)
-    m, sec = divmod(rem, 60)
-    if h:
-        return f"{h}h{m}m{sec}s"
-    if m:
-        return f"{m}m{sec}s"
-    return f"{sec}s"
 
 
 def progress_text(p: dict[str, Any], width: int, now: float | None = None) -> str:
@@ -71,8 +59,9 @@ def progress_text(p: dict[str, Any], width: int, now: float | None = None) -> st
     left = ""
     start = p.get("start") or 0
     if width > 50 and current > 0 and start > 0 and percentage < 50:
-        elapsed = (now or time.time()) - start
-        left = " " + _go_duration(elapsed / current * (total - current))
+        per_entry = int(((now or time.time()) - start) * SECOND) // current
+        left_ns = (total - current) * per_entry
+        left = " " + go_duration(left_ns - left_ns % SECOND)  # whole seconds, as docker truncates
     return bar + numbers + left
 
 

@@ -18,34 +18,13 @@ from __future__ import annotations
 
 import os
 import select
-import struct
 import sys
+
+from ..apitypes import DEFAULT_DETACH_KEYS, STREAM_HEADER as HEADER
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable
-
-HEADER = struct.Struct(">BxxxL")
-DEFAULT_DETACH_KEYS = b"\x10\x11"  # ctrl-p, ctrl-q
-
-
-def parse_detach_keys(spec: str) -> bytes:
-    """docker's detach key format: comma-separated "ctrl-<x>" or single characters."""
-    out = bytearray()
-    for part in spec.split(","):
-        if part.startswith("ctrl-") and len(part) == 6:
-            c = part[5]
-            if "a" <= c <= "z":
-                out.append(ord(c) - ord("a") + 1)
-            elif c in "@[\\]^_":
-                out.append({"@": 0, "[": 27, "\\": 28, "]": 29, "^": 30, "_": 31}[c])
-            else:
-                raise ValueError(f"Unknown character: '{c}'")
-        elif len(part) == 1:
-            out.append(ord(part))
-        else:
-            raise ValueError(f"Unknown character: '{part}'")
-    return bytes(out)
 
 
 class EscapeDetector:
@@ -207,6 +186,25 @@ class SignalProxy:
         import signal
         for num, prev in self.previous.items():
             signal.signal(num, prev)
+
+
+def session(sock: Any, leftover: bytes, tty: bool, stdin: bool, keys: bytes | None,
+            resize: Callable[[int, int], None], follow_size: bool) -> str:
+    """stream() for attach, run and exec: with follow_size (docker's
+    MonitorTtySize: a TTY session on a terminal) the remote terminal keeps our
+    size; the socket is closed at the end."""
+    resizer = TtyResizer(resize) if tty and follow_size else None
+    if resizer:
+        resizer.__enter__()
+    try:
+        return stream(sock, leftover, tty, stdin, keys)
+    finally:
+        if resizer:
+            resizer.__exit__()
+        try:
+            sock.close()
+        except OSError:
+            pass
 
 
 def stream(sock: Any, leftover: bytes, tty: bool, stdin: bool, detach_keys: bytes | None = None,

@@ -203,7 +203,9 @@ def _tokens(s: str, line: int, col: int = 0) -> list[tuple[str, Any]]:
             j = i + 1
             while j < n and (s[j].isalnum() or s[j] == "_"):
                 j += 1
-            word = s[i:j]
+            word = _Word(s[i:j])
+            nl = s.rfind("\n", 0, i)
+            word.pos = (line + s.count("\n", 0, i), col + i if nl < 0 else i - nl - 1)
             # a field chain may follow an identifier only after parentheses; here it is a name
             toks.append(("ident", word))
             i = j
@@ -383,7 +385,7 @@ class _Parser:
                 if val in _KEYWORDS or val in _UNSUPPORTED:
                     raise TemplateError(f"template: :{line}: unexpected {{{{{val}}}}} in operand")
                 raise TemplateError(f'template: :{line}: function "{val}" not defined')
-            return ("ident", val), i + 1
+            return ("ident", val, getattr(val, "pos", (line, 0))), i + 1
         if kind in ("str", "num"):
             return ("lit", val), i + 1
         if kind == "field":
@@ -464,10 +466,18 @@ def to_json_value(v: Any) -> Any:
     return v
 
 
+_HTML_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
 def json_text(v: Any) -> str:
-    """docker's `json` function: compact, no HTML escaping, UTF-8 kept."""
+    """docker's `json` function: compact, no HTML escaping, UTF-8 kept. A
+    listing's row (a formatter Context) marshals itself with json.Marshal
+    in docker, which does escape <, > and & ("\\u003cnone\\u003e")."""
     import json
-    return json.dumps(v, ensure_ascii=False, separators=(",", ":"), default=to_json_value)
+    text = json.dumps(v, ensure_ascii=False, separators=(",", ":"), default=to_json_value)
+    if hasattr(v, "to_json") and any(c in text for c in _HTML_ESCAPES):
+        text = "".join(_HTML_ESCAPES.get(c, c) for c in text)
+    return text
 
 
 def _index(item: Any, *keys: Any) -> Any:
@@ -769,6 +779,7 @@ class Template:
             args = [self._arg(n, dot, scope) for n in cmd[1:]]
             if has_piped:
                 args.append(piped)
+            _check_arity(name, self.funcs[name], len(args), head[2] if len(head) > 2 else (1, 0))
             try:
                 return self.funcs[name](*args)
             except TemplateExecError as e:
@@ -844,6 +855,20 @@ class Template:
             raise TemplateExecError(f'template: {where(len(parts) - 1)}: executing "" at <{shown}>: '
                                     f'{parts[-1]} is not a method but has arguments')
         return obj
+
+
+def _check_arity(name: str, fn: Callable, got: int, pos: tuple[int, int]) -> None:
+    """Go checks a function's argument count before calling it; Python
+    functions with a fixed signature stand for Go's (*args for variadic ones)."""
+    code = getattr(fn, "__code__", None)
+    if code is None or getattr(fn, "__defaults__", None):
+        return
+    want = code.co_argcount
+    variadic = bool(code.co_flags & 0x04)
+    if got == want or (variadic and got >= want):
+        return
+    raise TemplateExecError(f'template: :{pos[0]}:{pos[1]}: executing "" at <{name}>: wrong number of args for '
+                            f'{name}: want {"at least " if variadic else ""}{want} got {got}')
 
 
 _GO_TYPES = {str: "string", int: "int", float: "float64", bool: "bool", list: "[]interface {}"}

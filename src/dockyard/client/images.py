@@ -57,24 +57,32 @@ class ImagesAPI(BaseClient):
         resp = self.request("POST", "/images/create", q, headers=self._registry_auth(image, auth))
         return self.json_stream(resp)
 
-    def image_push(self, name: str, tag: str = "", auth: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:
-        resp = self.request("POST", f"/images/{name}/push", {"tag": tag or None},
+    def image_push(self, name: str, tag: str = "", auth: dict[str, str] | None = None,
+                   platform: str = "") -> Iterator[dict[str, Any]]:
+        """`platform`: an OCI platform as JSON, to push one platform's manifest (API 1.46)."""
+        resp = self.request("POST", f"/images/{name}/push", {"tag": tag or None, "platform": platform or None},
                             headers=self._registry_auth(name, auth) or {"X-Registry-Auth": "e30="})
         return self.json_stream(resp)
 
-    def image_remove(self, ref: str, force: bool = False, noprune: bool = False) -> list[dict[str, str]]:
-        return jsonfast.loads(self.request("DELETE", f"/images/{ref}",
-                                           {"force": int(force), "noprune": int(noprune)}).read())
+    def image_remove(self, ref: str, force: bool = False, noprune: bool = False,
+                     platforms: list[str] | None = None) -> list[dict[str, str]]:
+        """`platforms`: OCI platforms as JSON, to remove only those (API 1.50)."""
+        return jsonfast.loads(self.request("DELETE", f"/images/{ref}", {"force": int(force), "noprune": int(noprune),
+                                                                         "platforms": platforms or None}).read())
 
-    def image_history(self, ref: str) -> list[dict[str, Any]]:
-        return self.get_json(f"/images/{ref}/history")
+    def image_history(self, ref: str, platform: str = "") -> list[dict[str, Any]]:
+        """`platform`: an OCI platform as JSON (API 1.48)."""
+        return self.get_json(f"/images/{ref}/history", {"platform": platform or None})
 
-    def image_save(self, names: list[str]) -> Response:
-        """The archive as a streaming response (read it in chunks)."""
-        return self.request("GET", "/images/get", {"names": names})
+    def image_save(self, names: list[str], platforms: list[str] | None = None) -> Response:
+        """The archive as a streaming response (read it in chunks);
+        `platforms`: OCI platforms as JSON (API 1.48)."""
+        return self.request("GET", "/images/get", {"names": names, "platform": platforms or None})
 
-    def image_load(self, source: Iterable[bytes], quiet: bool = False) -> Iterator[dict[str, Any]]:
-        resp = self.request("POST", "/images/load", {"quiet": int(quiet)}, body=source,
+    def image_load(self, source: Iterable[bytes], quiet: bool = False,
+                   platforms: list[str] | None = None) -> Iterator[dict[str, Any]]:
+        """`platforms`: OCI platforms as JSON, to load only those (API 1.48)."""
+        resp = self.request("POST", "/images/load", {"quiet": int(quiet), "platform": platforms or None}, body=source,
                             headers={"Content-Type": "application/x-tar"})
         return self.json_stream(resp)
 

@@ -15,6 +15,19 @@ class SystemAPI(BaseClient):
         resp.read()
         return resp.headers
 
+    def api_version(self) -> str:
+        """The API version requests use, as docker's client negotiates it:
+        DOCKER_API_VERSION when set, else the lower of ours and the daemon's."""
+        if self.version:
+            return self.version
+        from ..apitypes import API_VERSION
+        theirs = self.ping().get("api-version", "")
+        try:
+            older = tuple(map(int, theirs.split("."))) < tuple(map(int, API_VERSION.split(".")))
+        except ValueError:
+            return API_VERSION
+        return theirs if older else API_VERSION
+
     def version_info(self) -> dict[str, Any]:
         return self.get_json("/version")
 

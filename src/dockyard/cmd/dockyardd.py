@@ -79,36 +79,55 @@ async def run(cfg: DaemonConfig) -> int:
     daemon = Daemon(cfg)
     await daemon.start()
     server = build_server(daemon)
-    for host in cfg.listen_hosts():
-        if host.startswith("unix://"):
-            path = host[len("unix://"):]
-            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-            await server.listen_unix(path)
-        elif host.startswith("tcp://"):
-            hostport = host[len("tcp://"):]
-            h, _, port = hostport.rpartition(":")
-            ssl_ctx = _ssl_context(cfg) if cfg.tls else None
-            if ssl_ctx is None and h not in ("127.0.0.1", "localhost", "::1", "[::1]"):
-                log.warning("API listening on %s without TLS: anyone who can reach it owns this host", host)
-            await server.listen_tcp(h.strip("[]") or "0.0.0.0", int(port or (2376 if ssl_ctx else 2375)), ssl_ctx)
-        elif host.startswith("fd://"):
-            raise SystemExit("fd:// hosts need systemd socket activation, which is not supported")
-        else:
-            raise SystemExit(f"dockyardd: invalid host {host!r}: use unix:// or tcp://")
-        log.info("API listening on %s", host)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    log.info("dockyardd ready")
-    await stop.wait()
-    log.info("shutting down; containers keep running (live restore)")
-    await server.close()
-    await daemon.shutdown()
+    try:
+        for host in cfg.listen_hosts():
+            if host.startswith("unix://"):
+                path = host[len("unix://"):]
+                os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+                await server.listen_unix(path)
+            elif host.startswith("tcp://"):
+                hostport = host[len("tcp://"):]
+                h, _, port = hostport.rpartition(":")
+                ssl_ctx = _ssl_context(cfg) if cfg.tls else None
+                if ssl_ctx is None and h not in ("127.0.0.1", "localhost", "::1", "[::1]"):
+                    log.warning("API listening on %s without TLS: anyone who can reach it owns this host", host)
+                await server.listen_tcp(h.strip("[]") or "0.0.0.0", int(port or (2376 if ssl_ctx else 2375)),
+                                        ssl_ctx)
+            elif host.startswith("fd://"):
+                raise SystemExit("fd:// hosts need systemd socket activation, which is not supported")
+            else:
+                raise SystemExit(f"dockyardd: invalid host {host!r}: use unix:// or tcp://")
+            log.info("API listening on %s", host)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        log.info("dockyardd ready")
+        await stop.wait()
+        log.info("shutting down; containers keep running (live restore)")
+    finally:
+        await server.close()  # also removes the unix socket files
+        await daemon.shutdown()
     return 0
 
 
+def default_inherited_signals() -> None:
+    """Undo what our starter left that Python does not: SIGCHLD ignored
+    (children would be reaped by the kernel before we wait), glibc's
+    internal signals ignored (any child of glibc's posix_spawn has 32 and
+    33 so, GNU make's recipes for one; the libc refuses to touch them and
+    every process we start would inherit them) and a blocked mask. Called
+    before any thread exists: glibc installs its own handlers for 32 and 33
+    when it needs them, which this must not undo."""
+    from .._sys import libc
+    for sig in (libc.SIGCHLD, *range(32, signal.SIGRTMIN)):
+        if libc.signal_disposition(sig) == libc.SIG_IGN:
+            libc.set_signal_disposition(sig, libc.SIG_DFL)
+    libc.unblock_all_signals()
+
+
 def main(argv: list[str] | None = None) -> int:
+    default_inherited_signals()
     cfg = parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.DEBUG if cfg.debug else getattr(logging, cfg.log_level.upper(), logging.INFO)
                         if cfg.log_level != "warn" else logging.WARNING,

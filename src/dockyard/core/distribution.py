@@ -36,7 +36,7 @@ from ..oci import reference
 from ..registry.client import AuthConfig, BlobUpload, Registry
 from .archive import LayerError
 from .content import CorruptBlob
-from .images import Image, ImageService, Lease, chain_ids
+from .images import Image, ImageService, Lease, chain_ids, config_diff_ids
 
 Progress = Callable[[dict[str, Any]], None]
 
@@ -315,7 +315,7 @@ class Puller:
         if index_desc is None and not platforms.matches(self.platform, have):
             raise errdefs.NotFound(f"image with reference {self.ref.familiar} was found but does not match the "
                                    f"specified platform: wanted {self.platform}, actual: {have}")
-        diff_ids = list((config.get("rootfs") or {}).get("diff_ids") or [])
+        diff_ids = config_diff_ids(config)
         if len(diff_ids) != len(layers):
             raise errdefs.InvalidArgument(f"image config has {len(diff_ids)} diff IDs for {len(layers)} layers")
         top = index_desc or man_desc

@@ -19,7 +19,6 @@ import hashlib
 import json
 import os
 import threading
-import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Callable, Iterator
@@ -29,16 +28,12 @@ from ..fsutil import atomic_write_json, read_json
 from ..oci import digest as digestlib
 from ..oci import mediatypes as mt
 from ..oci import reference
+from ..units import now_rfc3339
 from .archive import BadCompressedData, HashingReader, LayerError, apply_layer, decompressed, layer_reader
 from .content import ContentStore, CorruptBlob
 from .snapshots import COMMITTED, OverlaySnapshotter
 
 EXTRACT_PREFIX = "extract-"
-
-
-def now_rfc3339() -> str:
-    t = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int((t % 1) * 1e9):09d}Z"
 
 
 def chain_ids(diff_ids: list[str]) -> list[str]:
@@ -47,6 +42,17 @@ def chain_ids(diff_ids: list[str]) -> list[str]:
     for d in diff_ids:
         out.append(d if not out else "sha256:" + hashlib.sha256(f"{out[-1]} {d}".encode()).hexdigest())
     return out
+
+
+def config_diff_ids(config: dict[str, Any]) -> list[str]:
+    """An image config's rootfs.diff_ids (a copy)."""
+    return list((config.get("rootfs") or {}).get("diff_ids") or [])
+
+
+def top_chain_id(diff_ids: list[str]) -> str:
+    """The chain ID of the top layer ("" for no layers): the snapshot an image's rootfs sits on."""
+    ids = chain_ids(diff_ids)
+    return ids[-1] if ids else ""
 
 
 def is_digest_ref(name: str) -> bool:
@@ -71,12 +77,11 @@ class Image:
 
     @property
     def diff_ids(self) -> list[str]:
-        return list((self.config.get("rootfs") or {}).get("diff_ids") or [])
+        return config_diff_ids(self.config)
 
     @property
     def chain_id(self) -> str:
-        ids = chain_ids(self.diff_ids)
-        return ids[-1] if ids else ""
+        return top_chain_id(self.diff_ids)
 
     @property
     def tags(self) -> list[str]:
@@ -633,7 +638,7 @@ class ImageService:
             blobs.add(digest)
             try:
                 config = json.loads(self.content.read_blob(digest, verify=False))
-                chains.update(chain_ids(list((config.get("rootfs") or {}).get("diff_ids") or [])))
+                chains.update(chain_ids(config_diff_ids(config)))
             except (NotFound, ValueError, AttributeError):
                 pass
 

@@ -318,16 +318,13 @@ class TaskService:
                 # Cancelled while the shim starts: let it finish, then take it
                 # down again, so no shim outlives a start that did not happen.
                 out, _ = await waiter
-                res = _last_json(out)
-                if "address" in res:
-                    orphan = Task(self, cid, res["address"], int(res.get("pid") or 0), int(res.get("shim_pid") or 0))
-                    try:
-                        await orphan.call("delete", force=True)
-                    except errdefs.EngineError:
-                        pass
+                await self._discard_started_shim(cid, _last_json(out))
                 raise
             res = _last_json(out)
             if proc.returncode != 0 or "error" in res or "address" not in res:
+                # A shim that did start (it printed its address) yet is taken
+                # as a failure must not outlive the start either.
+                await self._discard_started_shim(cid, res)
                 e = res.get("error") or {}
                 msg = e.get("message") or err.decode(errors="replace").strip() or "shim failed to start"
                 raise errdefs.from_kind(e.get("kind", "Internal"),
@@ -339,6 +336,15 @@ class TaskService:
         task = Task(self, cid, res["address"], int(res["pid"]), int(res["shim_pid"]))
         task.runtime_create_ms = res.get("runtime_create_ms")
         return task
+
+    async def _discard_started_shim(self, cid: str, res: dict[str, Any]) -> None:
+        if "address" not in res:
+            return
+        orphan = Task(self, cid, res["address"], int(res.get("pid") or 0), int(res.get("shim_pid") or 0))
+        try:
+            await orphan.call("delete", force=True)
+        except errdefs.EngineError:
+            pass
 
     async def connect(self, cid: str) -> Task | None:
         """Re-attach to the shim of a container after a daemon restart. A

@@ -5,7 +5,6 @@ pulls for FROM and --pull."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +14,7 @@ from ..core.images import Image
 from ..fsutil import atomic_write
 from ..oci import reference
 from ..registry.client import AuthConfig
-from . import specgen
+from . import hostconfig, specgen
 from .container import Container
 from .timeutil import now_rfc3339
 
@@ -36,12 +35,14 @@ class BuildBackend:
         if mode is None:
             raise errdefs.InvalidArgument(f"network mode {req.network!r} is not supported for builds")
         hostname = req.hostname or req.id[:12]
+        config = {"Env": list(req.env), "User": req.user, "WorkingDir": req.workdir, "Hostname": hostname,
+                  "Tty": False}
+        # moby's hostConfigFromOptions, checked and completed as a container's HostConfig is
+        # (the step fails with dockerd's message, e.g. "Minimum memory limit allowed is 6MB").
+        hc = {**req.resources, "NetworkMode": mode, "ExtraHosts": list(req.extra_hosts), "ShmSize": req.shm_size}
+        await asyncio.to_thread(hostconfig.validate, config, hc)
         c = Container(id=req.id, name="/" + req.id, created=now_rfc3339(), image="", image_name="",
-                      path=req.args[0], args=list(req.args[1:]),
-                      config={"Env": list(req.env), "User": req.user, "WorkingDir": req.workdir,
-                              "Hostname": hostname, "Tty": False},
-                      host_config={"NetworkMode": mode, "ExtraHosts": list(req.extra_hosts),
-                                   "ShmSize": req.shm_size})
+                      path=req.args[0], args=list(req.args[1:]), config=config, host_config=hc)
         networks = self.d.networks
         c.network_settings = networks.settings_for_create(c.config, c.host_config, None)
         self._live[req.id] = c
@@ -57,35 +58,12 @@ class BuildBackend:
                                   namespaces={"network": "host" if mode == "host" else ""})
         spec = await asyncio.to_thread(specgen.build_spec, c, {}, ctx)
         networks.apply_spec(c, spec)
-        self._resources(spec, req.resources)
         return spec
 
     async def release(self, req: RunRequest) -> None:
         c = self._live.pop(req.id, None)
         if c is not None:
             await self.d.networks.teardown(c)
-
-    @staticmethod
-    def _resources(spec: dict[str, Any], res: dict[str, Any]) -> None:
-        r = spec["linux"].setdefault("resources", {})
-        mem = r.setdefault("memory", {})
-        if res.get("memory"):
-            mem["limit"] = int(res["memory"])
-        if res.get("memswap"):
-            mem["swap"] = int(res["memswap"])
-        cpu = r.setdefault("cpu", {})
-        if res.get("cpushares"):
-            cpu["shares"] = int(res["cpushares"])
-        if res.get("cpuquota"):
-            cpu["quota"] = int(res["cpuquota"])
-        if res.get("cpuperiod"):
-            cpu["period"] = int(res["cpuperiod"])
-        if res.get("cpusetcpus"):
-            cpu["cpus"] = str(res["cpusetcpus"])
-        if not mem:
-            r.pop("memory")
-        if not cpu:
-            r.pop("cpu")
 
     async def pull(self, ref: str, platform: str, auth: dict[str, Any] | None, progress: Progress) -> Image:
         """The images backend's pull (a blocking call in a thread), its
@@ -127,13 +105,6 @@ def _auth_for(ref: str, configs: dict[str, Any] | None) -> AuthConfig | None:
     for k in keys:
         c = configs.get(k)
         if isinstance(c, dict):
-            user, password = c.get("username") or "", c.get("password") or ""
-            if not user and c.get("auth"):
-                try:
-                    user, _, password = base64.b64decode(c["auth"]).decode().partition(":")
-                except (ValueError, UnicodeDecodeError):
-                    pass
-            cfg = AuthConfig(user, password, c.get("identitytoken") or "", c.get("registrytoken") or "",
-                             c.get("serveraddress") or domain)
+            cfg = AuthConfig.from_api(c, domain)
             return None if cfg.empty else cfg
     return None

@@ -444,7 +444,6 @@ class ContainerService:
             t1 = time.monotonic()
             await deleting
             c.task = None
-            await self.d.tasks.remove_bundle(c.id)
             log.debug("container %s: exit cleanup: delete=%.1fms release=%.1fms total=%.1fms", c.short_id,
                       (self._last_delete_ms), (t1 - t0) * 1000, (time.monotonic() - t0) * 1000)
             self.d.execs.container_stopped(c)
@@ -466,6 +465,10 @@ class ContainerService:
             elif c.status is not Status.REMOVING:
                 c.state.status = Status.EXITED.value
             self.store.save(c)
+            # Only now: the bundle holds the shim's exit.json, the one record
+            # of the exit code until the save above (a daemon killed in
+            # between finds it at restore).
+            await self.d.tasks.remove_bundle(c.id)
             self._exit_seq[c.id] = self._exit_seq.get(c.id, 0) + 1
             if oom:
                 self.d.events.publish("container", "oom", c.id, self._attrs(c))
@@ -880,8 +883,13 @@ class ContainerService:
             if c.status in (Status.RUNNING, Status.PAUSED, Status.RESTARTING, Status.REMOVING):
                 # A restarting container may have a shim too: the daemon died mid-restart.
                 task = await self.d.tasks.connect(c.id)
+                st: dict[str, Any] = {}
                 if task is not None:
-                    st = await task.state()
+                    try:
+                        st = await task.state()
+                    except errdefs.Unavailable:  # the shim went away just now
+                        task = None
+                if task is not None:
                     c.task = task
                     # Resources the running task holds stay taken.
                     for mp in c.mounts:
@@ -910,10 +918,9 @@ class ContainerService:
                     c.monitor = asyncio.create_task(self._monitor(c, task))
                     self.d.health.on_start(c, restored=True)
                     continue
-                # The shim is gone too: collect what it recorded, clean up.
+                # The shim is gone too: record what it left in exit.json,
+                # then clean up (which removes exit.json with the bundle).
                 exit_ = self.d.tasks.recorded_exit(c.id)
-                await self.d.tasks.cleanup_dead_shim(c.id)
-                await self._release(c)
                 was_restarting = c.status is Status.RESTARTING
                 c.state.status = Status.EXITED.value
                 c.state.pid = 0
@@ -922,6 +929,8 @@ class ContainerService:
                     c.state.oom_killed = bool(exit_.oom_killed) if exit_ else False
                     c.state.finished_at = (exit_.exited_at if exit_ else "") or now_rfc3339()
                 self.store.save(c)
+                await self.d.tasks.cleanup_dead_shim(c.id)
+                await self._release(c)
                 if exit_ is not None and not was_restarting:
                     self._exit_seq[c.id] = self._exit_seq.get(c.id, 0) + 1
                     self.d.events.publish("container", "die", c.id, self._attrs(c, exitCode=str(c.state.exit_code)))

@@ -15,7 +15,8 @@ from ..core import distribution, imagearchive
 from ..core.images import Image, ImageService, is_digest_ref
 from ..oci import reference
 from ..registry.client import AuthConfig
-from .timeutil import parse_rfc3339
+from .filters import labels_match
+from .timeutil import parse_rfc3339, parse_time_filter
 
 if TYPE_CHECKING:
     from .container import Container
@@ -394,9 +395,7 @@ class ImageBackend:
     def login(self, body: dict[str, Any]) -> dict[str, str]:
         if not isinstance(body, dict):
             raise errdefs.InvalidArgument("invalid auth configuration")
-        auth = AuthConfig(body.get("username") or "", body.get("password") or "",
-                          body.get("identitytoken") or "", body.get("registrytoken") or "",
-                          body.get("serveraddress") or "")
+        auth = AuthConfig.from_api(body)
         distribution.login(auth.server_address or "docker.io", auth, self.insecure)
         return {"Status": "Login Succeeded", "IdentityToken": ""}
 
@@ -466,27 +465,16 @@ def _single_repository(refs: list[str]) -> bool:
 
 
 def _labels_match(labels: dict[str, str], wanted: list[str], any_: bool = False) -> bool:
-    results = []
-    for w in wanted:
-        k, eq, v = w.partition("=")
-        results.append(k in labels and (not eq or labels[k] == v))
-    return any(results) if any_ else all(results)
+    """label=k[=v] filters: all must match (label!: any of them)."""
+    if any_:
+        return any(labels_match(labels, [w]) for w in wanted)
+    return labels_match(labels, wanted)
 
 
 def _until(value: str) -> float:
     """A timestamp (RFC 3339 or unix seconds) or a duration ago (10m, 2h)."""
-    import re
-    import time
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)", value)
-    if m:
-        mult = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}[m.group(2)]
-        return time.time() - float(m.group(1)) * mult
     try:
-        return float(value)
-    except ValueError:
-        pass
-    t = parse_rfc3339(value)
-    if not t:
-        raise errdefs.InvalidArgument(f"invalid filter 'until={value}'")
-    return t
+        return parse_time_filter(value)
+    except errdefs.InvalidArgument:
+        raise errdefs.InvalidArgument(f"invalid filter 'until={value}'") from None
 

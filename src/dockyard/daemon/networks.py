@@ -26,6 +26,7 @@ from .. import errdefs
 from ..fsutil import atomic_write
 from ..network import hostfiles
 from . import netviews
+from .filters import labels_match
 
 if TYPE_CHECKING:
     from ..network.controller import Controller
@@ -151,7 +152,7 @@ class NetworkService:
             return False
         if "type" in f and ("builtin" if n.predefined else "custom") not in f["type"]:
             return False
-        if "label" in f and not _labels_match(n.labels, f["label"]):
+        if "label" in f and not labels_match(n.labels, f["label"]):
             return False
         if "dangling" in f:
             want = f["dangling"][-1].lower() in ("1", "true")
@@ -179,9 +180,9 @@ class NetworkService:
                     continue
                 if until is not None and parse_rfc3339(n.created) >= until:
                     continue
-                if "label" in filters and not _labels_match(n.labels, filters["label"]):
+                if "label" in filters and not labels_match(n.labels, filters["label"]):
                     continue
-                if "label!" in filters and _labels_match(n.labels, filters["label!"], any_=True):
+                if "label!" in filters and any(labels_match(n.labels, [w]) for w in filters["label!"]):
                     continue
                 try:
                     await asyncio.to_thread(self.c.delete_network, n.id)
@@ -578,9 +579,3 @@ def _sandbox_id(cid: str) -> str:
     return hashlib.sha256(f"sandbox:{cid}".encode()).hexdigest()
 
 
-def _labels_match(labels: dict[str, str], wanted: list[str], any_: bool = False) -> bool:
-    results = []
-    for w in wanted:
-        k, eq, v = w.partition("=")
-        results.append(k in labels and (not eq or labels[k] == v))
-    return any(results) if any_ else all(results)

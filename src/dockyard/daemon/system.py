@@ -107,7 +107,7 @@ def _os_name() -> str:
 
 
 def disk_usage(d: "Daemon", types: list[str] | None = None) -> dict[str, Any]:
-    """GET /system/df: images, containers and volumes with their sizes."""
+    """GET /system/df: images, containers, volumes and the build cache with their sizes."""
     valid = {"container", "image", "volume", "build-cache"}
     for t in types or []:
         if t not in valid:
@@ -147,5 +147,9 @@ def disk_usage(d: "Daemon", types: list[str] | None = None) -> dict[str, Any]:
     if "volume" in want:
         out["Volumes"] = [d.volumes.view(v, usage=True) for v in d.volumes.driver.list()]
     if "build-cache" in want:
-        out["BuildCache"] = []
+        cache = d.builder.usage()
+        out["BuildCache"] = cache
+        # Deprecated since API 1.38 (clients sum the records that are not
+        # shared); still reported, as the total of the records' sizes.
+        out["BuilderSize"] = sum(b["Size"] for b in cache)
     return out

@@ -6,15 +6,12 @@ import calendar
 import re
 import time
 
+from ..units import now_rfc3339, parse_go_duration, rfc3339_nano  # noqa: F401 - now_rfc3339: for the daemon
+
 _RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})$")
 
 
-def now_rfc3339() -> str:
-    return rfc3339(time.time())
-
-
-def rfc3339(t: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(round((t % 1) * 1e9)) % 10**9:09d}Z"
+rfc3339 = rfc3339_nano  # the daemon's name for it
 
 
 def parse_rfc3339(s: str) -> float:
@@ -44,11 +41,11 @@ def parse_time_filter(value: str, now: float | None = None) -> float:
     t = parse_rfc3339(v if ("Z" in v or "+" in v[10:]) else v + "Z") if "T" in v else 0.0
     if t:
         return t
-    m = re.fullmatch(r"((?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+)", v)
-    if m:
-        total = 0.0
-        for num, unit in re.findall(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)", v):
-            total += float(num) * {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}[unit]
-        return (now if now is not None else time.time()) - total
+    try:
+        ago = parse_go_duration(v)
+    except ValueError:
+        pass
+    else:
+        return (now if now is not None else time.time()) - ago / 1e9
     from .. import errdefs
     raise errdefs.InvalidArgument(f"invalid time value {value!r}")

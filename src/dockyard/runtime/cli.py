@@ -520,6 +520,11 @@ def main(argv: list[str] | None = None) -> int:
             raise UsageError(f"No help topic for '{verb}'")
         opts, args = parse(rest, COMMAND_FLAGS.get(verb, {}))
         root = gopts.get("--root") or DEFAULT_ROOT
+        if verb in ("create", "run", "exec"):
+            # They wait for children: an inherited SIGCHLD SIG_IGN would
+            # have the kernel reap them first (waitpid: ECHILD).
+            from .._sys import libc
+            libc.set_signal_disposition(libc.SIGCHLD, libc.SIG_DFL)
         return handler(root, opts, args)
     except UsageError as e:
         log.error(str(e))

@@ -263,7 +263,7 @@ def _intermediate(cid: str, proc: dict[str, Any], seccomp: dict[str, Any] | None
 
 def _exec_child(cid: str, proc: dict[str, Any], seccomp: dict[str, Any] | None, console_fd: int,
                 preserve_fds: int, chan: Channel) -> None:
-    from .process import Step, close_fds_from, default_signals, finalize, setup_terminal
+    from .process import Step, close_fds_from, finalize, setup_terminal
     step = Step("exec")
     try:
         if console_fd >= 0:
@@ -273,7 +273,6 @@ def _exec_child(cid: str, proc: dict[str, Any], seccomp: dict[str, Any] | None, 
         step.name = "exec"
         chan.send("ready")
         close_fds_from(3 + preserve_fds)
-        default_signals()
         os.execve(path, args, env)
     except BaseException as e:
         chan.send_error(step.name, e)

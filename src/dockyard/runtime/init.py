@@ -19,7 +19,7 @@ from .._sys import fs
 from .._sys import libc
 from . import rootfs
 from .channel import Channel
-from .process import Step, close_fds_from, default_signals, finalize, setup_terminal
+from .process import Step, close_fds_from, finalize, setup_terminal
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -215,7 +215,6 @@ def _wait_and_exec(ctx: dict[str, Any], exec_fd: int) -> None:
             run_hooks(hooks, ctx["started_json"])
         close_fds_from(3 + ctx.get("preserve_fds", 0))
         path, args, env = ctx["exec"]
-        default_signals()
         posix.execve(path, args, env)
     except BaseException as e:
         try:

@@ -7,7 +7,6 @@ failure is reported with the step it happened in."""
 
 from __future__ import annotations
 
-import _signal  # the C module: `signal` would load enum into every runtime start
 import posix
 
 from .._sys import consts as c
@@ -166,6 +165,8 @@ def apparmor(profile: str) -> None:
 def finalize(proc: dict[str, Any], seccomp: dict[str, Any] | None, step: Step) -> tuple[str, list[str], dict[str, str]]:
     """Everything from rlimits to seccomp, in runc's order; returns what
     execve needs (path, argv, env). Runs in the container's root."""
+    step.name = "default signals"
+    default_signals()
     step.name = "rlimits"
     set_rlimits(proc.get("rlimits") or [])
     if proc.get("oomScoreAdj") is not None:
@@ -216,18 +217,14 @@ def finalize(proc: dict[str, Any], seccomp: dict[str, Any] | None, step: Step) -
 
 def default_signals() -> None:
     """The container's process starts with every signal at its default and
-    none blocked, as under runc. Ignored dispositions survive execve, and
-    Python ignores SIGPIPE and SIGXFSZ (its parents may ignore more): left
-    alone, `yes | head` would never end in a container."""
-    for sig in range(1, _signal.NSIG):
-        if sig in (_signal.SIGKILL, _signal.SIGSTOP):
-            continue
-        try:
-            if _signal.getsignal(sig) == _signal.SIG_IGN:
-                _signal.signal(sig, _signal.SIG_DFL)
-        except (OSError, ValueError):
-            continue  # signals Python does not manage (the libc's real-time ones)
-    _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
+    none blocked, as under runc. Ignored dispositions survive execve: Python
+    ignores SIGPIPE and SIGXFSZ, our parents may ignore more, and glibc's
+    internal signals (32, 33), ignored in any child of glibc's posix_spawn
+    (GNU make's recipes, for one), cannot be reset through the libc at all.
+    So the raw system calls, for every signal. Called first in finalize,
+    before a seccomp filter could refuse them."""
+    libc.default_all_signals()
+    libc.unblock_all_signals()
 
 
 def close_fds_from(first: int) -> None:

@@ -7,6 +7,8 @@ import json
 import os
 import selectors
 
+from .._sys import libc
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing stays out of the long-lived shim's memory
     from typing import Any
@@ -14,24 +16,21 @@ if TYPE_CHECKING:  # typing stays out of the long-lived shim's memory
 
 def _fork_exec(argv: list[str], stdio: tuple[int, int, int]) -> int:
     """fork + exec with exactly these fds as stdio (every other fd of the
-    shim is close-on-exec) and every signal at its default: the shim ignores
-    some and Python ignores SIGPIPE/SIGXFSZ, and ignored dispositions survive
-    execve into the container. (posix_spawn would leave glibc's internal
-    signals ignored; the subprocess module would bring threading along.)"""
+    shim is close-on-exec), every signal at its default and none blocked:
+    the shim ignores some, Python ignores SIGPIPE/SIGXFSZ, whoever started
+    the daemon may have left more (glibc's posix_spawn leaves its internal
+    signals 32 and 33 ignored, which only the raw system call can undo), and
+    ignored dispositions survive execve into the container. (posix_spawn
+    would do exactly that to 32 and 33; the subprocess module would bring
+    threading along.)"""
     pid = os.fork()
     if pid:
         return pid
     try:
-        import signal
         for i, fd in enumerate(stdio):
             os.dup2(fd, i)
-        for sig in range(1, signal.NSIG):
-            try:
-                if signal.getsignal(sig) == signal.SIG_IGN:
-                    signal.signal(sig, signal.SIG_DFL)
-            except (OSError, ValueError):
-                continue
-        signal.pthread_sigmask(signal.SIG_SETMASK, [])
+        libc.default_all_signals()
+        libc.unblock_all_signals()
         os.execvp(argv[0], argv)
     except BaseException as e:
         try:

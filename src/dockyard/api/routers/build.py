@@ -33,24 +33,63 @@ def _json_map(req: Request, name: str) -> dict[str, Any]:
     return value
 
 
+def _int_or_zero(value: str) -> int:
+    """moby's Int64ValueOrZero: a number, anything else is 0."""
+    try:
+        return int(value)
+    except ValueError:
+        return 0
+
+
+def run_host_config(q: Any) -> dict[str, Any]:
+    """The HostConfig of the RUN steps' containers from the query, as moby's
+    newImageBuildOptions reads it and its hostConfigFromOptions applies it
+    (checked like any container's when the first RUN runs)."""
+    hc: dict[str, Any] = {}
+    for key, name in (("memory", "Memory"), ("memswap", "MemorySwap"), ("cpushares", "CpuShares"),
+                      ("cpuperiod", "CpuPeriod"), ("cpuquota", "CpuQuota")):
+        if _int_or_zero(q.get(key)):
+            hc[name] = _int_or_zero(q.get(key))
+    for key, name in (("cpusetcpus", "CpusetCpus"), ("cpusetmems", "CpusetMems"), ("cgroupparent", "CgroupParent")):
+        if q.get(key):
+            hc[name] = q.get(key)
+    isolation = q.get("isolation")
+    if isolation and isolation.lower() != "default":  # Linux has only the default isolation
+        raise errdefs.InvalidArgument(f'Unsupported isolation: "{isolation}"')
+    if "securityopt" in q:  # as moby: only Windows takes security options for builds
+        raise errdefs.InvalidArgument("The daemon on this platform does not support setting security options on build")
+    raw = q.get("ulimits")
+    if raw:
+        try:
+            ulimits = json.loads(raw)
+            if ulimits is not None and not (isinstance(ulimits, list) and all(isinstance(u, dict) for u in ulimits)):
+                raise ValueError("json: cannot unmarshal into Go value of type []*units.Ulimit")
+        except ValueError as e:
+            raise errdefs.InvalidArgument(f"error reading ulimit settings: {e}") from None
+        if ulimits:
+            hc["Ulimits"] = [{"Name": u.get("Name", ""), "Soft": u.get("Soft", 0), "Hard": u.get("Hard", 0)}
+                             for u in ulimits]
+    return hc
+
+
 def parse_options(req: Request) -> Any:
     from ...build.builder import BuildOptions
     q = req.query
-    if q.bool("squash"):
-        raise errdefs.InvalidArgument("squash is only supported with experimental mode")
     if q.get("version", "1") not in ("", "1"):
         raise errdefs.InvalidArgument("BuildKit (version=2) is not supported by this daemon: "
                                       "use the classic builder (DOCKER_BUILDKIT=0)")
     if q.get("outputs"):
         raise errdefs.InvalidArgument("outputs are only supported by BuildKit")
+    shm_size = q.int("shmsize", 0)
+    host_config = run_host_config(q)
     build_args = _json_map(req, "buildargs")
     labels = _json_map(req, "labels")
+    if q.bool("squash"):  # moby checks it once the options are read
+        raise errdefs.InvalidArgument("squash is only supported with experimental mode")
     hosts: list[str] = []
     for v in q.getall("extrahosts"):
         hosts += [h for h in v.split(",") if h]
     network = q.get("networkmode") or "default"
-    resources = {k: q.get(k) for k in ("memory", "memswap", "cpushares", "cpusetcpus", "cpuperiod", "cpuquota")
-                 if q.get(k) not in ("", "0")}
     auth = None
     raw = req.headers.get("X-Registry-Config")
     if raw:
@@ -63,7 +102,7 @@ def parse_options(req: Request) -> Any:
         build_args={str(k): (None if v is None else str(v)) for k, v in build_args.items()},
         target=q.get("target"), no_cache=q.bool("nocache"), pull=q.bool("pull"), quiet=q.bool("q"),
         labels={str(k): str(v) for k, v in labels.items()}, network=network, platform=q.get("platform"),
-        extra_hosts=hosts, resources=resources, shm_size=q.int("shmsize", 0), registry_auth=auth)
+        extra_hosts=hosts, resources=host_config, shm_size=shm_size, registry_auth=auth)
 
 
 def register(r: Router, d: "Daemon") -> None:

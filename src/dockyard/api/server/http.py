@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 from typing import Any, AsyncIterator, Awaitable, Callable
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -364,6 +365,7 @@ class HTTPServer:
         self.common_headers = dict(common_headers or {})
         self._servers: list[asyncio.base_events.Server] = []
         self._conns: set[asyncio.Task] = set()
+        self._unix_paths: list[tuple[str, int, int]] = []  # (path, st_dev, st_ino) of sockets we bound
 
     async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -376,20 +378,24 @@ class HTTPServer:
                 self._conns.discard(task)
 
     async def listen_unix(self, path: str, mode: int = 0o660) -> None:
-        import os
         if os.path.exists(path):
             os.unlink(path)
         srv = await asyncio.start_unix_server(self._on_client, path=path, limit=READ_SIZE)
-        os.chmod(path, mode)
         self._servers.append(srv)
+        st = os.stat(path)
+        self._unix_paths.append((path, st.st_dev, st.st_ino))
+        os.chmod(path, mode)
 
     async def listen_tcp(self, host: str, port: int, ssl_ctx: Any = None) -> None:
         srv = await asyncio.start_server(self._on_client, host=host, port=port, ssl=ssl_ctx, limit=READ_SIZE)
         self._servers.append(srv)
 
     async def close(self) -> None:
+        """Stop listening, cancel the connections and remove the socket
+        files (asyncio leaves them behind before Python 3.13)."""
         for s in self._servers:
             s.close()
+        self._remove_socket_files()
         for t in list(self._conns):
             t.cancel()
         for s in self._servers:
@@ -397,3 +403,15 @@ class HTTPServer:
                 await asyncio.wait_for(s.wait_closed(), 1)
             except (asyncio.TimeoutError, Exception):
                 pass
+
+    def _remove_socket_files(self) -> None:
+        """Unlink each socket file this server bound, unless the path now
+        names another file (a second daemon started on the same path)."""
+        for path, dev, ino in self._unix_paths:
+            try:
+                st = os.lstat(path)
+                if (st.st_dev, st.st_ino) == (dev, ino):
+                    os.unlink(path)
+            except OSError:
+                pass
+        self._unix_paths.clear()

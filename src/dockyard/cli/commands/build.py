@@ -24,8 +24,7 @@ from typing import Any, Iterator
 from ... import errdefs
 from ...build.dockerignore import IGNORE_FILE, PatternMatcher, read_patterns
 from ..errors import CLIError
-from ..format import human_size
-from .common import Parser, client, daemon_error
+from .common import Parser, client, confirm, daemon_call, daemon_error, parse_filters, print_prune
 
 _CHUNK = 1 << 20
 
@@ -332,6 +331,17 @@ class Display:
 
 # -- commands ------------------------------------------------------------------------
 
+def _gzipped(chunks: Any) -> Iterator[bytes]:
+    """--compress: the context gzipped as it is sent (the daemon inflates it)."""
+    import zlib
+    z = zlib.compressobj(6, zlib.DEFLATED, 31)
+    for chunk in ([chunks] if isinstance(chunks, bytes) else chunks):
+        out = z.compress(chunk)
+        if out:
+            yield out
+    yield z.flush()
+
+
 def _kv_list(values: list[str], what: str) -> dict[str, str | None]:
     out: dict[str, str | None] = {}
     for v in values:
@@ -343,54 +353,72 @@ def _kv_list(values: list[str], what: str) -> dict[str, str | None]:
 
 
 def cmd_build(argv: list[str], gopts: dict) -> int:
+    from .opts import mem_swap_bytes, ram_bytes, ulimit
     p = Parser(prog="dockyard build", usage="dockyard build [OPTIONS] PATH | URL | -", add_help=False)
-    p.add_argument("--help", action="help", help="Print usage")
-    p.add_argument("-t", "--tag", action="append", default=[], help="Name and optionally a tag (name:tag)")
-    p.add_argument("-f", "--file", default="", help="Name of the Dockerfile (default: PATH/Dockerfile)")
+    p.add_argument("--help", action="help", help="Print usage", hidden=True)
+    p.add_argument("--add-host", action="append", default=[], help='Add a custom host-to-IP mapping ("host:ip")')
     p.add_argument("--build-arg", action="append", default=[], help="Set build-time variables")
-    p.add_argument("--target", default="", help="Set the target build stage to build")
-    p.add_argument("--no-cache", action="store_true", help="Do not use cache when building the image")
-    p.add_argument("--pull", action="store_true", help="Always attempt to pull a newer version of the image")
-    p.add_argument("--label", action="append", default=[], help="Set metadata for an image")
-    p.add_argument("--network", default="default", help="Set the networking mode for the RUN instructions")
-    p.add_argument("-q", "--quiet", action="store_true", help="Suppress the build output and print image ID")
-    p.add_argument("--platform", default="", help="Set platform if server is multi-platform capable")
-    p.add_argument("--add-host", action="append", default=[], help="Add a custom host-to-IP mapping (host:ip)")
+    p.add_argument("--cache-from", action="append", default=[], kind="strings",
+                   help="Images to consider as cache sources")
+    p.add_argument("--cgroup-parent", default="", help='Set the parent cgroup for the "RUN" instructions during build')
+    p.add_argument("--compress", action="store_true", help="Compress the build context using gzip")
+    p.add_argument("--cpu-period", type=int, default=0, help="Limit the CPU CFS (Completely Fair Scheduler) period")
+    p.add_argument("--cpu-quota", type=int, default=0, help="Limit the CPU CFS (Completely Fair Scheduler) quota")
+    p.add_argument("-c", "--cpu-shares", type=int, default=0, help="CPU shares (relative weight)")
+    p.add_argument("--cpuset-cpus", default="", help="CPUs in which to allow execution (0-3, 0,1)")
+    p.add_argument("--cpuset-mems", default="", help="MEMs in which to allow execution (0-3, 0,1)")
+    p.add_argument("--disable-content-trust", action="store_true", default=True,
+                   help="Skip image verification")
+    p.add_argument("-f", "--file", default="", help='Name of the Dockerfile (Default is "PATH/Dockerfile")')
+    p.add_argument("--force-rm", action="store_true", help="Always remove intermediate containers")
     p.add_argument("--iidfile", default="", help="Write the image ID to the file")
+    p.add_argument("--isolation", default="", help="Container isolation technology")
+    p.add_argument("--label", action="append", default=[], help="Set metadata for an image")
+    p.add_argument("-m", "--memory", type=ram_bytes, default=0, kind="bytes", help="Memory limit")
+    p.add_argument("--memory-swap", type=mem_swap_bytes, default=0, kind="bytes",
+                   help="Swap limit equal to memory plus swap: -1 to enable unlimited swap")
+    p.add_argument("--network", default="default", help="Set the networking mode for the RUN instructions during build")
+    p.add_argument("--no-cache", action="store_true", help="Do not use cache when building the image")
+    p.add_argument("--platform", default="", help="Set platform if server is multi-platform capable")
     p.add_argument("--progress", default="auto", choices=["auto", "plain", "tty", "quiet"],
                    help="Type of progress output")
-    p.add_argument("--shm-size", default="", help="Size of /dev/shm")
-    p.add_argument("-m", "--memory", default="", help="Memory limit")
-    p.add_argument("--cpu-shares", type=int, default=0, help="CPU shares (relative weight)")
-    p.add_argument("--rm", default="true", nargs="?", const="true", help="Remove intermediate containers")
-    p.add_argument("--force-rm", action="store_true", help="Always remove intermediate containers")
-    p.add_argument("--cache-from", action="append", default=[], help="Images to consider as cache sources")
+    p.add_argument("--pull", action="store_true", help="Always attempt to pull a newer version of the image")
+    p.add_argument("-q", "--quiet", action="store_true", help="Suppress the build output and print image ID on success")
+    p.add_argument("--rm", action="store_true", default=True,
+                   help="Remove intermediate containers after a successful build")
+    p.add_argument("--security-opt", action="append", default=[], kind="strings", help="Security options")
+    p.add_argument("--shm-size", type=ram_bytes, default=0, kind="bytes", help='Size of "/dev/shm"')
+    p.add_argument("--squash", action="store_true", experimental=True,
+                   help="Squash newly built layers into a single new layer")
+    p.add_argument("-t", "--tag", action="append", default=[], help='Name and optionally a tag in the "name:tag" format')
+    p.add_argument("--target", default="", help="Set the target build stage to build.")
+    p.add_argument("--ulimit", action="append", default=[], type=ulimit, kind="ulimit", help="Ulimit options")
     p.add_argument("path")
     a = p.parse_args(argv)
     quiet = a.quiet or a.progress == "quiet"
     body, df_rel, tar, remote = prepare_context(a.path, a.file)
-    q: dict[str, Any] = {"t": a.tag or None, "dockerfile": df_rel or None, "q": int(quiet),
-                         "nocache": int(a.no_cache), "pull": int(a.pull), "target": a.target or None,
-                         "networkmode": a.network, "platform": a.platform or None, "remote": remote or None,
-                         "rm": 1, "forcerm": int(a.force_rm), "version": "1"}
+    if a.compress and body is not None:
+        body = _gzipped(body)
+    # What docker's client sends: flags left at their zero value are left out.
+    q: dict[str, Any] = {"t": a.tag or None, "dockerfile": df_rel or None, "q": int(quiet) or None,
+                         "nocache": int(a.no_cache) or None, "pull": int(a.pull) or None, "target": a.target or None,
+                         "networkmode": a.network if a.network != "default" else None, "platform": a.platform or None, "remote": remote or None,
+                         "rm": None if a.rm else 0, "forcerm": int(a.force_rm) or None, "squash": int(a.squash) or None,
+                         "extrahosts": a.add_host or None, "securityopt": a.security_opt or None,
+                         "cpusetcpus": a.cpuset_cpus or None, "cpusetmems": a.cpuset_mems or None,
+                         "cpushares": a.cpu_shares or None, "cpuquota": a.cpu_quota or None,
+                         "cpuperiod": a.cpu_period or None, "memory": a.memory or None, "memswap": a.memory_swap or None,
+                         "cgroupparent": a.cgroup_parent or None, "shmsize": a.shm_size or None,
+                         "isolation": a.isolation if a.isolation.lower() not in ("", "default") else None,
+                         "ulimits": json.dumps(a.ulimit, separators=(",", ":")) if a.ulimit else None, "version": "1"}
     args = _kv_list(a.build_arg, "build-arg")
     if args:
         q["buildargs"] = json.dumps(args)
     labels = _kv_list(a.label, "label")
     if labels:
         q["labels"] = json.dumps(labels)
-    if a.add_host:
-        q["extrahosts"] = a.add_host
     if a.cache_from:
-        q["cachefrom"] = json.dumps(a.cache_from)
-    if a.shm_size:
-        from .container import _parse_size
-        q["shmsize"] = _parse_size(a.shm_size)
-    if a.memory:
-        from .container import _parse_size
-        q["memory"] = _parse_size(a.memory)
-    if a.cpu_shares:
-        q["cpushares"] = a.cpu_shares
+        q["cachefrom"] = json.dumps([v for f in a.cache_from for v in f.split(",") if v], separators=(",", ":"))
     tty = a.progress == "tty" or (a.progress == "auto" and sys.stdout.isatty())
     display = Display(sys.stdout if not quiet else io.StringIO(), tty)
     error = ""
@@ -419,36 +447,17 @@ def cmd_build(argv: list[str], gopts: dict) -> int:
 
 
 def cmd_builder_prune(argv: list[str], gopts: dict) -> int:
-    p = Parser(prog="dockyard builder prune", usage="dockyard builder prune [OPTIONS]")
+    from .opts import ram_bytes
+    p = Parser(prog="dockyard builder prune", usage="dockyard builder prune")
     p.add_argument("-a", "--all", action="store_true", help="Remove all unused build cache, not just dangling ones")
+    p.add_argument("--filter", action="append", default=[], kind="filter",
+                   help='Provide filter values (e.g. "until=24h")')
     p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
-    p.add_argument("--filter", action="append", default=[], help="Provide filter values (e.g. \"until=24h\")")
-    p.add_argument("--keep-storage", default="", help="Amount of disk space to keep for cache")
+    p.add_argument("--keep-storage", type=ram_bytes, default=0, kind="bytes",
+                   help="Amount of disk space to keep for cache")
     a = p.parse_args(argv)
-    if not a.force:
-        what = "all build cache" if a.all else "all dangling build cache"
-        sys.stdout.write(f"WARNING! This will remove {what}.\nAre you sure you want to continue? [y/N] ")
-        sys.stdout.flush()
-        answer = sys.stdin.readline().strip().lower()
-        if answer not in ("y", "yes"):
-            return 0
-    filters: dict[str, list[str]] = {}
-    for f in a.filter:
-        k, _, v = f.partition("=")
-        filters.setdefault(k, []).append(v)
-    keep = 0
-    if a.keep_storage:
-        from .container import _parse_size
-        keep = _parse_size(a.keep_storage)
-    try:
-        res = client(gopts).build_prune(a.all, filters, keep)
-    except errdefs.EngineError as e:
-        raise daemon_error(e) from None
-    deleted = res.get("CachesDeleted") or []
-    if deleted:
-        print("Deleted build cache objects:")
-        for i in deleted:
-            print(i)
-        print()
-    print(f"Total reclaimed space: {human_size(res.get('SpaceReclaimed') or 0)}")
+    if not confirm(f"WARNING! This will remove {'all' if a.all else 'all dangling'} build cache.", a.force):
+        return 0
+    res = daemon_call(client(gopts).build_prune, a.all, parse_filters(a.filter), a.keep_storage)
+    print_prune("Deleted build cache objects:", res.get("CachesDeleted"), res.get("SpaceReclaimed") or 0)
     return 0

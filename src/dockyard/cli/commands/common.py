@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from typing import Any, Callable, Iterable
 
 __all__ = ["Parser", "Namespace", "REMAINDER", "client", "daemon_call", "daemon_error", "each", "parse_filters",
-           "CLIError", "StatusError", "flag_set", "confirm", "parse_key_values"]
+           "CLIError", "StatusError", "flag_set", "confirm", "parse_key_values", "check_flag_support", "print_prune",
+           "image_delete_lines", "split_name_tag"]
 
 
 def daemon_error(e: errdefs.EngineError, status: int = 1) -> CLIError:
@@ -80,9 +81,60 @@ def parse_key_values(values: list[str] | None) -> dict[str, str]:
     return out
 
 
+def check_flag_support(gopts: dict, flags: list[tuple[str, str | None, bool]]) -> None:
+    """docker's check of annotated flags the user gave, (name, API version that
+    introduced it, experimental only): a flag newer than the API version in use,
+    or experimental on a daemon that is not, is refused before anything else is
+    done (dockyard's API is 1.45: --platform on save/load/history/push/rmi is
+    refused that way; it is not experimental: --squash too)."""
+    api = client(gopts)
+    errors = []
+    current = ""
+    experimental = None
+    for name, needed, exp in flags:
+        if needed:
+            current = current or daemon_call(api.api_version)
+            if tuple(map(int, current.split("."))) < tuple(map(int, needed.split("."))):
+                errors.append(f'"--{name}" requires API version {needed}, but the Docker daemon API version is '
+                              f'{current}')
+                continue
+        if exp:
+            if experimental is None:
+                experimental = daemon_call(api.ping).get("docker-experimental", "").lower() == "true"
+            if not experimental:
+                errors.append(f'"--{name}" is only supported on a Docker daemon with experimental features enabled')
+    if errors:
+        raise CLIError("\n".join(errors), 1)
+
+
+def split_name_tag(ref: str) -> tuple[str, str]:
+    """name[:tag] -> (name, tag or ""); a registry's port is no tag (localhost:5000/app)."""
+    if ":" in ref.rsplit("/", 1)[-1]:
+        name, _, tag = ref.rpartition(":")
+        return name, tag
+    return ref, ""
+
+
 def flag_set(ns: Namespace, dest: str) -> bool:
     """Whether the user gave the flag (docker's Flags().Changed)."""
     return dest in ns.__dict__.get("_set_flags", ())
+
+
+def print_prune(title: str, deleted: list[str] | None, reclaimed: int) -> None:
+    """What every prune prints: the title and what went, then the space freed."""
+    from ..format import human_size
+    out = []
+    if deleted:
+        out.append(title)
+        out.extend(deleted)
+        out.append("")
+    out.append(f"Total reclaimed space: {human_size(reclaimed or 0)}")
+    sys.stdout.write("\n".join(out) + "\n")
+
+
+def image_delete_lines(records: list[dict[str, str]] | None) -> list[str]:
+    """rmi's and image prune's records as docker prints them ("untagged: x", "deleted: sha256:...")."""
+    return [f"{k.lower()}: {v}" for rec in records or [] for k, v in rec.items()]
 
 
 def confirm(question: str, force: bool) -> bool:

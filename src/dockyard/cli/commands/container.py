@@ -8,22 +8,12 @@ import sys
 
 from ... import errdefs
 from ..errors import CLIError, StatusError
-from ..format import human_size
-from .common import Parser, client, confirm, daemon_call, daemon_error, each, parse_filters
+from .common import (Parser, client, confirm, daemon_call, daemon_error, each, parse_filters, print_prune,
+                     split_name_tag)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
-
-
-def _parse_size(value: str) -> int:
-    """A size as docker's RAMInBytes ("512m", "1g"); usage error otherwise.
-    (commands/build.py uses it; new code can call opts.ram_bytes.)"""
-    from .opts import ram_bytes
-    try:
-        return ram_bytes(value)
-    except ValueError as e:
-        raise CLIError(str(e), 125) from None
 
 
 def cmd_start(argv: list[str], gopts: dict) -> int:
@@ -59,7 +49,7 @@ def cmd_start(argv: list[str], gopts: dict) -> int:
 def _start_attached(api: Any, name: str, a: Any, gopts: dict) -> int:
     """docker start -a/-i: attach first, then start, stream, exit status."""
     from .run import detach_keys_for, start_error_status
-    from ..streams import SignalProxy, TtyResizer, check_tty, stream
+    from ..streams import SignalProxy, check_tty, session
     info = daemon_call(api.container_inspect, name)
     cid = info["Id"]
     tty = bool(info["Config"].get("Tty"))
@@ -82,16 +72,8 @@ def _start_attached(api: Any, name: str, a: Any, gopts: dict) -> int:
             msg = daemon_error(e).args[0]
             sys.stderr.write(msg + "\n")
             raise StatusError(start_error_status(msg) if "executable" in msg else 1) from None
-        resizer = None
-        if tty and os.isatty(sys.stdout.fileno()):
-            resizer = TtyResizer(lambda h, w: api.container_resize(cid, h, w))
-            resizer.__enter__()
-        try:
-            outcome = stream(sock, leftover, tty, stdin, keys)
-        finally:
-            if resizer:
-                resizer.__exit__()
-            sock.close()
+        outcome = session(sock, leftover, tty, stdin, keys, lambda h, w: api.container_resize(cid, h, w),
+                          tty and os.isatty(sys.stdout.fileno()))
         if outcome == "detached":
             wait.close()
             return 0
@@ -364,13 +346,9 @@ def cmd_commit(argv: list[str], gopts: dict) -> int:
     p.add_argument("container")
     p.add_argument("reference", nargs="?", default="")
     a = p.parse_args(argv)
-    repo, tag = a.reference, ""
-    if repo:
-        last = repo.rsplit("/", 1)[-1]
-        if "@" in repo:
-            raise CLIError("refusing to create a tag with a digest reference", 1)
-        if ":" in last:
-            repo, tag = repo.rsplit(":", 1)
+    if "@" in a.reference:
+        raise CLIError("refusing to create a tag with a digest reference", 1)
+    repo, tag = split_name_tag(a.reference)
     res = daemon_call(client(gopts).commit, a.container, repo, tag, a.message, a.author, a.pause, a.change)
     sys.stdout.write(res.get("Id", "") + "\n")
     return 0
@@ -387,13 +365,3 @@ def cmd_container_prune(argv: list[str], gopts: dict) -> int:
     res = daemon_call(client(gopts).container_prune, parse_filters(a.filter))
     print_prune("Deleted Containers:", res.get("ContainersDeleted"), res.get("SpaceReclaimed", 0))
     return 0
-
-
-def print_prune(title: str, deleted: list[str] | None, reclaimed: int) -> None:
-    out = []
-    if deleted:
-        out.append(title)
-        out.extend(deleted)
-        out.append("")
-    out.append(f"Total reclaimed space: {human_size(reclaimed or 0)}")
-    sys.stdout.write("\n".join(out) + "\n")

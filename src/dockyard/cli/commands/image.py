@@ -4,53 +4,160 @@ login, logout, image prune/inspect."""
 from __future__ import annotations
 
 import sys
-from typing import Iterator
+from typing import Any, Iterator
 
 from ... import errdefs
 from ..errors import CLIError
-from ..format import ago, human_size, print_table
-from .common import Parser, client, daemon_call, daemon_error
+from ..format import (LIST_FORMAT_HELP, Context, ago, check_format, ellipsis, human_size, is_table, local_rfc3339,
+                      local_time, trunc_id, write_list)
+from .common import (Parser, client, confirm, daemon_call, daemon_error, image_delete_lines, parse_filters, print_prune,
+                     split_name_tag)
+
+
+IMAGES_TABLE = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+IMAGES_TABLE_DIGESTS = "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+# docker's "docker image" subcommands: `docker images ls` most likely meant `docker image ls`.
+_IMAGE_SUBCOMMANDS = ("build", "history", "import", "inspect", "list", "load", "ls", "prune", "pull", "push",
+                      "rm", "save", "tag")
+
+
+class ImageContext(Context):
+    """One row of `images` (and of `system df -v`), docker's imageContext."""
+
+    template_type = "*formatter.imageContext"
+    FIELDS = ("Containers", "CreatedAt", "CreatedSince", "Digest", "ID", "Repository", "SharedSize", "Size", "Tag",
+              "UniqueSize", "VirtualSize")
+    HEADERS = {"ID": "IMAGE ID", "Repository": "REPOSITORY", "Tag": "TAG", "Digest": "DIGEST",
+               "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Size": "SIZE", "Containers": "CONTAINERS",
+               "VirtualSize": "SIZE", "SharedSize": "SHARED SIZE", "UniqueSize": "UNIQUE SIZE"}
+
+    def __init__(self, img: dict[str, Any], repo: str, tag: str, digest: str, trunc: bool = True) -> None:
+        self.i = img
+        self.Repository = repo
+        self.Tag = tag
+        self.Digest = digest
+        self.trunc = trunc
+
+    def _n(self, key: str) -> int:
+        v = self.i.get(key)
+        return -1 if v is None else int(v)
+
+    @property
+    def ID(self) -> str:  # noqa: N802 - docker's template field names
+        return trunc_id(self.i.get("Id", "")) if self.trunc else self.i.get("Id", "")
+
+    @property
+    def CreatedSince(self) -> str:  # noqa: N802
+        return ago(self.i.get("Created", 0))
+
+    @property
+    def CreatedAt(self) -> str:  # noqa: N802
+        return local_time(self.i.get("Created", 0))
+
+    @property
+    def Size(self) -> str:  # noqa: N802
+        return human_size(self._n("Size"), 3)
+
+    @property
+    def VirtualSize(self) -> str:  # noqa: N802
+        return human_size(self._n("Size"))
+
+    @property
+    def Containers(self) -> str:  # noqa: N802
+        n = self._n("Containers")
+        return "N/A" if n == -1 else str(n)
+
+    @property
+    def SharedSize(self) -> str:  # noqa: N802
+        n = self._n("SharedSize")
+        return "N/A" if n == -1 else human_size(n)
+
+    @property
+    def UniqueSize(self) -> str:  # noqa: N802
+        size, shared = self._n("Size"), self._n("SharedSize")
+        return "N/A" if size == -1 or shared == -1 else human_size(size - shared)
+
+
+def _name_and_tag(ref: str) -> tuple[str, str] | None:
+    """A RepoTags entry as (familiar name, tag); None for "<none>:<none>"."""
+    name, _, tag = ref.rpartition(":")
+    if not name or not tag or "/" in tag or name.startswith("<"):
+        return None
+    return name, tag
+
+
+def is_dangling(img: dict[str, Any]) -> bool:
+    tags, digests = img.get("RepoTags") or [], img.get("RepoDigests") or []
+    return (not tags and not digests) or (tags == ["<none>:<none>"] and digests == ["<none>@<none>"])
+
+
+def image_rows(img: dict[str, Any], trunc: bool, show_digests: bool, need_digest: bool) -> list[ImageContext]:
+    """docker's imageFormat: a row per repository and tag (per digest too
+    when digests are shown), then rows for repositories known only by digest."""
+    if is_dangling(img):
+        return [ImageContext(img, "<none>", "<none>", "<none>", trunc)]
+    tags: dict[str, list[str]] = {}
+    for ref in img.get("RepoTags") or []:
+        parsed = _name_and_tag(ref)
+        if parsed:
+            tags.setdefault(parsed[0], []).append(parsed[1])
+    digests: dict[str, list[str]] = {}
+    for ref in img.get("RepoDigests") or []:
+        name, at, digest = ref.partition("@")
+        if at and name and ":" in digest and not name.startswith("<"):
+            digests.setdefault(name, []).append(digest)
+    rows = []
+    for repo, repo_tags in tags.items():
+        repo_digests = digests.pop(repo, [])  # a tagged repository's digests get no rows of their own
+        if not need_digest:
+            repo_digests = []
+        for tag in repo_tags:
+            rows += [ImageContext(img, repo, tag, d, trunc) for d in repo_digests] or \
+                [ImageContext(img, repo, tag, "<none>", trunc)]
+    for repo, repo_digests in digests.items():
+        if show_digests:
+            rows += [ImageContext(img, repo, "<none>", d, trunc) for d in repo_digests]
+        else:
+            rows.append(ImageContext(img, repo, "<none>", "", trunc))
+    return rows
 
 
 def cmd_images(argv: list[str], gopts: dict) -> int:
+    from ..main import INVOKED_AS
     p = Parser(prog="dockyard images", usage="dockyard images [OPTIONS] [REPOSITORY[:TAG]]")
-    p.add_argument("-a", "--all", action="store_true")
-    p.add_argument("-q", "--quiet", action="store_true")
-    p.add_argument("--no-trunc", action="store_true")
-    p.add_argument("--digests", action="store_true")
-    p.add_argument("-f", "--filter", action="append", default=[])
+    p.add_argument("-a", "--all", action="store_true", help="Show all images (default hides intermediate images)")
+    p.add_argument("--digests", action="store_true", help="Show digests")
+    p.add_argument("-f", "--filter", action="append", default=[], kind="filter",
+                   help="Filter output based on conditions provided")
+    p.add_argument("--format", default="", help=LIST_FORMAT_HELP)
+    p.add_argument("--no-trunc", action="store_true", help="Don't truncate output")
+    p.add_argument("-q", "--quiet", action="store_true", help="Only show image IDs")
+    p.add_argument("--tree", action="store_true", api_version="1.47",
+                   help="List multi-platform images as a tree (EXPERIMENTAL)")
     p.add_argument("repository", nargs="?")
     a = p.parse_args(argv)
-    filters: dict[str, list[str]] = {}
-    for f in a.filter:
-        k, _, v = f.partition("=")
-        filters.setdefault(k, []).append(v)
+    if a.tree:  # only past the API version check, i.e. with DOCKER_API_VERSION >= 1.47 against another daemon
+        raise CLIError("dockyard does not draw the image tree (--tree); use docker's CLI for it", 1)
+    fmt = a.format
+    if not fmt:
+        from ..config import load
+        fmt = "" if a.quiet else load(gopts).get("imagesFormat", "")
+    # docker's NewImageFormat: "table" picks the quiet or digests variant; a
+    # custom table gets the digest column appended when --digests is given.
+    if not fmt or fmt == "table":
+        fmt = "{{.ID}}" if a.quiet else IMAGES_TABLE_DIGESTS if a.digests else IMAGES_TABLE
+    elif is_table(fmt) and a.digests and "{{.Digest}}" not in fmt:
+        fmt += "\t{{.Digest}}"
+    check_format(fmt)
+    filters = parse_filters(a.filter)
     if a.repository:
         filters.setdefault("reference", []).append(a.repository)
-    imgs = daemon_call(client(gopts).image_list, a.all, filters)
-    rows = []
-    seen = set()
-    for img in imgs:
-        iid = img["Id"] if a.no_trunc else img["Id"].split(":", 1)[-1][:12]
-        tags = [t for t in img.get("RepoTags") or [] if t != "<none>:<none>"] or ["<none>:<none>"]
-        digests = [d for d in img.get("RepoDigests") or [] if d != "<none>@<none>"]
-        for t in tags:
-            repo, _, tag = t.rpartition(":")
-            if a.quiet:
-                if iid not in seen:
-                    print(iid)
-                    seen.add(iid)
-                continue
-            row = [repo, tag, iid, ago(img.get("Created", 0)), human_size(img.get("Size", 0))]
-            if a.digests:
-                dig = next((d.split("@", 1)[1] for d in digests if d.split("@", 1)[0] == repo), "<none>")
-                row.insert(2, dig)
-            rows.append(row)
-    if not a.quiet:
-        headers = ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]
-        if a.digests:
-            headers.insert(2, "DIGEST")
-        print_table(headers, rows)
+    images = daemon_call(client(gopts).image_list, a.all, filters)
+    need_digest = a.digests or "{{.Digest}}" in fmt
+    rows = [row for img in images for row in image_rows(img, not a.no_trunc, a.digests, need_digest)]
+    write_list(fmt, rows, IMAGES_TABLE, headers=ImageContext.HEADERS)
+    if a.repository and not images and "dockyard images" not in INVOKED_AS and a.repository in _IMAGE_SUBCOMMANDS:
+        sys.stderr.write(f'\nNo images found matching "{a.repository}": did you mean "dockyard image {a.repository}"?\n')
     return 0
 
 
@@ -70,11 +177,7 @@ def cmd_import(argv: list[str], gopts: dict) -> int:
     p.add_argument("source")
     p.add_argument("reference", nargs="?", default="")
     a = p.parse_args(argv)
-    repo, tag = a.reference, ""
-    if repo:
-        last = repo.rsplit("/", 1)[-1]
-        if ":" in last:
-            repo, tag = repo.rsplit(":", 1)
+    repo, tag = split_name_tag(a.reference)
     api = client(gopts)
     if a.source == "-":
         src = _chunks(sys.stdin.buffer)
@@ -102,10 +205,7 @@ def cmd_tag(argv: list[str], gopts: dict) -> int:
     p.add_argument("source")
     p.add_argument("target")
     a = p.parse_args(argv)
-    repo, tag = a.target, ""
-    last = repo.rsplit("/", 1)[-1]
-    if ":" in last:
-        repo, tag = repo.rsplit(":", 1)
+    repo, tag = split_name_tag(a.target)
     daemon_call(client(gopts).image_tag, a.source, repo, tag)
     return 0
 
@@ -115,11 +215,7 @@ def _split_tag(ref: str) -> tuple[str, str]:
     if "@" in ref:
         name, digest = ref.split("@", 1)
         return name, digest
-    last = ref.rsplit("/", 1)[-1]
-    if ":" in last:
-        name, tag = ref.rsplit(":", 1)
-        return name, tag
-    return ref, ""
+    return split_name_tag(ref)
 
 
 def _full_name(name: str, tag: str) -> str:
@@ -175,8 +271,12 @@ def cmd_push(argv: list[str], gopts: dict) -> int:
     p.add_argument("-a", "--all-tags", action="store_true", help="Push all tags of an image to the repository")
     p.add_argument("-q", "--quiet", action="store_true", help="Suppress verbose output")
     p.add_argument("--disable-content-trust", action="store_true", default=True, help=argparse_hidden())
+    p.add_argument("--platform", default="", api_version="1.46", help="Push a platform-specific manifest as a single-platform image to "
+                   "the registry.\nImage index won't be pushed, meaning that other manifests, including attestations "
+                   "won't be preserved.\n'os[/arch[/variant]]': Explicit platform (eg. linux/amd64)")
     p.add_argument("name")
     a = p.parse_args(argv)
+    platform = platform_query(a.platform) if a.platform else ""
     name, tag = _split_tag(a.name)
     if "@" in a.name:
         raise CLIError("cannot push a digest reference", 1)
@@ -188,7 +288,7 @@ def cmd_push(argv: list[str], gopts: dict) -> int:
             print("Using default tag: latest")
     api = client(gopts)
     try:
-        display_stream(api.image_push(name, tag), quiet=a.quiet)
+        display_stream(api.image_push(name, tag, platform=platform), quiet=a.quiet)
     except errdefs.EngineError as e:
         raise daemon_error(e) from None
     if a.quiet:
@@ -200,13 +300,16 @@ def cmd_rmi(argv: list[str], gopts: dict) -> int:
     p = Parser(prog="dockyard rmi", usage="dockyard rmi [OPTIONS] IMAGE [IMAGE...]")
     p.add_argument("-f", "--force", action="store_true", help="Force removal of the image")
     p.add_argument("--no-prune", action="store_true", help="Do not delete untagged parents")
+    p.add_argument("--platform", action="append", default=[], kind="strings", api_version="1.50", help='Remove only the given platform '
+                   'variant. Formatted as "os[/arch[/variant]]" (e.g., "linux/amd64")')
     p.add_argument("images", nargs="+")
     a = p.parse_args(argv)
+    platforms = [platform_query(v) for arg in a.platform for v in arg.split(",") if v]
     api = client(gopts)
     failed = False
     for ref in a.images:
         try:
-            for rec in api.image_remove(ref, a.force, a.no_prune):
+            for rec in api.image_remove(ref, a.force, a.no_prune, platforms):
                 for k, v in rec.items():
                     print(f"{k}: {v}")
         except errdefs.EngineError as e:
@@ -215,37 +318,82 @@ def cmd_rmi(argv: list[str], gopts: dict) -> int:
     return 1 if failed else 0
 
 
+HISTORY_TABLE = "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
+HISTORY_TABLE_NOT_HUMAN = "table {{.ID}}\t{{.CreatedAt}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
+
+
+class HistoryContext(Context):
+    """One row of `history`, docker's historyContext."""
+
+    template_type = "*image.historyContext"
+    FIELDS = ("Comment", "CreatedAt", "CreatedBy", "CreatedSince", "ID", "Size")
+    HEADERS = {"ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "CreatedBy": "CREATED BY",
+               "Size": "SIZE", "Comment": "COMMENT"}
+
+    def __init__(self, h: dict[str, Any], trunc: bool, human: bool) -> None:
+        self.h = h
+        self.trunc = trunc
+        self.human = human
+
+    @property
+    def ID(self) -> str:  # noqa: N802 - docker's template field names
+        i = self.h.get("Id", "")
+        return trunc_id(i) if self.trunc else i
+
+    @property
+    def CreatedAt(self) -> str:  # noqa: N802
+        return local_rfc3339(self.h.get("Created", 0))
+
+    @property
+    def CreatedSince(self) -> str:  # noqa: N802
+        return ago(self.h.get("Created", 0)) if self.human else self.CreatedAt
+
+    @property
+    def CreatedBy(self) -> str:  # noqa: N802
+        by = (self.h.get("CreatedBy") or "").replace("\t", " ")
+        return ellipsis(by, 45) if self.trunc else by
+
+    @property
+    def Size(self) -> str:  # noqa: N802
+        size = int(self.h.get("Size") or 0)
+        return human_size(size, 3) if self.human else str(size)
+
+    @property
+    def Comment(self) -> str:  # noqa: N802
+        return self.h.get("Comment") or ""
+
+
+def platform_query(value: str) -> str:
+    """--platform as the API takes it: an OCI platform in JSON. (The flags
+    carry the API version that introduced them, which the parser checks.)"""
+    from ... import errdefs
+    from ...client import jsonfast
+    from ...oci import platform
+    try:
+        return jsonfast.dumps(platform.parse(value).to_dict())
+    except errdefs.InvalidArgument as e:
+        raise CLIError(f"invalid platform: {e}", 1) from None
+
+
 def cmd_history(argv: list[str], gopts: dict) -> int:
-    from ..format import trunc_id
     p = Parser(prog="dockyard history", usage="dockyard history [OPTIONS] IMAGE")
-    p.add_argument("-H", "--human", default="true", nargs="?", const="true", help="Print sizes and dates in human readable format")
+    p.add_argument("--format", default="", help=LIST_FORMAT_HELP)
+    p.add_argument("-H", "--human", action="store_true", default=True,
+                   help="Print sizes and dates in human readable format")
     p.add_argument("--no-trunc", action="store_true", help="Don't truncate output")
+    p.add_argument("--platform", default="", api_version="1.48", help='Show history for the given platform. '
+                   'Formatted as "os[/arch[/variant]]" (e.g., "linux/amd64")')
     p.add_argument("-q", "--quiet", action="store_true", help="Only show image IDs")
-    p.add_argument("--format", default="", help="Format output using a custom template")
     p.add_argument("image")
     a = p.parse_args(argv)
-    rows_in = daemon_call(client(gopts).image_history, a.image)
-    human = str(a.human).lower() not in ("false", "0")
-    if a.format:
-        from ..template import render
-        for h in rows_in:
-            print(render(a.format, h))
-        return 0
-    if a.quiet:
-        for h in rows_in:
-            print(h["Id"] if a.no_trunc or h["Id"] == "<missing>" else trunc_id(h["Id"]))
-        return 0
-    import time as _time
-    rows = []
-    for h in rows_in:
-        iid = h["Id"] if a.no_trunc or h["Id"] == "<missing>" else trunc_id(h["Id"])
-        created_by = (h.get("CreatedBy") or "").replace("\t", " ")
-        if not a.no_trunc and len(created_by) > 45:
-            created_by = created_by[:44] + "…"
-        created = ago(h.get("Created", 0)) if human else _time.strftime("%Y-%m-%dT%H:%M:%SZ", _time.gmtime(h.get("Created", 0)))
-        size = human_size(h.get("Size", 0)) if human else str(h.get("Size", 0))
-        rows.append([iid, created, created_by, size, h.get("Comment", "")])
-    print_table(["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"], rows)
+    platform = platform_query(a.platform) if a.platform else ""
+    human = a.human
+    fmt = a.format
+    if not fmt or fmt == "table":
+        fmt = "{{.ID}}" if a.quiet else HISTORY_TABLE if human else HISTORY_TABLE_NOT_HUMAN
+    items = daemon_call(client(gopts).image_history, a.image, platform)
+    write_list(fmt, [HistoryContext(h, not a.no_trunc, human) for h in items], HISTORY_TABLE,
+               headers=HistoryContext.HEADERS)
     return 0
 
 
@@ -253,11 +401,14 @@ def cmd_save(argv: list[str], gopts: dict) -> int:
     import os
     p = Parser(prog="dockyard save", usage="dockyard save [OPTIONS] IMAGE [IMAGE...]")
     p.add_argument("-o", "--output", default="", help="Write to a file, instead of STDOUT")
+    p.add_argument("--platform", default="", api_version="1.48", help='Save only the given platform variant. Formatted as '
+                   '"os[/arch[/variant]]" (e.g., "linux/amd64")')
     p.add_argument("images", nargs="+")
     a = p.parse_args(argv)
+    platforms = [platform_query(a.platform)] if a.platform else []
     if not a.output and sys.stdout.isatty():
         raise CLIError("cowardly refusing to save to a terminal. Use the -o flag or redirect", 1)
-    resp = daemon_call(client(gopts).image_save, a.images)
+    resp = daemon_call(client(gopts).image_save, a.images, platforms)
     if a.output:
         tmp = a.output + ".dockyard-tmp"
         try:
@@ -289,8 +440,10 @@ def cmd_load(argv: list[str], gopts: dict) -> int:
     p = Parser(prog="dockyard load", usage="dockyard load [OPTIONS]")
     p.add_argument("-i", "--input", default="", help="Read from tar archive file, instead of STDIN")
     p.add_argument("-q", "--quiet", action="store_true", help="Suppress the load output")
-    p.add_argument("--platform", default="", help="Load only the given platform")
+    p.add_argument("--platform", default="", api_version="1.48", help='Load only the given platform variant. Formatted as '
+                   '"os[/arch[/variant]]" (e.g., "linux/amd64")')
     a = p.parse_args(argv)
+    platforms = [platform_query(a.platform)] if a.platform else []
     if a.input:
         try:
             f = open(a.input, "rb")
@@ -301,7 +454,7 @@ def cmd_load(argv: list[str], gopts: dict) -> int:
             raise CLIError("requested load from stdin, but stdin is empty", 1)
         f = sys.stdin.buffer
     try:
-        display_stream(client(gopts).image_load(_chunks(f), a.quiet))
+        display_stream(client(gopts).image_load(_chunks(f), a.quiet, platforms))
     except errdefs.EngineError as e:
         raise daemon_error(e) from None
     return 0
@@ -386,32 +539,19 @@ def cmd_logout(argv: list[str], gopts: dict) -> int:
 def cmd_image_prune(argv: list[str], gopts: dict) -> int:
     p = Parser(prog="dockyard image prune", usage="dockyard image prune [OPTIONS]")
     p.add_argument("-a", "--all", action="store_true", help="Remove all unused images, not just dangling ones")
+    p.add_argument("--filter", action="append", default=[], kind="filter",
+                   help='Provide filter values (e.g. "until=<timestamp>")')
     p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
-    p.add_argument("--filter", action="append", default=[], help='Provide filter values (e.g. "until=<timestamp>")')
     a = p.parse_args(argv)
-    filters: dict[str, list[str]] = {}
-    for f in a.filter:
-        k, _, v = f.partition("=")
-        filters.setdefault(k, []).append(v)
+    filters = parse_filters(a.filter)
     if a.all:
         filters["dangling"] = ["false"]
-    if not a.force:
-        warning = ("WARNING! This will remove all images without at least one container associated to them."
-                   if a.all else "WARNING! This will remove all dangling images.")
-        sys.stdout.write(warning + "\nAre you sure you want to continue? [y/N] ")
-        sys.stdout.flush()
-        answer = sys.stdin.readline().strip().lower() if not sys.stdin.closed else ""
-        if answer not in ("y", "yes"):
-            return 0
+    warning = ("WARNING! This will remove all images without at least one container associated to them."
+               if a.all else "WARNING! This will remove all dangling images.")
+    if not confirm(warning, a.force):
+        return 0
     res = daemon_call(client(gopts).image_prune, filters or None)
-    deleted = res.get("ImagesDeleted") or []
-    if deleted:
-        print("Deleted Images:")
-        for rec in deleted:
-            for k, v in rec.items():
-                print(f"{k.lower()}: {v}")
-        print()
-    print(f"Total reclaimed space: {human_size(res.get('SpaceReclaimed', 0))}")
+    print_prune("Deleted Images:", image_delete_lines(res.get("ImagesDeleted")), res.get("SpaceReclaimed", 0))
     return 0
 
 

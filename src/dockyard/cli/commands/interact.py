@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 def cmd_exec(argv: list[str], gopts: dict) -> int:
     from .run import detach_keys_for
-    from ..streams import TtyResizer, check_tty, stream, terminal_size
+    from ..streams import check_tty, session, terminal_size
     p = Parser(prog="dockyard exec", usage="dockyard exec [OPTIONS] CONTAINER COMMAND [ARG...]", interspersed=False,
                min_args=2)
     p.add_argument("-d", "--detach", action="store_true", help="Detached mode: run command in the background")
@@ -62,16 +62,8 @@ def cmd_exec(argv: list[str], gopts: dict) -> int:
         daemon_call(api.exec_start_detached, exec_id, a.tty)
         return 0
     sock, leftover = daemon_call(api.exec_start_attached, exec_id, a.tty)
-    resizer = None
-    if a.tty and os.isatty(sys.stdin.fileno()):
-        resizer = TtyResizer(lambda h, w: api.exec_resize(exec_id, h, w))
-        resizer.__enter__()
-    try:
-        outcome = stream(sock, leftover, a.tty, attach_stdin, keys)
-    finally:
-        if resizer:
-            resizer.__exit__()
-        sock.close()
+    outcome = session(sock, leftover, a.tty, attach_stdin, keys, lambda h, w: api.exec_resize(exec_id, h, w),
+                      a.tty and os.isatty(sys.stdin.fileno()))
     if outcome == "detached":
         return 0
     try:
@@ -87,7 +79,7 @@ def cmd_exec(argv: list[str], gopts: dict) -> int:
 
 def cmd_attach(argv: list[str], gopts: dict) -> int:
     from .run import detach_keys_for
-    from ..streams import SignalProxy, TtyResizer, check_tty, stream
+    from ..streams import SignalProxy, check_tty, session
     p = Parser(prog="dockyard attach", usage="dockyard attach [OPTIONS] CONTAINER")
     p.add_argument("--detach-keys", default="", help="Override the key sequence for detaching a container")
     p.add_argument("--no-stdin", action="store_true", help="Do not attach STDIN")
@@ -108,16 +100,8 @@ def cmd_attach(argv: list[str], gopts: dict) -> int:
     try:
         sock, leftover = daemon_call(api.container_attach, cid, stdin, True, True, detach_keys=keys_spec)
         _check_attachable(api, cid)
-        resizer = None
-        if tty and os.isatty(sys.stdout.fileno()):
-            resizer = TtyResizer(lambda h, w: api.container_resize(cid, h, w))
-            resizer.__enter__()
-        try:
-            outcome = stream(sock, leftover, tty, stdin, keys)
-        finally:
-            if resizer:
-                resizer.__exit__()
-            sock.close()
+        outcome = session(sock, leftover, tty, stdin, keys, lambda h, w: api.container_resize(cid, h, w),
+                          tty and os.isatty(sys.stdout.fileno()))
     finally:
         if proxy:
             proxy.__exit__()

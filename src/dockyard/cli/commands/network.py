@@ -6,9 +6,8 @@ import sys
 
 from ... import errdefs
 from ..errors import CLIError
-from ..format import INSPECT_FORMAT_HELP, Context, write_list
+from ..format import INSPECT_FORMAT_HELP, LIST_FORMAT_HELP, Context, write_list
 from .common import Parser, client, confirm, daemon_call, daemon_error, parse_filters, parse_key_values
-from .volume import LIST_FORMAT_HELP
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -16,7 +15,7 @@ if TYPE_CHECKING:
 
 
 class NetworkContext(Context):
-    template_type = "*formatter.networkContext"
+    template_type = "*network.networkContext"
     FIELDS = ("CreatedAt", "Driver", "ID", "IPv4", "IPv6", "Internal", "Labels", "Name", "Scope")
     METHODS = ("Label",)
     HEADERS = {"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE", "IPv4": "IPV4",

@@ -6,36 +6,16 @@ from __future__ import annotations
 
 import os
 
+from ... import units
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-_BINARY = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
-_DECIMAL = {"": 1, "b": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12, "p": 10**15}
-
-
-def _size(value: str, table: dict[str, int]) -> int:
-    """A number with an optional unit: k, m, g, t, p, optionally followed by
-    i and/or b, an optional space between (docker's RAMInBytes grammar)."""
-    s = value.strip().lower()
-    n = 0
-    while n < len(s) and (s[n].isdigit() or s[n] == "."):
-        n += 1
-    number, rest = s[:n], s[n:]
-    if rest.startswith(" "):
-        rest = rest[1:]
-    unit = rest[0] if rest and rest[0] in "kmgtp" else ""
-    if rest[len(unit):] not in ("", "b", "i", "ib") or not number or number.startswith("."):
-        raise ValueError(f"invalid size: '{value}'")
-    try:
-        return int(float(number) * table[unit])
-    except ValueError:
-        raise ValueError(f"invalid size: '{value}'") from None
-
 
 def ram_bytes(value: str) -> int:
     """docker's units.RAMInBytes: 512m, 1g, 1.5GiB, 1024 (binary multiples)."""
-    return _size(value, _BINARY)
+    return units.ram_in_bytes(value)
 
 
 def mem_swap_bytes(value: str) -> int:
@@ -45,7 +25,7 @@ def mem_swap_bytes(value: str) -> int:
 
 def decimal_bytes(value: str) -> int:
     """docker's units.FromHumanSize (decimal multiples: 1k = 1000)."""
-    return _size(value, _DECIMAL)
+    return units.from_human_size(value)
 
 
 def nano_cpus(value: str) -> int:
@@ -59,39 +39,9 @@ def nano_cpus(value: str) -> int:
     return n
 
 
-_DURATION_UNITS = {"ns": 1, "us": 1000, "µs": 1000, "μs": 1000, "ms": 10**6, "s": 10**9, "m": 60 * 10**9,
-                   "h": 3600 * 10**9}
-
-
 def duration_ns(value: str) -> int:
     """Go's time.ParseDuration, in nanoseconds ("1m30s", "500ms", "0")."""
-    s = value.strip()
-    if s in ("0", "+0", "-0"):
-        return 0
-    neg = s.startswith("-")
-    s = s.lstrip("+-")
-    if not s:
-        raise ValueError(f'time: invalid duration "{value}"')
-    total = 0.0
-    i = 0
-    while i < len(s):
-        j = i
-        while j < len(s) and (s[j].isdigit() or s[j] == "."):
-            j += 1
-        if j == i:
-            raise ValueError(f'time: invalid duration "{value}"')
-        num = float(s[i:j])
-        k = j
-        while k < len(s) and not (s[k].isdigit() or s[k] == "."):
-            k += 1
-        unit = s[j:k]
-        if unit not in _DURATION_UNITS:
-            if not unit:
-                raise ValueError(f'time: missing unit in duration "{value}"')
-            raise ValueError(f'time: unknown unit "{unit}" in duration "{value}"')
-        total += num * _DURATION_UNITS[unit]
-        i = k
-    return -int(total) if neg else int(total)
+    return units.parse_go_duration(value)
 
 
 def duration_seconds(value: str) -> float:
@@ -120,18 +70,8 @@ def restart_policy(value: str) -> dict[str, Any]:
 
 
 def ulimit(value: str) -> dict[str, Any]:
-    name, eq, limits = value.partition("=")
-    if not eq or not name:
-        raise ValueError(f"invalid ulimit argument: {value}")
-    soft, sep, hard = limits.partition(":")
-    try:
-        s = int(soft)
-        h = int(hard) if sep else s
-    except ValueError:
-        raise ValueError(f"invalid ulimit argument: {value}") from None
-    if s > h and h != -1:
-        raise ValueError(f"ulimit soft limit must be less than or equal to hard limit: {s} > {h}")
-    return {"Name": name, "Soft": s, "Hard": h}
+    """--ulimit name=soft[:hard] (go-units ParseUlimit)."""
+    return units.parse_ulimit(value)
 
 
 def device(value: str) -> dict[str, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from ..format import Context, human_duration, human_size, local_time, write_list
+from ..format import LIST_FORMAT_HELP, Context, ellipsis, human_duration, human_size, local_time, write_list
 from .common import Parser, client, daemon_call, parse_filters
 
 TYPE_CHECKING = False
@@ -12,16 +12,6 @@ if TYPE_CHECKING:
     from typing import Any
 
 DEFAULT_FORMAT = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
-FORMAT_HELP = """Format output using a custom template:
-'table':            Print output in table format with column headers (default)
-'table TEMPLATE':   Print output in table format using the given Go template
-'json':             Print in JSON format
-'TEMPLATE':         Print output using the given Go template.
-Refer to https://docs.docker.com/go/formatting/ for more information about formatting output with templates"""
-
-
-def ellipsis(s: str, width: int) -> str:
-    return s if len(s) <= width else s[: width - 1] + "…"
 
 
 def go_quote(s: str) -> str:
@@ -191,7 +181,7 @@ def cmd_ps(argv: list[str], gopts: dict) -> int:
     p.add_argument("-a", "--all", action="store_true", help="Show all containers (default shows just running)")
     p.add_argument("-f", "--filter", action="append", default=[], kind="filter",
                    help="Filter output based on conditions provided")
-    p.add_argument("--format", default="", help=FORMAT_HELP)
+    p.add_argument("--format", default="", help=LIST_FORMAT_HELP)
     p.add_argument("-n", "--last", type=int, default=-1, help="Show n last created containers (includes all states)")
     p.add_argument("-l", "--latest", action="store_true",
                    help="Show the latest created container (includes all states)")
@@ -209,7 +199,7 @@ def cmd_ps(argv: list[str], gopts: dict) -> int:
         fmt = DEFAULT_FORMAT + "\t{{.Size}}"
     if fmt:
         from ..format import check_format
-        check_format(fmt)
+        check_format(fmt, "failed to parse template", ContainerContext({}))
     filters = parse_filters(a.filter)
     limit = 1 if a.latest else a.last
     # as docker: a template that shows the size asks for it, unless --size=false was given
@@ -217,5 +207,5 @@ def cmd_ps(argv: list[str], gopts: dict) -> int:
                       (".Size" in fmt or "json ." in fmt or fmt.strip() in ("json", "{{json .}}")))
     cs = daemon_call(client(gopts).container_list, a.all, limit, size, filters)
     write_list(fmt, [ContainerContext(c, not a.no_trunc) for c in cs], DEFAULT_FORMAT,
-               headers=ContainerContext.HEADERS)
+               headers=ContainerContext.HEADERS, error_prefix="failed to execute template")
     return 0

@@ -10,7 +10,7 @@ import sys
 from ... import errdefs
 from ..errors import CLIError, StatusError
 from . import opts as o
-from .common import REMAINDER, Namespace, Parser, client, daemon_error, flag_set
+from .common import REMAINDER, Namespace, Parser, client, daemon_error, flag_set, split_name_tag
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -445,20 +445,15 @@ def start_error_status(message: str) -> int:
 
 def familiar(ref: str) -> str:
     """busybox -> busybox:latest, as "Unable to find image '...' locally" shows it."""
-    last = ref.rsplit("/", 1)[-1]
-    return ref if ":" in last or "@" in ref else ref + ":latest"
+    return ref if "@" in ref or split_name_tag(ref)[1] else ref + ":latest"
 
 
 def pull_image(api: Any, ref: str, gopts: dict, platform: str = "", quiet: bool = False) -> None:
     """Pull for run/create: progress on stderr (stdout may be the container's)."""
     from ..progress import display_stream
-    name, tag = ref, ""
+    name, tag = (ref, "") if "@" in ref else split_name_tag(ref)
     if "@" not in ref:
-        last = ref.rsplit("/", 1)[-1]
-        if ":" in last:
-            name, tag = ref.rsplit(":", 1)
-        else:
-            tag = "latest"
+        tag = tag or "latest"  # an empty tag would pull every tag
     display_stream(api.image_pull(name, tag, platform), sys.stderr, quiet=quiet)
 
 
@@ -586,7 +581,7 @@ def detach_keys_for(gopts: dict, flag: str) -> tuple[str, bytes]:
     """The detach keys (flag, else config.json's detachKeys, else ctrl-p,ctrl-q) as
     sent to the daemon and as bytes to watch for."""
     from ..config import load
-    from ..streams import DEFAULT_DETACH_KEYS, parse_detach_keys
+    from ...apitypes import DEFAULT_DETACH_KEYS, parse_detach_keys
     spec = flag or load(gopts).get("detachKeys", "")
     if not spec:
         return "", DEFAULT_DETACH_KEYS
@@ -600,7 +595,7 @@ def detach_keys_for(gopts: dict, flag: str) -> tuple[str, bytes]:
 def run_attached(api: Any, cid: str, gopts: dict, body: dict[str, Any], auto_remove: bool, detach_keys: str,
                  sig_proxy: bool) -> int:
     """docker's runContainer after create: attach, wait, start, stream, status."""
-    from ..streams import SignalProxy, TtyResizer, stream
+    from ..streams import SignalProxy, session
     tty = bool(body.get("Tty"))
     attach_stdin = bool(body.get("AttachStdin"))
     keys_spec, keys = detach_keys_for(gopts, detach_keys)
@@ -626,19 +621,8 @@ def run_attached(api: Any, cid: str, gopts: dict, body: dict[str, Any], auto_rem
                 except Exception:  # the container is gone either way
                     pass
             raise StatusError(start_error_status(msg)) from None
-        resizer = None
-        if tty and os.isatty(sys.stdout.fileno()):
-            resizer = TtyResizer(lambda h, w: api.container_resize(cid, h, w))
-            resizer.__enter__()
-        try:
-            outcome = stream(sock, leftover, tty, attach_stdin, keys)
-        finally:
-            if resizer:
-                resizer.__exit__()
-            try:
-                sock.close()
-            except OSError:
-                pass
+        outcome = session(sock, leftover, tty, attach_stdin, keys, lambda h, w: api.container_resize(cid, h, w),
+                          tty and os.isatty(sys.stdout.fileno()))
         if outcome == "detached":
             wait.close()
             return 0

@@ -65,7 +65,7 @@ def block_io(s: dict[str, Any]) -> tuple[float, float]:
 
 
 class StatsContext(Context):
-    template_type = "*formatter.statsContext"
+    template_type = "*container.statsContext"
     FIELDS = ("BlockIO", "CPUPerc", "Container", "ID", "MemPerc", "MemUsage", "Name", "NetIO", "PIDs")
     HEADERS = {"Container": "CONTAINER", "ID": "CONTAINER ID", "Name": "NAME", "CPUPerc": "CPU %",
                "MemUsage": "MEM USAGE / LIMIT", "MemPerc": "MEM %", "NetIO": "NET I/O", "BlockIO": "BLOCK I/O",

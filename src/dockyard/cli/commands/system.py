@@ -7,8 +7,9 @@ import sys
 
 from ... import __version__, errdefs
 from ..errors import CLIError
-from ..format import INSPECT_FORMAT_HELP, Context, bytes_size, human_size, write_list
-from .common import Parser, client, confirm, daemon_call, daemon_error, parse_filters
+from ..format import (INSPECT_FORMAT_HELP, LIST_FORMAT_HELP, Context, ago, bytes_size, expand_escapes, go_time_string,
+                      human_size, is_table, parse_template, parse_timestamp, render, trunc_id, write_list)
+from .common import Parser, client, confirm, daemon_call, daemon_error, image_delete_lines, parse_filters, print_prune
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -170,7 +171,11 @@ class DiskUsageContext(Context):
     HEADERS = {"Type": "TYPE", "TotalCount": "TOTAL", "Active": "ACTIVE", "Size": "SIZE",
                "Reclaimable": "RECLAIMABLE"}
 
+    TYPES = {"Images": "*formatter.diskUsageImagesContext", "Containers": "*formatter.diskUsageContainersContext",
+             "Local Volumes": "*formatter.diskUsageVolumesContext", "Build Cache": "*formatter.diskUsageBuilderContext"}
+
     def __init__(self, kind: str, total: int, active: int, size: int, reclaimable: int, percent: bool) -> None:
+        self.template_type = self.TYPES[kind]  # docker has one Go type per row
         self.Type = kind
         self.TotalCount = str(total)
         self.Active = str(active)
@@ -193,7 +198,7 @@ def disk_usage_rows(du: dict[str, Any]) -> list[DiskUsageContext]:
     v_rec = sum(max(0, (v.get("UsageData") or {}).get("Size", 0)) for v in vols
                 if (v.get("UsageData") or {}).get("RefCount", 0) == 0)
     cache = du.get("BuildCache") or []
-    b_size = sum(b.get("Size", 0) for b in cache if not b.get("Shared"))
+    b_size = builder_size(du)
     b_rec = sum(b.get("Size", 0) for b in cache if not b.get("InUse") and not b.get("Shared"))
     return [
         DiskUsageContext("Images", len(images), sum(1 for i in images if i.get("Containers")), total_images,
@@ -206,18 +211,92 @@ def disk_usage_rows(du: dict[str, Any]) -> list[DiskUsageContext]:
     ]
 
 
+class BuildCacheContext(Context):
+    """A row of `system df -v`'s build cache section, docker's buildCacheContext."""
+
+    template_type = "*formatter.buildCacheContext"
+    FIELDS = ("CacheType", "CreatedAt", "CreatedSince", "Description", "ID", "InUse", "LastUsedAt", "LastUsedSince",
+              "Parent", "Shared", "Size", "UsageCount")
+    HEADERS = {"ID": "CACHE ID", "Parent": "PARENT", "CacheType": "CACHE TYPE", "Size": "SIZE",
+               "CreatedSince": "CREATED", "LastUsedSince": "LAST USED", "UsageCount": "USAGE", "InUse": "IN USE",
+               "Shared": "SHARED", "Description": "DESCRIPTION"}
+
+    def __init__(self, b: dict[str, Any], trunc: bool) -> None:
+        self.b = b
+        self.trunc = trunc
+
+    @property
+    def ID(self) -> str:  # noqa: N802 - docker's template field names
+        i = self.b.get("ID", "")
+        return (trunc_id(i) if self.trunc else i) + ("*" if self.b.get("InUse") else "")
+
+    @property
+    def Parent(self) -> str:  # noqa: N802
+        parent = ", ".join(self.b.get("Parents") or []) or self.b.get("Parent") or ""
+        return trunc_id(parent) if self.trunc else parent
+
+    CacheType = property(lambda self: self.b.get("Type", ""))  # noqa: N815
+    Description = property(lambda self: self.b.get("Description", ""))  # noqa: N815
+    UsageCount = property(lambda self: str(self.b.get("UsageCount") or 0))  # noqa: N815
+    InUse = property(lambda self: "true" if self.b.get("InUse") else "false")  # noqa: N815
+    Shared = property(lambda self: "true" if self.b.get("Shared") else "false")  # noqa: N815
+
+    @property
+    def Size(self) -> str:  # noqa: N802
+        size = int(self.b.get("Size") or 0)
+        return human_size(size, 3) if size >= 0 else ""
+
+    @property
+    def CreatedAt(self) -> str:  # noqa: N802
+        return go_time_string(self.b.get("CreatedAt") or "")
+
+    @property
+    def CreatedSince(self) -> str:  # noqa: N802
+        t = parse_timestamp(self.b.get("CreatedAt") or "")
+        return ago(t or 0)
+
+    @property
+    def LastUsedAt(self) -> str:  # noqa: N802
+        return go_time_string(self.b["LastUsedAt"]) if self.b.get("LastUsedAt") else ""
+
+    @property
+    def LastUsedSince(self) -> str:  # noqa: N802
+        t = parse_timestamp(self.b.get("LastUsedAt") or "")
+        return ago(t) if t is not None else ""
+
+
+class VerboseDiskUsage(Context):
+    """What `system df -v --format` runs its template on (docker's diskUsageContext)."""
+
+    template_type = "*formatter.diskUsageContext"
+    FIELDS = ("Images", "Containers", "Volumes", "BuildCache")
+
+    def __init__(self, images: list[Any], containers: list[Any], volumes: list[Any], cache: list[Any]) -> None:
+        self.Images, self.Containers, self.Volumes, self.BuildCache = images, containers, volumes, cache
+
+
+DF_IMAGES_TABLE = ("table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}\t{{.SharedSize}}"
+                   "\t{{.UniqueSize}}\t{{.Containers}}")
+DF_CONTAINERS_TABLE = ("table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.LocalVolumes}}\t{{.Size}}\t{{.RunningFor}}"
+                       "\t{{.Status}}\t{{.Names}}")
+DF_VOLUMES_TABLE = "table {{.Name}}\t{{.Links}}\t{{.Size}}"
+DF_CACHE_TABLE = ("table {{.ID}}\t{{.CacheType}}\t{{.Size}}\t{{.CreatedSince}}\t{{.LastUsedSince}}"
+                  "\t{{.UsageCount}}\t{{.Shared}}")
+
+
+def builder_size(du: dict[str, Any]) -> int:
+    """What docker's CLI counts as the build cache's size: records not shared with images."""
+    return sum(int(b.get("Size") or 0) for b in du.get("BuildCache") or [] if not b.get("Shared"))
+
+
 def cmd_df(argv: list[str], gopts: dict) -> int:
     p = Parser(prog="dockyard system df", usage="dockyard system df [OPTIONS]")
-    p.add_argument("--format", default="", help="Format output using a custom template:\n"
-                   "'table':            Print output in table format with column headers (default)\n"
-                   "'table TEMPLATE':   Print output in table format using the given Go template\n"
-                   "'json':             Print in JSON format\n"
-                   "'TEMPLATE':         Print output using the given Go template.")
+    p.add_argument("--format", default="", help=LIST_FORMAT_HELP)
     p.add_argument("-v", "--verbose", action="store_true", help="Show detailed information on space usage")
     a = p.parse_args(argv)
     du = daemon_call(client(gopts).system_df)
-    if a.verbose and not a.format:
-        _df_verbose(du)
+    if a.verbose:
+        _df_verbose(du, a.format or "table")
         return 0
     write_list(a.format, disk_usage_rows(du),
                "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}",
@@ -225,50 +304,47 @@ def cmd_df(argv: list[str], gopts: dict) -> int:
     return 0
 
 
-def _df_verbose(du: dict[str, Any]) -> None:
-    from ..format import ago, print_table
-    from .ps import go_quote
-    images = du.get("Images") or []
-    rows = []
-    for i in images:
-        tags = i.get("RepoTags") or ["<none>:<none>"]
-        for t in tags:
-            repo, _, tag = t.rpartition(":")
-            rows.append([repo, tag, i.get("Id", "").split(":")[-1][:12], ago(i.get("Created", 0)),
-                         human_size(i.get("Size", 0)), human_size(i.get("SharedSize", 0) if i.get("SharedSize", -1) >= 0 else 0),
-                         human_size(i.get("Size", 0) - max(0, i.get("SharedSize", 0))), str(i.get("Containers", 0))])
-    sys.stdout.write("Images space usage:\n\n")
-    print_table(["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE", "SHARED SIZE", "UNIQUE SIZE", "CONTAINERS"], rows)
-    rows = []
-    for c in du.get("Containers") or []:
-        cmd = c.get("Command", "")
-        rows.append([c.get("Id", "")[:12], c.get("Image", ""), go_quote(cmd if len(cmd) <= 20 else cmd[:19] + "…"),
-                     str(len(c.get("Mounts") or [])), human_size(c.get("SizeRw") or 0), ago(c.get("Created", 0)),
-                     c.get("Status", ""), ",".join(n.lstrip("/") for n in c.get("Names") or [])])
-    sys.stdout.write("\nContainers space usage:\n\n")
-    print_table(["CONTAINER ID", "IMAGE", "COMMAND", "LOCAL VOLUMES", "SIZE", "CREATED", "STATUS", "NAMES"], rows)
-    rows = [[v.get("Name", ""), str((v.get("UsageData") or {}).get("RefCount", 0)),
-             human_size(max(0, (v.get("UsageData") or {}).get("Size", 0)))] for v in du.get("Volumes") or []]
-    sys.stdout.write("\nLocal Volumes space usage:\n\n")
-    print_table(["VOLUME NAME", "LINKS", "SIZE"], rows)
-    from ..format import parse_timestamp
-
-    def since(ts: str) -> str:
-        t = parse_timestamp(ts or "")
-        return ago(t) if t else ""
-
-    rows = [[b.get("ID", "")[:12], b.get("Type", ""), human_size(b.get("Size", 0)), since(b.get("CreatedAt")),
-             since(b.get("LastUsedAt")), str(b.get("UsageCount", 0)), str(bool(b.get("Shared"))).lower()]
-            for b in du.get("BuildCache") or []]
-    sys.stdout.write("\nBuild cache usage: " + human_size(sum(b.get("Size", 0) for b in du.get("BuildCache") or [])) +
-                     "\n\n")
-    print_table(["CACHE ID", "CACHE TYPE", "SIZE", "CREATED", "LAST USED", "USAGE", "SHARED"], rows)
+def _df_verbose(du: dict[str, Any], fmt: str) -> None:
+    """docker's verboseWrite: four tables, or the template run once on all of it."""
+    from .image import ImageContext, is_dangling
+    from .ps import ContainerContext
+    from .volume import VolumeContext
+    trunc = is_table(fmt)
+    images = []
+    for i in du.get("Images") or []:
+        repo = tag = "<none>"
+        if (i.get("RepoTags") or []) and not is_dangling(i):  # only the first tag, as docker shows it
+            name, _, t = i["RepoTags"][0].rpartition(":")
+            if not name or "/" in t:
+                continue
+            repo, tag = name, t
+        images.append(ImageContext(i, repo, tag, "", trunc))
+    containers = [ContainerContext(dict(c, SizeRootFs=0), trunc) for c in du.get("Containers") or []]
+    volumes = [VolumeContext(v) for v in du.get("Volumes") or []]
+    cache = du.get("BuildCache") or []
+    # docker's buildCacheSort: least recently used first, records never used last
+    order = sorted(range(len(cache)), key=lambda n: (parse_timestamp(cache[n].get("LastUsedAt") or "") is None,
+                                                     parse_timestamp(cache[n].get("LastUsedAt") or "") or 0, n))
+    records = [BuildCacheContext(cache[n], trunc) for n in order]
+    if fmt != "table":
+        tmpl = parse_template(expand_escapes((fmt[5:] if trunc else fmt).strip(" ")) if fmt != "json"
+                              else "{{json .}}")
+        sys.stdout.write(render(tmpl, VerboseDiskUsage(images, containers, volumes, records)))  # as docker: no prefix
+        return
+    out = sys.stdout
+    out.write("Images space usage:\n\n")
+    write_list(DF_IMAGES_TABLE, images, DF_IMAGES_TABLE, headers=ImageContext.HEADERS)
+    out.write("\nContainers space usage:\n\n")
+    write_list(DF_CONTAINERS_TABLE, containers, DF_CONTAINERS_TABLE, headers=ContainerContext.HEADERS)
+    out.write("\nLocal Volumes space usage:\n\n")
+    write_list(DF_VOLUMES_TABLE, volumes, DF_VOLUMES_TABLE, headers=VolumeContext.HEADERS)
+    out.write(f"\nBuild cache usage: {human_size(builder_size(du))}\n\n")
+    write_list(DF_CACHE_TABLE, records, DF_CACHE_TABLE, headers=BuildCacheContext.HEADERS)
 
 
 # -- system prune -------------------------------------------------------------------
 
 def cmd_prune(argv: list[str], gopts: dict) -> int:
-    from .container import print_prune
     p = Parser(prog="dockyard system prune", usage="dockyard system prune [OPTIONS]")
     p.add_argument("-a", "--all", action="store_true", help="Remove all unused images not just dangling ones")
     p.add_argument("--filter", action="append", default=[], kind="filter",
@@ -308,13 +384,7 @@ def cmd_prune(argv: list[str], gopts: dict) -> int:
         img_filters = dict(filters)
         img_filters["dangling"] = ["false" if a.all else "true"]
         r = api.image_prune(img_filters)
-        deleted = []
-        for d in r.get("ImagesDeleted") or []:
-            if d.get("Untagged"):
-                deleted.append(f"untagged: {d['Untagged']}")
-            if d.get("Deleted"):
-                deleted.append(f"deleted: {d['Deleted']}")
-        section("Deleted Images:", deleted)
+        section("Deleted Images:", image_delete_lines(r.get("ImagesDeleted")))
         total += r.get("SpaceReclaimed") or 0
         try:
             r = api.build_prune(a.all, filters)

@@ -5,19 +5,12 @@ from __future__ import annotations
 import sys
 
 from ..errors import CLIError
-from ..format import INSPECT_FORMAT_HELP, Context, write_list
-from .common import Parser, client, confirm, daemon_call, each, parse_filters, parse_key_values
+from ..format import INSPECT_FORMAT_HELP, LIST_FORMAT_HELP, Context, write_list
+from .common import Parser, client, confirm, daemon_call, each, parse_filters, parse_key_values, print_prune
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
-
-LIST_FORMAT_HELP = """Format output using a custom template:
-'table':            Print output in table format with column headers (default)
-'table TEMPLATE':   Print output in table format using the given Go template
-'json':             Print in JSON format
-'TEMPLATE':         Print output using the given Go template.
-Refer to https://docs.docker.com/go/formatting/ for more information about formatting output with templates"""
 
 
 class VolumeContext(Context):
@@ -35,7 +28,7 @@ class VolumeContext(Context):
     Driver = property(lambda self: self.v.get("Driver", ""))  # noqa: N815
     Scope = property(lambda self: self.v.get("Scope", ""))  # noqa: N815
     Mountpoint = property(lambda self: self.v.get("Mountpoint", ""))  # noqa: N815
-    Group = property(lambda self: "")  # noqa: N815
+    Group = property(lambda self: "N/A")  # noqa: N815 - a cluster volume's group; there are none
     Availability = property(lambda self: "N/A")  # noqa: N815
     Status = property(lambda self: "N/A")  # noqa: N815
 
@@ -120,7 +113,6 @@ def cmd_rm(argv: list[str], gopts: dict) -> int:
 
 
 def cmd_prune(argv: list[str], gopts: dict) -> int:
-    from .container import print_prune
     p = Parser(prog="dockyard volume prune", usage="dockyard volume prune [OPTIONS]")
     p.add_argument("-a", "--all", action="store_true", help="Remove all unused volumes, not just anonymous ones")
     p.add_argument("--filter", action="append", default=[], kind="filter",

@@ -28,6 +28,20 @@ class AuthConfig:
     def empty(self) -> bool:
         return not (self.username or self.password or self.identity_token or self.registry_token)
 
+    @classmethod
+    def from_api(cls, data: dict[str, Any], server: str = "") -> "AuthConfig":
+        """docker's AuthConfig JSON (X-Registry-Auth, X-Registry-Config
+        entries, POST /auth): username and password, or "auth" holding
+        base64(user:password)."""
+        user, password = data.get("username") or "", data.get("password") or ""
+        if not user and data.get("auth"):
+            try:
+                user, _, password = base64.b64decode(data["auth"]).decode().partition(":")
+            except (ValueError, UnicodeDecodeError):
+                pass
+        return cls(user, password, data.get("identitytoken") or "", data.get("registrytoken") or "",
+                   data.get("serveraddress") or server)
+
 
 def decode_registry_auth(header: str) -> AuthConfig | None:
     """X-Registry-Auth: base64url(JSON). docker tolerates a malformed one
@@ -41,14 +55,7 @@ def decode_registry_auth(header: str) -> AuthConfig | None:
         return None
     if not isinstance(data, dict):
         return None
-    user, password = data.get("username") or "", data.get("password") or ""
-    if not user and data.get("auth"):
-        try:
-            user, _, password = base64.b64decode(data["auth"]).decode().partition(":")
-        except (ValueError, UnicodeDecodeError):
-            pass
-    cfg = AuthConfig(user, password, data.get("identitytoken") or "", data.get("registrytoken") or "",
-                     data.get("serveraddress") or "")
+    cfg = AuthConfig.from_api(data)
     return None if cfg.empty else cfg
 
 
