@@ -88,12 +88,13 @@ def test_daemon_starts_the_shim_launcher_without_site(tmp_path) -> None:
 
 # -- the CLI's start-up path ------------------------------------------------------------
 
-# Modules that `ps` and `version` must not load: each costs milliseconds at
-# every command (os: _collections_abc; re and json: re's compiler and enum;
-# typing; socket: enum and selectors), or would keep run() from skipping the
-# interpreter's teardown (threading, tempfile).
+# Modules that `ps`, `version` and the other listings must not load: each
+# costs milliseconds at every command (os: _collections_abc; re and json: re's
+# compiler and enum; typing; socket: enum and selectors), or would keep run()
+# from skipping the interpreter's teardown (threading, tempfile).
 HEAVY = ("os", "re", "json", "typing", "enum", "socket", "selectors", "threading", "tempfile", "argparse",
-         "urllib", "platform", "importlib", "dataclasses", "subprocess", "locale", "datetime", "calendar")
+         "urllib", "platform", "importlib", "dataclasses", "subprocess", "locale", "datetime", "calendar",
+         "struct", "collections", "functools")
 
 CONTAINER = {"Id": "c" * 64, "Names": ["/web"], "Image": "busybox", "Command": "sleep 1", "Created": 1700000000,
              "State": "running", "Status": "Up 2 minutes", "Ports": [{"PrivatePort": 80, "Type": "tcp"}],
@@ -107,12 +108,20 @@ def api(tmp_path) -> FakeAPI:
     fake = FakeAPI()
     fake.on("GET", "/containers/json", Reply(200, [CONTAINER]))
     fake.on("GET", "/version", Reply(200, VERSION))
+    fake.on("GET", "/images/json", Reply(200, [{"Id": "sha256:" + "b" * 64, "RepoTags": ["busybox:latest"],
+                                                 "RepoDigests": [], "Created": 1700000000, "Size": 4261550,
+                                                 "Containers": -1, "Labels": None}]))
+    fake.on("GET", "/volumes", Reply(200, {"Volumes": [{"Name": "data", "Driver": "local"}], "Warnings": []}))
+    fake.on("GET", "/networks", Reply(200, [{"Name": "bridge", "Id": "d" * 64, "Driver": "bridge",
+                                             "Scope": "local"}]))
     yield fake
     fake.close()
 
 
-@pytest.mark.parametrize("command", [["ps", "-a"], ["version"]])
-def test_cli_hot_path_imports(api: FakeAPI, tmp_path, command: list[str]) -> None:
+@pytest.mark.parametrize("command, shows", [(["ps", "-a"], "web"), (["version"], "Server:"),
+                                            (["images"], "busybox"), (["volume", "ls"], "data"),
+                                            (["network", "ls"], "bridge")])
+def test_cli_hot_path_imports(api: FakeAPI, tmp_path, command: list[str], shows: str) -> None:
     probe = (launcher.script_text("dockyard").split("\n", 1)[1].replace("sys.exit(run())", "")
              + "from dockyard.cli.main import main\n"
              f"code = main({command!r})\n"
@@ -120,7 +129,7 @@ def test_cli_hot_path_imports(api: FakeAPI, tmp_path, command: list[str]) -> Non
     env = {**CLEAN_ENV, "DOCKYARD_HOST": api.host, "HOME": str(tmp_path)}
     out = subprocess.run([sys.executable, "-IS", "-c", probe], capture_output=True, text=True, env=env)
     assert out.stderr.splitlines()[-1] == "0 []", out.stderr
-    assert ("web" if command[0] == "ps" else "Server:") in out.stdout
+    assert shows in out.stdout
 
 
 def test_cli_reads_the_environment_as_os_would(api: FakeAPI, tmp_path) -> None:

@@ -62,7 +62,14 @@ class Namespace:
 
 class Option:
     __slots__ = ("long", "short", "dest", "action", "default", "type", "help", "kind", "choices",
-                 "const", "required", "hidden", "optional", "api_version", "experimental")
+                 "const", "required", "_hidden", "optional", "api_version", "experimental")
+
+    @property
+    def hidden(self) -> bool:
+        """Left out of help and completion. Flags newer than the API version
+        are asked only here, when help is shown: the check reads the
+        environment and apitypes, which a command's start does not need."""
+        return self._hidden or (self.api_version is not None and not _api_at_least(self.api_version))
 
     def takes_value(self) -> bool:
         """A separate word is its value (optional values need --flag=value)."""
@@ -187,9 +194,8 @@ class Parser:
         o.experimental = experimental
         # docker's help also leaves out flags the daemon cannot take: too new ones, and
         # experimental ones (dockyardd is never experimental; that is not asked for help)
-        o.hidden = hidden or help == "==SUPPRESS==" or experimental or \
-            (api_version is not None and not _api_at_least(api_version))
-        if o.hidden and help == "==SUPPRESS==":
+        o._hidden = hidden or help == "==SUPPRESS==" or experimental
+        if o._hidden and help == "==SUPPRESS==":
             o.help = ""
         o.optional = nargs == "?"  # pflag's NoOptDefVal: bare flag means const
         if default is _UNSET:
