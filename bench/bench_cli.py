@@ -6,8 +6,10 @@
 The commands are timed interleaved (dockyard, docker, dockyard, ...) so that
 load from other processes on the machine hits both alike. The package is
 byte-compiled first, as an installed package is (this checkout may run with
-PYTHONDONTWRITEBYTECODE). Also shown: the interpreter's own floor
-(`python -c pass` with the venv's site), which no Python CLI can go below.
+PYTHONDONTWRITEBYTECODE). Also shown: the interpreter's own floors,
+`python -c pass` with the venv's site (what pip's scripts start with) and
+`python -IS -c pass` (what tools/setup.sh's launcher starts with, see
+src/dockyard/launcher.py), which no Python CLI can go below.
 """
 
 from __future__ import annotations
@@ -55,7 +57,11 @@ def main() -> None:
         for i in range(3):  # something to list
             d.cli("create", "--name", f"bench{i}", "busybox", "true", check=True)
         cmds = {"dockyard ps": [dockyard, "ps", "-a"], "dockyard images": [dockyard, "images"],
-                "dockyard version": [dockyard, "version"], "python -c pass (floor)": [sys.executable, "-c", "pass"]}
+                "dockyard version": [dockyard, "version"], "python -c pass (floor)": [sys.executable, "-c", "pass"],
+                "python -IS -c pass (floor)": [sys.executable, "-IS", "-c", "pass"]}
+        from dockyard.launcher import is_fast_launcher
+        notes.append("dockyard is " + ("the fast launcher (python -IS)" if is_fast_launcher(dockyard)
+                                       else "not the fast launcher: run tools/setup.sh"))
         if docker:
             cmds["docker ps"] = [docker, "ps", "-a"]
             cmds["docker images"] = [docker, "images"]
@@ -73,6 +79,7 @@ def main() -> None:
         ("dockyard images / docker images", "dockyard images", "docker images"),
         ("dockyard version / docker version", "dockyard version", "docker version"),
         ("python floor / docker ps", "python -c pass (floor)", "docker ps"),
+        ("python -IS floor / docker ps", "python -IS -c pass (floor)", "docker ps"),
     ], notes)
 
 
