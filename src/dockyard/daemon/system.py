@@ -149,7 +149,4 @@ def disk_usage(d: "Daemon", types: list[str] | None = None) -> dict[str, Any]:
     if "build-cache" in want:
         cache = d.builder.usage()
         out["BuildCache"] = cache
-        # Deprecated since API 1.38 (clients sum the records that are not
-        # shared); still reported, as the total of the records' sizes.
-        out["BuilderSize"] = sum(b["Size"] for b in cache)
     return out

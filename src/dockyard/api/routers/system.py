@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from ...apitypes import API_VERSION
 from ..server.http import Request, Response, json_response
-from ..server.router import Router
+from ..server.router import Router, version_tuple
 
 if TYPE_CHECKING:
     from ...daemon.daemon import Daemon
@@ -38,7 +38,11 @@ def register(r: Router, d: "Daemon") -> None:
     async def system_df(req: Request) -> Response:
         from ...daemon import system
         types = req.query.getall("type")
-        return json_response(await asyncio.to_thread(system.disk_usage, d, types))
+        usage = await asyncio.to_thread(system.disk_usage, d, types)
+        if "BuildCache" in usage and version_tuple(req.api_version) < (1, 42):
+            # API 1.42 dropped the field; older clients still read it.
+            usage["BuilderSize"] = sum(b["Size"] for b in usage["BuildCache"])
+        return json_response(usage)
 
     async def events(req: Request) -> None:
         from ...daemon.filters import normalize
