@@ -4,7 +4,6 @@ login, logout, image prune/inspect."""
 from __future__ import annotations
 
 import sys
-from typing import Any, Iterator
 
 from ... import errdefs
 from ..errors import CLIError
@@ -12,6 +11,10 @@ from ..format import (LIST_FORMAT_HELP, Context, ago, check_format, ellipsis, hu
                       local_time, trunc_id, write_list)
 from .common import (Parser, client, confirm, daemon_call, daemon_error, image_delete_lines, parse_filters, print_prune,
                      split_name_tag)
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Iterator
 
 
 IMAGES_TABLE = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
