@@ -176,3 +176,21 @@ def test_start_ai_in_tmux(daemon) -> None:
     finally:
         subprocess.run([*tmux, "kill-server"], capture_output=True)
         daemon.cli("rm", "-f", "tmuxed")
+
+
+def test_cp_reports_the_size_with_three_digits_on_a_terminal(daemon, tmp_path) -> None:
+    # docker's cp prints units.HumanSizeWithPrecision(n, 3) when stderr is a terminal
+    (tmp_path / "f").write_bytes(b"x" * 1_234_567)
+    assert daemon.cli("create", "--name", "cpsize", "busybox", check=True).returncode == 0
+    try:
+        child = spawn(daemon, "cp", str(tmp_path / "f"), "cpsize:/f")
+        child.expect(r"Successfully copied (\S+) to cpsize:/f")
+        assert child.match.group(1) == "1.24MB"  # the tar stream: 1234567 bytes of content + header + padding
+        assert finish(child) == 0
+        child = spawn(daemon, "cp", "cpsize:/f", str(tmp_path / "back"))
+        child.expect(r"Successfully copied (\S+) to ")
+        assert child.match.group(1) == "1.24MB"
+        assert finish(child) == 0
+        assert (tmp_path / "back").stat().st_size == 1_234_567
+    finally:
+        daemon.cli("rm", "-f", "cpsize")

@@ -126,7 +126,7 @@ def copy_from_container(api: Any, container: str, src: str, dst: str, follow: bo
     finally:
         resp.close()
     if not quiet and os.isatty(sys.stderr.fileno()):
-        sys.stderr.write(f"Successfully copied {human_size(reader.total)} to {dst}\n")
+        sys.stderr.write(f"Successfully copied {human_size(reader.total, 3)} to {dst}\n")
 
 
 def _tar_stream(path: str, arcname: str, follow: bool) -> Iterator[bytes]:
@@ -207,7 +207,7 @@ def copy_to_container(api: Any, src: str, container: str, dst: str, follow: bool
     daemon_call(api.archive_put, container, target_dir, counted, no_overwrite_dir_non_dir=True,
                 copy_uid_gid=copy_uid_gid)
     if not quiet and os.isatty(sys.stderr.fileno()):
-        sys.stderr.write(f"Successfully copied {human_size(counted.total)} to {container}:{dst}\n")
+        sys.stderr.write(f"Successfully copied {human_size(counted.total, 3)} to {container}:{dst}\n")
 
 
 class _Counter:
