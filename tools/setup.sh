@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 # docker.io: Debian's Docker engine, a reference peer that tests and benchmarks
 # start privately (tests/_support/dockerd.py); never run as a service.
-APT_PACKAGES=(busybox-static runc iptables iproute2 tmux skopeo docker-registry containerd libseccomp2 wrk gcc libc6-dev
+APT_PACKAGES=(busybox-static runc iptables iproute2 tmux skopeo docker-registry containerd libseccomp2 wrk gcc libc6-dev git
               docker.io)
 
 missing=()
