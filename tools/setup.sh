@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(busybox-static runc iptables iproute2 tmux skopeo docker-registry containerd libseccomp2 wrk gcc libc6-dev)
+APT_PACKAGES=(busybox-static runc iptables iproute2 tmux skopeo docker-registry containerd libseccomp2 wrk gcc libc6-dev git)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -195,14 +195,16 @@ def register(r: Router, d: "Daemon") -> None:
 
 
 def _remote_context(url: str, workdir: str) -> Any:
-    """A context from a URL: a tarball, or a bare Dockerfile."""
+    """A context from a URL: a git repository (docker's rules say which
+    URLs are), a tarball, or a bare Dockerfile."""
     import io
     import tarfile
     import urllib.request
 
+    from ...build import gitcontext
     from ...build.context import BuildContext, ContextError
-    if url.startswith(("git@", "git://")) or url.endswith(".git") or ".git#" in url:
-        raise errdefs.NotImplementedKind("git repositories as build contexts are not supported")
+    if gitcontext.is_git_url(url):
+        return gitcontext.context_from_git(url, workdir)
     if not url.startswith(("http://", "https://")):
         raise errdefs.InvalidArgument(f"unable to prepare context: unsupported remote {url!r}")
     try:
