@@ -65,6 +65,12 @@ def test_loaded_image_is_a_cache_source(daemon, tmp_path) -> None:
     assert again.cached_steps == 0 and again.runs == 1, again.text
     assert again.image_id != first.image_id
     assert image_files(daemon, again.image_id)["app/stamp"] != stamp
+    assert ok(build(daemon, files)).cached_steps == 6  # now the local cache has them
+    # As dockerd: with --cache-from, a local hit counts only on the way to one of its
+    # images; names that find nothing leave no cache at all.
+    for sources in (["busybox"], ["no-such-image:x"]):
+        unrelated = ok(build(daemon, files, cachefrom=json.dumps(sources)))
+        assert unrelated.cached_steps == 0 and unrelated.runs == 1, (sources, unrelated.text)
     assert leftovers(daemon) == []
 
 

@@ -11,8 +11,9 @@ last entry the hit is the source image itself, so a rebuild gives the same
 image.
 
 As in moby, once a step was taken from a source, the rest of the stage
-follows that source only; and while sources are given, the local cache is
-used only for states that are the start of one of them."""
+follows that source only; and while --cache-from is given, the local cache
+is used only for states that are the start of one of its images — none at
+all when no name found an image (dockerd 20.10 rebuilds every step then)."""
 
 from __future__ import annotations
 
@@ -55,9 +56,6 @@ class CacheSources:
     def __init__(self, images: list[Image]) -> None:
         self.images = images
         self.targets = list(images)
-
-    def __bool__(self) -> bool:
-        return bool(self.images)
 
     def new_stage(self) -> None:
         self.targets = list(self.images)

@@ -244,9 +244,9 @@ class StageRun:
         if not self.s.opts.no_cache:
             hit = await asyncio.to_thread(b.cached_state, key, self.s.lease)
             sources = self.s.cache_from
-            if sources and hit is not None and not sources.accepts_local(hit):
+            if sources is not None and hit is not None and not sources.accepts_local(hit):
                 hit = None
-            if sources and hit is None:
+            if sources is not None and hit is None:
                 hit = sources.match(self.state, description, run_config, extra)
                 if hit is not None and not await asyncio.to_thread(b.usable, hit, self.s.lease):
                     hit = None
@@ -289,7 +289,7 @@ class StageRun:
                 raise node.error(f"invalid reference format: {name!r}") from None
             self.state = await s.image_state(name, platform, node, s.opts.pull)
         await s.out.text(f" ---> {self.state.short_id}\n")
-        if s.cache_from:
+        if s.cache_from is not None:
             s.cache_from.new_stage()
         triggers = list(self.state.run.get("OnBuild") or [])
         if triggers:
