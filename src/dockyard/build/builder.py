@@ -33,6 +33,7 @@ from ..units import rfc3339_nano
 from . import instructions, parser
 from .cache import BuildCache, Record
 from .context import BuildContext
+from .cachefrom import CacheSources
 from .dockerignore import IGNORE_FILE, PatternMatcher, ignore_file_for, read_patterns
 from .run import Backend
 from .state import State, layer_descriptor
@@ -61,6 +62,7 @@ class BuildOptions:
     resources: dict[str, Any] = field(default_factory=dict)  # HostConfig fields for RUN (Memory, CpuShares, ...)
     shm_size: int = 0
     registry_auth: dict[str, Any] | None = None
+    cache_from: list[str] = field(default_factory=list)  # images to take steps from (--cache-from)
 
 
 T = TypeVar("T")
@@ -353,18 +355,36 @@ class Builder:
         if rec is None:
             return None
         state = State.from_record(rec.config, rec.layers)
+        if not self.usable(state, lease):
+            if any(not self.content.has(l["digest"]) for l in state.layers):
+                self.cache.delete(key)
+            return None
+        return state
+
+    def usable(self, state: State, lease: Lease | None = None) -> bool:
+        """Are a state's layers here (blobs present, snapshots re-made from
+        them if they went away)? Leased first so gc can't take them meanwhile."""
         if lease is not None:
             self.protect(lease, state)
         if any(not self.content.has(l["digest"]) for l in state.layers):
-            self.cache.delete(key)
-            return None
+            return False
         if state.chain_id and not self.snapshotter.exists(state.chain_id):
             try:
                 self.images.unpack(Image(state.identity, "", {"layers": state.layers}, state.config), lease)
             except errdefs.EngineError as e:
-                log.warning("cache record %s: cannot unpack its layers: %s", key[:12], e)
-                return None
-        return state
+                log.warning("cached state %s: cannot unpack its layers: %s", state.short_id, e)
+                return False
+        return True
+
+    def cache_sources(self, refs: list[str]) -> CacheSources:
+        """The --cache-from images; as moby, a name that finds no image is skipped."""
+        images = []
+        for ref in refs:
+            try:
+                images.append(self.images.resolve(ref))
+            except errdefs.EngineError as e:
+                log.info("cache-from %s: skipped: %s", ref, e)
+        return CacheSources(images)
 
     def protect(self, lease: Lease, state: State) -> None:
         """Keep a state's blobs and snapshots from the image store's gc."""

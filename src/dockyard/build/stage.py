@@ -25,6 +25,7 @@ from ..oci import reference
 from . import copy as cp
 from . import instructions as ins
 from . import parser, run, values
+from .cachefrom import CacheSources
 from .builder import PROXY_ARGS, Builder, BuildOptions, Output, Scratch, StepError, View, acquire, finish
 from .mounts import RunMounts
 from .context import BuildContext
@@ -58,6 +59,7 @@ class Session:
         self.consumed: set[str] = set()
         self.cleanups: list[Callable[[], None]] = []
         self.step_no = 0
+        self.cache_from: CacheSources | None = None
         os_, arch = host_platform()
         self.platform = opts.platform or f"{os_}/{arch}"
         self.meta = self._meta_args()
@@ -148,6 +150,8 @@ class Session:
     # -- running --------------------------------------------------------------------
     async def run(self) -> State:
         state: State | None = None
+        if self.opts.cache_from and not self.opts.no_cache:
+            self.cache_from = await asyncio.to_thread(self.b.cache_sources, self.opts.cache_from)
         for i in self.stages:
             state = await StageRun(self, self.plan.stages[i]).run()
             self.states[i] = state
@@ -230,12 +234,22 @@ class StageRun:
         return copy.deepcopy(self.state.run)
 
     async def step(self, key_parts: list[Any], description: str,
-                   make: Callable[[], Awaitable[tuple[State, dict[str, Any] | None]]]) -> None:
-        """A cached step: reuse the state the same step made before, or make it."""
+                   make: Callable[[], Awaitable[tuple[State, dict[str, Any] | None]]],
+                   run_config: dict[str, Any] | None = None, extra: dict[str, Any] | None = None) -> None:
+        """A cached step: reuse the state the same step made before (or that
+        a --cache-from image has at this point), or make it. run_config and
+        extra: what the step sets in the config, for a --cache-from hit."""
         b = self.b
         key = b.step_key(self.state, key_parts)
         if not self.s.opts.no_cache:
             hit = await asyncio.to_thread(b.cached_state, key, self.s.lease)
+            sources = self.s.cache_from
+            if sources and hit is not None and not sources.accepts_local(hit):
+                hit = None
+            if sources and hit is None:
+                hit = sources.match(self.state, description, run_config, extra)
+                if hit is not None and not await asyncio.to_thread(b.usable, hit, self.s.lease):
+                    hit = None
             if hit is not None:
                 await self.s.out.text(" ---> Using cache\n")
                 self.state = hit
@@ -250,7 +264,7 @@ class StageRun:
                        extra: dict[str, Any] | None = None) -> None:
         async def make() -> tuple[State, None]:
             return self.state.derive(created_by, run_config, extra=extra), None
-        await self.step([keyword, payload, run_config, extra], created_by, make)
+        await self.step([keyword, payload, run_config, extra], created_by, make, run_config, extra)
 
     # -- FROM ------------------------------------------------------------------------
     async def run(self) -> State:
@@ -275,6 +289,8 @@ class StageRun:
                 raise node.error(f"invalid reference format: {name!r}") from None
             self.state = await s.image_state(name, platform, node, s.opts.pull)
         await s.out.text(f" ---> {self.state.short_id}\n")
+        if s.cache_from:
+            s.cache_from.new_stage()
         triggers = list(self.state.run.get("OnBuild") or [])
         if triggers:
             run_config = self.run_config()
@@ -479,7 +495,7 @@ class StageRun:
         async def make() -> tuple[State, dict[str, Any] | None]:
             layer = await finish(mkdir)
             return parent.derive(created_by, rc, layer=layer), layer[0] if layer else None
-        await self.step(["WORKDIR", wd], created_by, make)
+        await self.step(["WORKDIR", wd], created_by, make, rc)
 
     # -- RUN --------------------------------------------------------------------------
     def _run_args(self, inst: ins.Instruction, script_dir: str) -> tuple[list[str], list[dict[str, Any]]]:
