@@ -211,3 +211,51 @@ def _tar(files: dict[str, bytes]) -> bytes:
             info.size = len(data)
             t.addfile(info, io.BytesIO(data))
     return buf.getvalue()
+
+
+def _classic_build(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[bytes]:
+    res = subprocess.run([DOCKER_CLI, "build", *args], env={**env, "DOCKER_BUILDKIT": "0"}, capture_output=True,
+                         timeout=300)
+    assert res.returncode == 0, res.stderr.decode(errors="replace") + res.stdout.decode(errors="replace")
+    return res
+
+
+def test_build_history_and_cache_from_across_engines(dockerd, daemon, tmp_path) -> None:
+    """The classic builder's history on both engines is word for word the
+    same (COPY/ADD name their sources by docker's file hashes), so an image
+    dockerd built is a --cache-from source for dockyardd: every step hits
+    and the result is dockerd's image, ID included."""
+    ctx = tmp_path / "ctx"
+    (ctx / "bin").mkdir(parents=True)
+    (ctx / "sub" / "dir").mkdir(parents=True)
+    (ctx / "Dockerfile").write_text(
+        "FROM xbase:1\nWORKDIR /app\nENV A=1\nCOPY a.txt .\nCOPY bin/run.sh /usr/local/bin/\nCOPY sub /sub/\n"
+        "COPY . /all/\nCOPY *.conf /conf/\nCOPY a.txt empty.txt /two/\nADD a.txt /added\nCOPY sub/link /linked\n"
+        "RUN echo \"$(cat /proc/sys/kernel/random/uuid)\" > /stamp\nCMD [\"cat\", \"/stamp\"]\n")
+    (ctx / "a.txt").write_text("a\n")
+    (ctx / "bin" / "run.sh").write_text("#!/bin/sh\necho hi\n")
+    os.chmod(ctx / "bin" / "run.sh", 0o755)
+    (ctx / "sub" / "dir" / "deep.txt").write_text("deep\n")
+    os.symlink("dir/deep.txt", ctx / "sub" / "link")
+    os.symlink("nowhere", ctx / "sub" / "dangling")
+    (ctx / "empty.txt").write_text("")
+    (ctx / "x1.conf").write_text("1\n")
+    (ctx / "x2.conf").write_text("2\n")
+    os.chmod(ctx / "x2.conf", 0o4755)
+    dockerd.docker("tag", "busybox:latest", "xbase:1")  # one base image, the same ID on both engines
+    try:
+        dockyard(daemon, "load", input=dockerd.docker("save", "xbase:1").stdout)
+        _classic_build(dockerd.env(), "-q", "-t", "xhist:1", str(ctx))
+        _classic_build(daemon.env(), "-q", "-t", "xhist:2", str(ctx))
+        fmt = ("history", "--no-trunc", "--format", "{{.CreatedBy}}")
+        theirs = dockerd.docker(*fmt, "xhist:1").stdout.decode().splitlines()
+        ours = dockyard(daemon, *fmt, "xhist:2").stdout.decode().splitlines()
+        assert ours == theirs
+        docker_id = dockerd.docker("inspect", "-f", "{{.Id}}", "xhist:1").stdout.decode().strip()
+        dockyard(daemon, "load", input=dockerd.docker("save", "xhist:1").stdout)
+        out = _classic_build(daemon.env(), "--cache-from", "xhist:1", "-t", "xhist:3", str(ctx)).stdout.decode()
+        assert out.count("Using cache") == 12 and f"Successfully built {docker_id[7:19]}" in out, out
+        assert dockyard(daemon, "inspect", "-f", "{{.Id}}", "xhist:3").stdout.decode().strip() == docker_id
+    finally:
+        dockerd.docker("rmi", "-f", "xbase:1", "xhist:1", check=False)
+        dockyard(daemon, "rmi", "-f", "xbase:1", "xhist:1", "xhist:2", "xhist:3", check=False)

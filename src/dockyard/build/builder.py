@@ -36,7 +36,7 @@ from .context import BuildContext
 from .cachefrom import CacheSources
 from .dockerignore import IGNORE_FILE, PatternMatcher, ignore_file_for, read_patterns
 from .run import Backend
-from .state import State, layer_descriptor
+from .state import State, config_digest, layer_descriptor
 
 log = logging.getLogger("dockyard.build")
 
@@ -301,7 +301,7 @@ class Builder:
                 await session.close()
             t1 = time.monotonic()
             state = state.with_labels(opts.labels)
-            img = await asyncio.to_thread(self.images.create_image, state.config, state.layers, opts.tags)
+            img = await asyncio.to_thread(self.store_result, state, opts.tags)
         log.debug("build %s: %d steps in %.0f ms, image stored in %.0f ms", img.id[7:19], session.step_no,
                   (t1 - t0) * 1000, (time.monotonic() - t1) * 1000)
         if img.id != state.identity:
@@ -316,6 +316,22 @@ class Builder:
             for t in opts.tags:
                 await out.text(f"Successfully tagged {reference.familiar(str(reference.parse(t)))}\n")
         return img
+
+    def store_result(self, state: State, tags: list[str]) -> Image:
+        """The built image. A state that is an image taken whole (a
+        --cache-from image at its last step, a bare FROM) is that image, with
+        its ID even when its config has fields a state drops (docker's
+        container_config): docker reports the source image then."""
+        if state.identity.startswith("sha256:") and state.identity != config_digest(state.config):
+            try:
+                img = self.images.get(state.identity)
+            except errdefs.NotFound:
+                img = None
+            if img is not None:
+                for t in tags:
+                    self.images.tag(img, t)
+                return self.images.get(img.id)
+        return self.images.create_image(state.config, state.layers, tags)
 
     def read_dockerfile(self, ctx: BuildContext, name: str) -> parser.Dockerfile:
         name = name or "Dockerfile"
