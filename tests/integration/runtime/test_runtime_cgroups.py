@@ -184,3 +184,28 @@ def test_cgroup_v2_mode_on_the_unified_hierarchy(tmp_path, monkeypatch) -> None:
         for cid in rt.ids:
             rt("delete", "--force", cid)
         leaks.remove_cgroup_tree(rt.parent)
+
+
+def test_init_is_in_every_cgroup_once_created(rt) -> None:
+    """`create` leaves init in the container's cgroup in every hierarchy (the
+    runtime forks it into the cgroup2 one and lets it move itself into the v1
+    ones, runc writes its pid): on the host, and at the root of each inside
+    its cgroup namespace."""
+    b = rt.bundle("cg1", ["sh", "-c", "cat /proc/self/cgroup"])
+    rt.ids.append("cg1")
+    with open(os.path.join(rt.tmp, "cg1.out"), "wb") as out:
+        res = rt("create", "--bundle", b, "cg1", stdout=out, stderr=out)
+    assert res.returncode == 0, rt.output("cg1")
+    pid = rt.state("cg1")["pid"]
+    lines = open(f"/proc/{pid}/cgroup").read().splitlines()
+    assert lines and all(line.split(":", 2)[2] == f"{rt.parent}/cg1" for line in lines), lines
+    for line in lines:
+        names = line.split(":", 2)[1]
+        mount = "unified" if not names else names.split(",")[0].removeprefix("name=")
+        procs = f"/sys/fs/cgroup/{mount}{rt.parent}/cg1/cgroup.procs"
+        if os.path.exists(procs):
+            assert open(procs).read().split() == [str(pid)], procs
+    rt.ok("start", "cg1")
+    rt.wait_status("cg1", "stopped")
+    inside = rt.output("cg1").splitlines()
+    assert len(inside) == len(lines) and all(line.endswith(":/") for line in inside), inside
