@@ -128,6 +128,7 @@ def _create(root: str, cid: str, bundle: str, spec: dict[str, Any], sdir: str,
                      cgroup_path=cgroup_path, cgroup_mode=cgroup_mode, cgroup_root=cgroup_root,
                      annotations=spec.get("annotations") or {}, rootfs=rootfs_path(spec, bundle),
                      owner="root", creator_pid=posix.getpid(), creator_start=st.proc_start_time(posix.getpid()),
+                     cgroup_dirs=_all_dirs(cg), cgroup_freezer=_freezer_file(cg, cgroup_mode),
                      config={"hooks": hooks, "new_namespaces": sorted(new_ns), "namespaces": sorted(all_ns)})
     # Saved now so that `delete --force` finds the cgroup if we are killed.
     st.save(root, state)
@@ -227,6 +228,18 @@ def _create(root: str, cid: str, bundle: str, spec: dict[str, Any], sdir: str,
     if pid_file:
         st.write_pid_file(pid_file, init_pid)
     return state
+
+
+def _all_dirs(cg: CgroupManager) -> list[str]:
+    v1_dirs, v2_dir = cg.placement()
+    return v1_dirs + [v2_dir] if v2_dir else v1_dirs
+
+
+def _freezer_file(cg: CgroupManager, mode: str) -> str:
+    if mode == "v2":
+        return fs.join(cg.placement()[1], "cgroup.freeze")
+    d = cg.paths().get("freezer")
+    return fs.join(d, "freezer.state") if d else ""
 
 
 def _prepare_cgroup(cg: CgroupManager, linux: dict[str, Any], undo: list[Any]) -> None:

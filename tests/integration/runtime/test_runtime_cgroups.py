@@ -209,3 +209,33 @@ def test_init_is_in_every_cgroup_once_created(rt) -> None:
     rt.wait_status("cg1", "stopped")
     inside = rt.output("cg1").splitlines()
     assert len(inside) == len(lines) and all(line.endswith(":/") for line in inside), inside
+
+
+@pytest.mark.parametrize("old_state", [False, True], ids=["state", "state-without-cgroup-dirs"])
+def test_state_and_delete_with_and_without_recorded_cgroup_dirs(tmp_path, old_state) -> None:
+    """dockyard-runtime only (its state file): delete and state find the
+    cgroup from the directories create recorded, and still from the cgroup
+    path alone in a state file written before those were recorded."""
+    rt = Runtime("dockyard-runtime", str(tmp_path))
+    try:
+        rt.start_detached("old", ["sleep", "60"])
+        path = os.path.join(rt.root, "old", "state.json")
+        saved = json.load(open(path))
+        assert saved["cgroup_dirs"] and saved["cgroup_freezer"]
+        if old_state:
+            del saved["cgroup_dirs"], saved["cgroup_freezer"]
+            with open(path, "w") as f:
+                json.dump(saved, f)
+        rt.ok("pause", "old")
+        assert rt.state("old")["status"] == "paused"
+        rt.ok("resume", "old")
+        assert rt.state("old")["status"] == "running"
+        rt.ok("kill", "old", "KILL")
+        rt.wait_status("old", "stopped")
+        rt.ok("delete", "old")
+        assert not leaks.cgroups_under(rt.parent)
+        assert not os.path.exists(os.path.join(rt.root, "old"))
+    finally:
+        for cid in rt.ids:
+            rt("delete", "--force", cid)
+        leaks.remove_cgroup_tree(rt.parent)
