@@ -120,10 +120,28 @@ def docker_engine(notes: list[str]) -> Iterator[dict[str, str] | None]:
         notes.append(f"docker side: a private dockerd {_server_version(d.env())} (Debian docker.io, overlay2, "
                      f"own data root, bridge docker0 on {d.subnet}), docker CLI {_client_version()}")
         yield d.env()
-    left = docker_leftovers()
-    if left:
-        notes.append("WARNING: the private dockerd left " + ", ".join(left))
-        print("WARNING: the private dockerd left " + ", ".join(left), file=sys.stderr)
+    _check_leftovers(notes)
+
+
+def _check_leftovers(notes: list[str]) -> None:
+    """docker0 and DOCKER chains must be gone; checked holding the private
+    dockerd lock, since another test's or bench's dockerd may start next."""
+    import fcntl
+
+    from _support.dockerd import LOCK
+    fd = os.open(LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            notes.append("another private dockerd started right after this one: leftovers not checked")
+            return
+        left = docker_leftovers()
+        if left:
+            notes.append("WARNING: the private dockerd left " + ", ".join(left))
+            print("WARNING: the private dockerd left " + ", ".join(left), file=sys.stderr)
+    finally:
+        os.close(fd)
 
 
 def _wait_for_private_dockerd_slot(unavailable_reason: Callable[[], str | None], timeout: float = 900) -> str | None:
