@@ -4,7 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(busybox-static runc iptables iproute2 tmux skopeo docker-registry containerd libseccomp2 wrk gcc libc6-dev)
+# docker.io: Debian's Docker engine, a reference peer that tests and benchmarks
+# start privately (tests/_support/dockerd.py); never run as a service.
+APT_PACKAGES=(busybox-static runc iptables iproute2 tmux skopeo docker-registry containerd libseccomp2 wrk gcc libc6-dev git
+              docker.io)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -17,10 +20,18 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
     echo "setup: installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    # Serialised: several checkouts may set up at once.
-    flock /tmp/dockyard-apt.lock sh -c "apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends ${missing[*]} >/dev/null"
-    # The distribution's registry and containerd start as services; tests run their own.
-    for svc in docker-registry containerd; do
+    # Serialised: several checkouts may set up at once. Packaged services must
+    # not start (tests run their own registry, containerd and dockerd): where
+    # no policy-rc.d says so already, one denies starts for the install.
+    policy=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        policy=/usr/sbin/policy-rc.d
+        printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 755 "$policy"
+    fi
+    flock /tmp/dockyard-apt.lock sh -c "apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends ${missing[*]} >/dev/null" \
+        || { [ -z "$policy" ] || rm -f "$policy"; exit 1; }
+    [ -z "$policy" ] || rm -f "$policy"
+    for svc in docker.socket docker docker-registry containerd; do
         if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
             systemctl stop "$svc" || true
             systemctl disable "$svc" >/dev/null 2>&1 || true

@@ -5,38 +5,12 @@ against the same daemon: tables, --format output, errors and exit statuses
 from __future__ import annotations
 
 import os
-import subprocess
-import time
 
 import pytest
 
-from _support.paths import binary
+from _support.clicompare import same
 
 pytestmark = pytest.mark.skipif(not os.path.exists("/usr/local/bin/docker"), reason="docker CLI not installed")
-
-
-def both(daemon, *args: str, input: bytes | None = None) -> tuple[tuple[int, str, str], tuple[int, str, str]]:
-    env = daemon.env()
-    d = subprocess.run(["/usr/local/bin/docker", *args], capture_output=True, env=env, input=input, timeout=60)
-    y = subprocess.run([binary("dockyard"), *args], capture_output=True, env=env, input=input, timeout=60)
-
-    def norm(r: subprocess.CompletedProcess[bytes], name: str) -> tuple[int, str, str]:
-        return r.returncode, r.stdout.decode().replace(name, "CLI"), r.stderr.decode().replace(name, "CLI")
-    return norm(d, "docker"), norm(y, "dockyard")
-
-
-def same(daemon, *args: str, input: bytes | None = None) -> None:
-    # listings hold "N seconds ago": try again if a second ticked between the two runs
-    for attempt in range(3):
-        d, y = both(daemon, *args, input=input)
-        if d == y:
-            return
-        # A pair of runs takes about a second: shift the next pair against the clock's seconds.
-        time.sleep(0.4 * (attempt + 1))
-    import difflib
-    diff = "\n".join(difflib.unified_diff((d[1] + d[2]).splitlines(), (y[1] + y[2]).splitlines(), "docker",
-                                           "dockyard", lineterm=""))
-    assert y == d, f"exit {d[0]} vs {y[0]}\n{diff}"
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,8 @@ the reference: skopeo copies images in and out (single-platform OCI and
 Docker schema 2, multi-platform indexes), inspects, lists tags and deletes.
 
 dockyard push/pull (the image service's registry client, through dockyardd)
-go both ways too. The docker CLI cannot be tested: it pushes and pulls
-through a Docker engine, and no docker daemon runs on this machine
-(/usr/local/bin/docker is the client only)."""
+go both ways too. docker push/pull through a real Docker engine are in
+test_dockerd_interop.py."""
 
 from __future__ import annotations
 

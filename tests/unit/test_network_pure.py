@@ -91,6 +91,19 @@ def test_ipam_config_is_checked() -> None:
             ipam.resolve_config([cfg], pools, [N("10.20.0.0/24")])
 
 
+def test_host_routes_steer_only_picked_subnets() -> None:
+    """docker avoids the host's routes when it picks a subnet, but takes a
+    subnet the user names even where the host routes it."""
+    pools = [ipam.parse_pool("base=10.20.0.0/16,size=24")]
+    routed = [N("10.20.0.0/23")]
+    (sub,) = ipam.resolve_config([], pools, [], routed=routed)
+    assert sub.subnet == "10.20.2.0/24"
+    (sub,) = ipam.resolve_config([{"Subnet": "10.20.1.0/24"}], pools, [], routed=routed)
+    assert sub.subnet == "10.20.1.0/24" and sub.user_subnet
+    with pytest.raises(errdefs.PermissionDenied, match="Pool overlaps"):
+        ipam.resolve_config([{"Subnet": "10.20.1.0/24"}], pools, [N("10.20.1.0/25")], routed=routed)
+
+
 # -- iptables -------------------------------------------------------------------------------------------------
 NAMES = Names("0123abcd")
 BR = [BridgeRules("br1", ("10.1.0.0/24",)), BridgeRules("br2", ("10.2.0.0/24",), internal=True, icc=False)]

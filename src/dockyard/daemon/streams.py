@@ -49,7 +49,7 @@ def parse_detach_keys(spec: str) -> bytes:
 
 class AttachSession:
     def __init__(self, c: "Container", conn: Hijacked, stdin: bool, stdout: bool, stderr: bool,
-                 detach_keys: bytes, exec_id: str = "", tty: bool | None = None) -> None:
+                 detach_keys: bytes, exec_id: str = "", tty: bool | None = None, mux: bool = True) -> None:
         self.c = c
         self.conn = conn
         self.stdin = stdin
@@ -59,6 +59,7 @@ class AttachSession:
         self.exec_id = exec_id
         self.done = asyncio.get_running_loop().create_future()
         self.tty = bool(c.config.get("Tty")) if tty is None else tty
+        self.mux = mux  # False: raw output even without a TTY (websocket attach)
         self._tasks: list[asyncio.Task] = []
 
     async def connect(self, task: Any) -> None:
@@ -86,7 +87,7 @@ class AttachSession:
                 data = await reader.readexactly(size)
                 if stream == 1 and not self.stdout or stream == 2 and not self.stderr:
                     continue
-                await self.conn.write(data if self.tty else head + data)
+                await self.conn.write(head + data if self.mux and not self.tty else data)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
@@ -142,9 +143,11 @@ class AttachSession:
 
 
 async def attach(c: "Container", conn: Hijacked, stdin: bool, stdout: bool, stderr: bool,
-                 logs: bool, stream: bool, detach_keys: str) -> None:
+                 logs: bool, stream: bool, detach_keys: str, mux: bool = True) -> None:
+    """mux=False sends the output raw even without a TTY, as docker's
+    websocket attach does (the client cannot tell stdout from stderr)."""
     keys = parse_detach_keys(detach_keys)
-    tty = bool(c.config.get("Tty"))
+    tty = bool(c.config.get("Tty")) or not mux
     if logs and c.log_path:
         from .logs import read_logs
         lc = c.host_config.get("LogConfig") or {}
@@ -153,7 +156,7 @@ async def attach(c: "Container", conn: Hijacked, stdin: bool, stdout: bool, stde
             await conn.write(chunk)
     if not stream:
         return
-    session = AttachSession(c, conn, stdin, stdout, stderr, keys)
+    session = AttachSession(c, conn, stdin, stdout, stderr, keys, mux=mux)
     if c.task is not None and c.is_running():
         await session.connect(c.task)
     elif c.status.value in ("created", "exited"):  # `start -a` attaches before it starts

@@ -310,8 +310,8 @@ class Controller:
                                                    f"with network {other.id[:12]} ({other.device}): networks "
                                                    "have same bridge name")
             # Host routes count only for bridges: a macvlan subnet lives on the parent's wire.
-            taken = self._taken_subnets() + (routed if driver == "bridge" else [])
-            subnets = ipam.resolve_config(list(ipam_config or []), self.cfg.pools, taken)
+            subnets = ipam.resolve_config(list(ipam_config or []), self.cfg.pools, self._taken_subnets(),
+                                          routed=routed if driver == "bridge" else [])
             n = Network(id=nid, name=name, driver=driver, created=self._now(), internal=internal,
                         attachable=attachable, options=options, labels=dict(labels or {}),
                         ipam_options=dict(ipam_options or {}), subnets=subnets, device=device)

@@ -159,9 +159,12 @@ class Subnet:
 
 
 def resolve_config(configs: list[dict[str, Any]], pools: Iterable[Pool], taken: list[IPv4Network],
-                   with_gateway: bool = True) -> list[Subnet]:
+                   with_gateway: bool = True, routed: list[IPv4Network] | None = None) -> list[Subnet]:
     """A network's IPAM.Config (Subnet, IPRange, Gateway, AuxiliaryAddresses)
-    checked and completed; a subnet from the pools when none is given."""
+    checked and completed; a subnet from the pools when none is given.
+    `taken`: the other networks' subnets, which no subnet may overlap;
+    `routed`: host routes, which only a subnet picked from the pools avoids
+    (as docker: a subnet the user names may overlap the host's routes)."""
     out: list[Subnet] = []
     v4 = [c for c in configs if ":" not in str(c.get("Subnet") or "")]
     if any(":" in str(c.get("Subnet") or "") for c in configs):
@@ -178,7 +181,7 @@ def resolve_config(configs: list[dict[str, Any]], pools: Iterable[Pool], taken: 
         else:
             if cfg.get("IPRange") or cfg.get("Gateway"):
                 raise errdefs.InvalidArgument("invalid network config: ip-range and gateway need a subnet")
-            net = pick_subnet(pools, taken)
+            net = pick_subnet(pools, taken + list(routed or []))
             user = False
         taken = taken + [net]
         ip_range = str(cfg.get("IPRange") or "")

@@ -149,6 +149,49 @@ def register(r: Router, d: "Daemon") -> None:
             conn.close()
         return None
 
+    async def get_container_attach_ws(req: Request) -> Response | None:
+        """docker's websocket attach: the container's output raw (never
+        multiplexed) in binary frames (text before API 1.28), stdin from the
+        client's frames. Errors before the handshake get a status."""
+        import asyncio
+
+        from ...daemon import streams
+        from ..server import websocket
+        keys = req.query.get("detachKeys")
+        streams.parse_detach_keys(keys)
+        c = d.containers_store.get(req.match["id"])
+        if c.status.value == "paused":
+            raise errdefs.Conflict(f"container {req.match['id']} is paused, unpause the container before attach")
+        if c.status.value == "restarting":
+            raise errdefs.Conflict(f"container {req.match['id']} is restarting, wait until the container is running")
+        problem = websocket.handshake_error(req.method, req.headers)
+        if problem:
+            return Response(400, problem.encode() + b"\n", "text/plain; charset=utf-8")
+        # API versions before 1.42 always attach all three streams.
+        new_api = version_tuple(req.api_version) >= (1, 42)
+        stdin, stdout, stderr = ((req.query.bool("stdin"), req.query.bool("stdout"), req.query.bool("stderr"))
+                                 if new_api else (True, True, True))
+        raw = await req.switch_protocols({
+            "Upgrade": "websocket", "Connection": "Upgrade",
+            "Sec-WebSocket-Accept": websocket.accept_key(req.headers.get("sec-websocket-key"))})
+        ws = websocket.WebSocket(raw, binary=version_tuple(req.api_version) >= (1, 28))
+        attach = asyncio.create_task(streams.attach(c, ws, stdin, stdout, stderr, req.query.bool("logs"),
+                                                    req.query.bool("stream"), keys, mux=False))
+        # Without stdin nobody else reads the client's frames: watch them for
+        # pings and the close. Either way a close ends the session.
+        watch = [attach, asyncio.create_task(ws.peer_closed.wait())]
+        if not stdin:
+            watch.append(asyncio.create_task(ws.discard_until_closed()))
+        try:
+            await asyncio.wait(watch, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for t in watch:
+                t.cancel()
+            await asyncio.gather(*watch, return_exceptions=True)
+            await ws.close()
+            raw.close()
+        return None
+
     async def get_container_logs(req: Request) -> None:
         from ...daemon import logs as logread
         from ...daemon.timeutil import parse_time_filter
@@ -256,6 +299,7 @@ def register(r: Router, d: "Daemon") -> None:
     r.post("/containers/{id}/pause", post_container_pause)
     r.post("/containers/{id}/unpause", post_container_unpause)
     r.post("/containers/{id}/attach", post_container_attach)
+    r.add("GET", "/containers/{id}/attach/ws", get_container_attach_ws)  # GET only: a handshake
     r.post("/containers/{id}/wait", post_container_wait)
     r.get("/containers/{id}/archive", container_archive)
     r.put("/containers/{id}/archive", put_container_archive)

@@ -220,6 +220,18 @@ class Request:
         self._conn.hijacked = True
         return self.hijacked
 
+    async def switch_protocols(self, headers: dict[str, str]) -> Hijacked:
+        """Answer 101 Switching Protocols with these headers (a websocket
+        handshake) and hand over the raw connection."""
+        await self._drain_body()
+        head = "HTTP/1.1 101 Switching Protocols\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        self._conn.writer.write((head + self._conn.server_headers_raw() + "\r\n").encode("latin-1"))
+        await self._conn.writer.drain()
+        leftover, _closed = self._conn.h11.trailing_data
+        self.hijacked = Hijacked(self._conn.reader, self._conn.writer, bytes(leftover))
+        self._conn.hijacked = True
+        return self.hijacked
+
     async def disconnected(self) -> None:
         """Returns when the client closes its connection (call once the
         body is read: a long operation is then cancelled, as docker does)."""

@@ -23,6 +23,7 @@ from typing import Any, Iterator
 
 from ... import errdefs
 from ...build.dockerignore import IGNORE_FILE, PatternMatcher, read_patterns
+from ...build.gitcontext import is_git_url, is_url
 from ..errors import CLIError
 from .common import Parser, client, confirm, daemon_call, daemon_error, parse_filters, print_prune
 
@@ -197,8 +198,8 @@ def prepare_context(path: str, dockerfile: str) -> tuple[Any, str, ContextTar | 
             return _stdin_chunks(head), dockerfile, None, ""
         data = head + sys.stdin.buffer.read()
         return _single_file_tar("Dockerfile", data), "Dockerfile", None, ""
-    if "://" in path or path.startswith("git@"):
-        return None, dockerfile, None, path
+    if not os.path.isdir(path) and (is_git_url(path) or is_url(path)):
+        return None, dockerfile, None, path  # the daemon fetches it
     root = os.path.abspath(path)
     if not os.path.isdir(root):
         raise CLIError(f"unable to prepare context: path \"{path}\" not found", 1)
@@ -435,6 +436,9 @@ def cmd_build(argv: list[str], gopts: dict) -> int:
                 continue
             display.message(msg)
     except errdefs.EngineError as e:
+        if remote and e.kind == "Internal" and is_git_url(remote):  # the clone failed: docker's CLI words
+            raise CLIError(f"unable to prepare context: unable to 'git clone' to temporary context directory: "
+                           f"{e.message}", 1) from None
         raise daemon_error(e) from None
     if error:
         raise CLIError(error, status)
