@@ -64,6 +64,18 @@ def _last_json(out: bytes) -> dict[str, Any]:
         return {}
 
 
+# A spare shim loads its modules at the lowest priority: it is started while
+# a container's runtime create runs and must not take the CPU from it.
+STANDBY_NICE = 19
+
+
+def _set_nice(pid: int, nice: int) -> None:
+    try:
+        os.setpriority(os.PRIO_PROCESS, pid, nice)
+    except OSError:  # gone meanwhile
+        pass
+
+
 @dataclass
 class ExitStatus:
     exit_code: int
@@ -204,6 +216,9 @@ class TaskService:
         self._refilling = False
         self._closed = False
         self._refill_task: asyncio.Future | None = None
+        # Lowering a niceness again needs CAP_SYS_NICE: without root the spare runs as the daemon does.
+        self._base_nice = os.getpriority(os.PRIO_PROCESS, 0)
+        self._standby_nice = max(STANDBY_NICE, self._base_nice) if os.geteuid() == 0 else None
         self.debug_log = debug_log
         for d in (self.bundles, self.sockets, self.runtime_root):
             os.makedirs(d, mode=0o711, exist_ok=True)
@@ -218,6 +233,8 @@ class TaskService:
     def _take_standby(self) -> asyncio.subprocess.Process | None:
         proc, self._standby = self._standby, None
         if proc is not None and proc.returncode is None:
+            if self._standby_nice is not None:  # from here on it is the start's critical path
+                _set_nice(proc.pid, self._base_nice)
             return proc
         return None
 
@@ -232,6 +249,8 @@ class TaskService:
                 proc = await asyncio.create_subprocess_exec(
                     *self.shim_argv, "standby", "--state-dir", self.exec_root, stdin=asyncio.subprocess.PIPE,
                     stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+                if self._standby_nice is not None:
+                    _set_nice(proc.pid, self._standby_nice)
                 if self._closed:
                     proc.kill()
                     await proc.wait()
