@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import sys
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -129,6 +130,7 @@ class Task:
         self.pid = pid
         self.shim_pid = shim_pid
         self.runtime_create_ms: float | None = None
+        self.shim_timings: dict[str, float] = {}
 
     async def call(self, op: str, **fields: Any) -> dict[str, Any]:
         conn = await ShimConnection.open(self.address)
@@ -323,6 +325,7 @@ class TaskService:
             if self.debug_log:
                 args += ["--debug-log", self.debug_log]
             proc = self._take_standby()
+            t_sent = time.monotonic()
             if proc is not None:
                 waiter = asyncio.ensure_future(proc.communicate(json.dumps(args).encode() + b"\n"))
             else:
@@ -354,6 +357,12 @@ class TaskService:
             raise
         task = Task(self, cid, res["address"], int(res["pid"]), int(res["shim_pid"]))
         task.runtime_create_ms = res.get("runtime_create_ms")
+        if res.get("t_create"):
+            t_create, rc_ms = float(res["t_create"]), float(res.get("runtime_create_ms") or 0)
+            t_flags = float(res.get("t_flags") or 0) or t_sent
+            task.shim_timings = {"handoff": (t_flags - t_sent) * 1000, "shim_setup": (t_create - t_flags) * 1000,
+                                 "runtime_create": rc_ms,
+                                 "reply": (time.monotonic() - t_create) * 1000 - rc_ms}
         return task
 
     async def _discard_started_shim(self, cid: str, res: dict[str, Any]) -> None:

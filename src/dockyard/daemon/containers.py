@@ -261,8 +261,9 @@ class ContainerService:
         c.monitor = asyncio.create_task(self._monitor(c, task))
         if log.isEnabledFor(logging.DEBUG):
             phases = " ".join(f"{name}={(t - marks[i][1]) * 1000:.1f}ms" for i, (name, t) in enumerate(marks[1:]))
-            log.debug("container %s: started: %s runtime_create=%sms", c.short_id, phases,
-                      getattr(task, "runtime_create_ms", "?"))
+            shim = " ".join(f"{k}={v:.1f}ms" for k, v in (getattr(task, "shim_timings", None) or {}).items())
+            log.debug("container %s: started: %s (shim+create: %s)", c.short_id, phases,
+                      shim or f"runtime_create={getattr(task, 'runtime_create_ms', '?')}ms")
 
     async def _mount_volumes(self, c: Container, rootfs: str, undo: _Undo) -> None:
         """Mount the volumes (reference counted by the driver), create missing
