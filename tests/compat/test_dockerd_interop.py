@@ -298,3 +298,46 @@ def test_build_history_and_cache_from_across_engines(dockerd, daemon, tmp_path) 
     finally:
         dockerd.docker("rmi", "-f", "xbase:1", "xhist:1", check=False)
         dockyard(daemon, "rmi", "-f", "xbase:1", "xhist:1", "xhist:2", "xhist:3", check=False)
+
+
+def test_git_contexts_as_dockerd(dockerd, daemon, tmp_path) -> None:
+    """POST /build?remote=<git URL> on both engines: the same files for a
+    ref:subdir fragment, the same status and words for the errors (temporary
+    paths aside)."""
+    import re
+
+    import docker as docker_sdk
+
+    from _support.gitrepo import GitServers, commit, git, publish
+    work = tmp_path / "work"
+    work.mkdir()
+    git(str(work), "init", "-q")
+    commit(str(work), {"Dockerfile": "FROM busybox\n", "a.txt": "a\n",
+                       "sub/Dockerfile": "FROM busybox\nCOPY b.txt /b.txt\n", "sub/b.txt": "b\n"}, "one")
+    publish(str(work), str(tmp_path / "repo.git"))
+    srv = GitServers(str(tmp_path))
+    try:
+        url = f"{srv.git_url}/repo.git"
+
+        def attempt(api, remote: str) -> tuple[int, str]:
+            try:
+                for _ in api.build(path=remote, decode=True):  # the SDK sends a URL as remote=
+                    pass
+            except docker_sdk.errors.APIError as e:
+                return e.status_code, re.sub(r"\S*(docker-build-git\d+|/builder/tmp/\w+/git)", "<clone>",
+                                             str(e.explanation))
+            return 200, ""
+
+        engines = [docker_sdk.APIClient(base_url=dockerd.host), docker_sdk.APIClient(base_url=daemon.host)]
+        for fragment in ("#nosuch", "#master:nodir", "#master:a.txt", "#-x"):
+            theirs, ours = (attempt(api, url + fragment) for api in engines)
+            assert theirs[0] == 500 and ours == theirs, (fragment, theirs, ours)
+        for api, tag in zip(engines, ("gitctx:d", "gitctx:y")):
+            for _ in api.build(path=url + "#master:sub", tag=tag, decode=True):
+                pass
+        assert dockerd.docker("run", "--rm", "gitctx:d", "cat", "/b.txt").stdout == b"b\n"
+        assert dockyard(daemon, "run", "--rm", "gitctx:y", "cat", "/b.txt").stdout == b"b\n"
+    finally:
+        srv.close()
+        dockerd.docker("rmi", "-f", "gitctx:d", check=False)
+        dockyard(daemon, "rmi", "-f", "gitctx:y", check=False)
