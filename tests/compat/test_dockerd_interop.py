@@ -268,9 +268,10 @@ def test_build_history_and_cache_from_across_engines(dockerd, daemon, tmp_path) 
         " && chmod 4755 /out/d/f && chown 5:6 /out/d\n"
         "FROM xbase:1\nWORKDIR /app\nENV A=1\nCOPY a.txt .\nCOPY bin/run.sh /usr/local/bin/\nCOPY sub /sub/\n"
         "COPY . /all/\nCOPY *.conf /conf/\nCOPY a.txt empty.txt /two/\nADD a.txt /added\nCOPY sub/link /linked\n"
-        "COPY --from=gen /out /o/\nCOPY --from=gen /out/l /via-link\n"
+        "COPY --from=gen /out /o/\nCOPY --from=gen /out/l /via-link\nCOPY h.txt /hard-linked\n"
         "RUN echo \"$(cat /proc/sys/kernel/random/uuid)\" > /stamp\nCMD [\"cat\", \"/stamp\"]\n")
     (ctx / "a.txt").write_text("a\n")
+    os.link(ctx / "a.txt", ctx / "h.txt")  # the CLIs send it as a hard link
     (ctx / "bin" / "run.sh").write_text("#!/bin/sh\necho hi\n")
     os.chmod(ctx / "bin" / "run.sh", 0o755)
     (ctx / "sub" / "dir" / "deep.txt").write_text("deep\n")
@@ -292,8 +293,8 @@ def test_build_history_and_cache_from_across_engines(dockerd, daemon, tmp_path) 
         docker_id = dockerd.docker("inspect", "-f", "{{.Id}}", "xhist:1").stdout.decode().strip()
         dockyard(daemon, "load", input=dockerd.docker("save", "xhist:1").stdout)
         out = _classic_build(daemon.env(), "--cache-from", "xhist:1", "-t", "xhist:3", str(ctx)).stdout.decode()
-        # The final stage's 14 steps; the first stage's RUN is not in the source's history.
-        assert out.count("Using cache") == 14 and f"Successfully built {docker_id[7:19]}" in out, out
+        # The final stage's 15 steps; the first stage's RUN is not in the source's history.
+        assert out.count("Using cache") == 15 and f"Successfully built {docker_id[7:19]}" in out, out
         assert dockyard(daemon, "inspect", "-f", "{{.Id}}", "xhist:3").stdout.decode().strip() == docker_id
     finally:
         dockerd.docker("rmi", "-f", "xbase:1", "xhist:1", check=False)
