@@ -30,13 +30,25 @@ _DOCKER_CHAINS = ("DOCKER", "DOCKER-ISOLATION-STAGE-1", "DOCKER-ISOLATION-STAGE-
 _HOST_FILES = ("/etc/docker/key.json", "/run/docker")
 
 
-def unavailable_reason() -> str | None:
+def unavailable_reason(holding_lock: bool = False) -> str | None:
     """Why no private dockerd can run here, or None when one can."""
     if DOCKERD is None:
         return "dockerd is not installed (Debian package docker.io; tools/setup.sh installs it)"
-    if os.path.exists("/sys/class/net/docker0"):
+    if os.path.exists("/sys/class/net/docker0") and (holding_lock or not _private_dockerd_running()):
         return "docker0 exists: another Docker engine owns docker's bridge and chains on this host"
     return None
+
+
+def _private_dockerd_running() -> bool:
+    """Another test's PrivateDockerd holds the lock (and docker0): wait for it rather than skip."""
+    fd = os.open(LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 class _UnixHTTP(http.client.HTTPConnection):
@@ -54,11 +66,12 @@ class PrivateDockerd:
     """with PrivateDockerd() as d: subprocess.run(["docker", "ps"], env=d.env())"""
 
     def __init__(self) -> None:
-        reason = unavailable_reason()
-        if reason:
-            raise RuntimeError(reason)
         self._lock = os.open(LOCK, os.O_RDWR | os.O_CREAT, 0o644)
         fcntl.flock(self._lock, fcntl.LOCK_EX)  # one private dockerd at a time (docker0, DOCKER chains)
+        reason = unavailable_reason(holding_lock=True)
+        if reason:
+            os.close(self._lock)
+            raise RuntimeError(reason)
         self.base = tempfile.mkdtemp(prefix="dyd", dir="/tmp")
         self.socket = os.path.join(self.base, "docker.sock")
         self.host = "unix://" + self.socket
