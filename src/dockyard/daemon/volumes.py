@@ -77,7 +77,7 @@ class VolumeService:
             if k not in VOLUME_FILTERS:
                 raise errdefs.InvalidArgument(f"invalid filter '{k}'")
         return {"Volumes": [self.view(v) for v in self.driver.list() if self._matches(v, filters)],
-                "Warnings": []}
+                "Warnings": None}  # docker's nil slice: no warnings is null, not []
 
     def _matches(self, v: Volume, f: dict[str, list[str]]) -> bool:
         if "name" in f and not any(x in v.name for x in f["name"]):

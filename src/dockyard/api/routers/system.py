@@ -41,7 +41,7 @@ def register(r: Router, d: "Daemon") -> None:
         usage = await asyncio.to_thread(system.disk_usage, d, types)
         if "BuildCache" in usage and version_tuple(req.api_version) < (1, 42):
             # API 1.42 dropped the field; older clients still read it.
-            usage["BuilderSize"] = sum(b["Size"] for b in usage["BuildCache"])
+            usage["BuilderSize"] = sum(b["Size"] for b in usage["BuildCache"] or [])
         return json_response(usage)
 
     async def events(req: Request) -> None:
