@@ -729,7 +729,10 @@ class ContainerService:
             full = new_name if new_name.startswith("/") else "/" + new_name
             if full == old:
                 raise errdefs.InvalidArgument("Renaming a container with the same name as its current name")
-            self.store.rename(c, new_name)
+            try:
+                self.store.rename(c, new_name)
+            except errdefs.EngineError as e:
+                raise type(e)(f"Error when allocating new name: {e.message}") from None  # as docker wraps it
             try:
                 self.store.save(c)
             except BaseException:
