@@ -10,8 +10,11 @@ rounds, so a loaded machine hits them alike):
   `skopeo copy docker://… dir:` (download and verify digests only: strictly
   less work) and vs `skopeo copy docker://… containers-storage:` (download,
   verify, unpack into containers/storage's overlay driver: the same work as
-  dockyard's pull). CPU seconds of each side are reported too (the
-  daemon's and skopeo's own; the registry's are the same for all);
+  dockyard's pull) and vs `docker pull` by dockerd (the host's engine, else
+  a private dockerd started here; 127.0.0.0/8 is an insecure registry to
+  it by default), the image removed and pruned before each pull so every
+  pull downloads. CPU seconds of each side are reported too (the daemon's,
+  dockerd's and skopeo's own; the registry's are the same for all);
 - push: `dockyard push` vs `skopeo copy dir: docker://…`, each into a fresh
   registry so every blob is uploaded;
 - unpack: one ~50 MB gzip layer applied by the core (archive.apply_layer)
@@ -23,6 +26,7 @@ rounds, so a loaded machine hits them alike):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import resource
@@ -33,7 +37,7 @@ import sys
 import tempfile
 import time
 
-from _common import BIN, REPO, report, run_ok, summary
+from _common import BIN, DOCKER_CLI, REPO, docker_engine, engine_socket, load_note, report, run_ok, summary
 
 
 def _layer_tar(seed: int, size: int) -> bytes:
@@ -98,7 +102,9 @@ def main() -> None:
     d = TestDaemon().start()
     dy = os.path.join(BIN, "dockyard")
     env = d.env()
+    engine = contextlib.ExitStack()
     try:
+        denv = engine.enter_context(docker_engine(notes))
         layout = os.path.join(tmp, "layout")
         ti.write_oci_layout(layout, img, "bench")
         ref = f"{reg.host}/bench/image:1"
@@ -110,8 +116,9 @@ def main() -> None:
             subprocess.run([dy, "image", "prune", "-af"], env=env, capture_output=True)
 
         dirs = iter(range(1000))
-        walls: dict[str, list[float]] = {k: [] for k in ("dy", "dir", "cs")}
-        cpus: dict[str, list[float]] = {k: [] for k in ("dy", "dir", "cs")}
+        walls: dict[str, list[float]] = {k: [] for k in ("dy", "dir", "cs", "docker")}
+        cpus: dict[str, list[float]] = {k: [] for k in ("dy", "dir", "cs", "docker")}
+        dockerd_pid = _dockerd_pid(denv) if denv is not None else None
 
         def skopeo_copy(dest: str) -> tuple[float, float]:
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -127,6 +134,15 @@ def main() -> None:
             run_ok([dy, "pull", "-q", ref], env=env)
             walls["dy"].append(time.perf_counter() - t)
             cpus["dy"].append(_cpu_seconds(d.proc.pid) - c0)
+            if denv is not None:
+                subprocess.run([DOCKER_CLI, "rmi", ref], env=denv, capture_output=True)
+                subprocess.run([DOCKER_CLI, "image", "prune", "-af"], env=denv, capture_output=True)
+                c0 = _cpu_seconds(dockerd_pid, children=True) if dockerd_pid else 0.0
+                t = time.perf_counter()
+                run_ok([DOCKER_CLI, "pull", "-q", ref], env=denv)
+                walls["docker"].append(time.perf_counter() - t)
+                if dockerd_pid:
+                    cpus["docker"].append(_cpu_seconds(dockerd_pid, children=True) - c0)
             if not skopeo:
                 continue
             dest = os.path.join(tmp, f"pulled{next(dirs)}")
@@ -143,11 +159,15 @@ def main() -> None:
                 _unmount_under(store)
                 shutil.rmtree(store, ignore_errors=True)
         rows.append(("dockyard pull (download+unpack)", summary(walls["dy"])))
+        if walls["docker"]:
+            rows.append(("docker pull (dockerd, download+unpack)", summary(walls["docker"])))
+        notes.append("pull rounds: " + load_note())
         if walls["dir"]:
             rows.append(("skopeo copy docker:// -> dir: (no unpack)", summary(walls["dir"])))
         if walls["cs"]:
             rows.append(("skopeo copy docker:// -> containers-storage: (unpack)", summary(walls["cs"])))
-        for key, label in (("dy", "dockyard pull (daemon)"), ("dir", "skopeo -> dir:"), ("cs", "skopeo -> containers-storage:")):
+        for key, label in (("dy", "dockyard pull (daemon)"), ("docker", "docker pull (dockerd and its untar children)"),
+                           ("dir", "skopeo -> dir:"), ("cs", "skopeo -> containers-storage:")):
             if cpus[key]:
                 notes.append(f"CPU seconds, {label}: median {statistics.median(cpus[key]):.2f}")
 
@@ -194,6 +214,7 @@ def main() -> None:
                 shutil.rmtree(dest)
             rows.append(("skopeo copy docker-archive: -> dir:", summary(timed(sk_load, a.runs))))
     finally:
+        engine.close()
         d.teardown()
         reg.teardown()
 
@@ -245,6 +266,7 @@ def main() -> None:
     _ = unpacked
     shutil.rmtree(tmp, ignore_errors=True)
     report("images", rows, [
+        ("pull dockyard/docker pull on dockerd", "dockyard pull (download+unpack)", "docker pull (dockerd, download+unpack)"),
         ("pull dockyard/skopeo dir:", "dockyard pull (download+unpack)", "skopeo copy docker:// -> dir: (no unpack)"),
         ("pull dockyard/skopeo containers-storage:", "dockyard pull (download+unpack)",
          "skopeo copy docker:// -> containers-storage: (unpack)"),
@@ -266,11 +288,25 @@ def _small_files_layer() -> bytes:
     return gzip.compress(ti.tar_bytes(entries), compresslevel=6)
 
 
-def _cpu_seconds(pid: int) -> float:
-    """utime + stime of a process (all its threads, finished ones included)."""
+def _dockerd_pid(denv: dict[str, str]) -> int | None:
+    """dockerd's pid from its pidfile: beside a private dockerd's socket, else docker's default."""
+    for path in (os.path.join(os.path.dirname(engine_socket(denv)), "docker.pid"), "/var/run/docker.pid"):
+        try:
+            with open(path) as f:
+                return int(f.read().strip())
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def _cpu_seconds(pid: int, children: bool = False) -> float:
+    """utime + stime of a process (all its threads, finished ones included);
+    with children, also of its children it waited for (dockerd untars layers
+    in a re-executed child)."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = int(fields[11]) + int(fields[12]) + (int(fields[13]) + int(fields[14]) if children else 0)
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _unmount_under(path: str) -> None:

@@ -2,7 +2,9 @@
 """Log throughput: a container writes 200 MB to stdout (json-file and local
 drivers); the shim frames and writes it. Side by side: the same producer on
 the host writing to /dev/null (what the pipe alone costs) and `docker logs`
-reading it all back through the daemon."""
+reading it all back through the daemon. Docker's side in the same run, each
+driver right after dockyard's: the same container on dockerd (the host's
+engine, else a private dockerd started here) and `docker logs` from it."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import os
 import subprocess
 import time
 
-from _common import report
+from _common import DOCKER_CLI, docker_engine, engine_socket, load_note, report
 
 PRODUCER = "yes 'a log line of about sixty-four bytes, as services often write' | head -c {n}"
 
@@ -32,35 +34,47 @@ def main() -> None:
     d = TestDaemon().start()
     try:
         d.import_busybox()
-        api = Engine(d.socket)
-        for driver in ("json-file", "local"):
-            cfg = {"Type": driver, "Config": {"max-size": "1g"} if driver == "local" else {}}
-            cid = api.create(Cmd=["sh", "-c", PRODUCER.format(n=n)], HostConfig={"LogConfig": cfg})
-            t = time.perf_counter()
-            api.ok("POST", f"/containers/{cid}/start", 204)
-            assert api.wait(cid, timeout=600)["StatusCode"] == 0
-            took = time.perf_counter() - t
-            path = api.inspect(cid)["LogPath"] or os.path.join(d.data_root, "containers", cid, "local-logs",
-                                                               "container.log")
-            size = os.path.getsize(path)
-            rows.append((f"container -> shim -> {driver}", {"median_ms": took * 1000, "p90_ms": took * 1000,
-                                                           "min_ms": took * 1000, "runs": 1}))
-            notes.append(f"{driver}: {a.mb} MB in {took:.2f} s = {a.mb / took:.0f} MB/s of output "
-                         f"({size / 1e6:.0f} MB on disk)")
-            t = time.perf_counter()
-            res = subprocess.run(["/usr/local/bin/docker", "logs", cid], stdout=subprocess.PIPE,
-                                 stderr=subprocess.DEVNULL, env=d.env())
-            took = time.perf_counter() - t
-            assert len(res.stdout) == n, (len(res.stdout), n)
-            rows.append((f"docker logs (read back, {driver})", {"median_ms": took * 1000, "p90_ms": took * 1000,
-                                                               "min_ms": took * 1000, "runs": 1}))
-            notes.append(f"docker logs read {driver} back at {a.mb / took:.0f} MB/s")
-            api.rm(cid)
+        with docker_engine(notes) as denv:
+            engines = [("dockyardd", Engine(d.socket), d.env(), d.data_root)]
+            if denv is not None:
+                engines.append(("dockerd", Engine(engine_socket(denv)), denv, None))
+            for driver in ("json-file", "local"):
+                for name, api, env, data_root in engines:
+                    one_driver(name, api, env, data_root, driver, a.mb, n, rows, notes)
     finally:
         d.teardown()
-    notes.append("no Docker engine runs on this machine: dockerd's figures are not measurable here")
-    report("logs", rows, [("json-file / bare pipe", "container -> shim -> json-file", "host: producer to /dev/null")],
-           notes)
+    ratios = [("json-file / bare pipe", "container -> shim -> json-file (dockyardd)", "host: producer to /dev/null")]
+    for driver in ("json-file", "local"):
+        ratios.append((f"{driver} write, dockyardd / dockerd", f"container -> shim -> {driver} (dockyardd)",
+                       f"container -> shim -> {driver} (dockerd)"))
+        ratios.append((f"docker logs read back {driver}, dockyardd / dockerd", f"docker logs (read back, {driver}, dockyardd)",
+                       f"docker logs (read back, {driver}, dockerd)"))
+    report("logs", rows, ratios, notes)
+
+
+def one_driver(name, api, env, data_root, driver: str, mb: int, n: int, rows, notes) -> None:  # type: ignore[no-untyped-def]
+    def row(label: str, secs: float) -> None:
+        rows.append((label, {"median_ms": secs * 1000, "p90_ms": secs * 1000, "min_ms": secs * 1000, "runs": 1}))
+
+    cfg = {"Type": driver, "Config": {"max-size": "1g"} if driver == "local" else {}}
+    cid = api.create(Cmd=["sh", "-c", PRODUCER.format(n=n)], HostConfig={"LogConfig": cfg})
+    t = time.perf_counter()
+    api.ok("POST", f"/containers/{cid}/start", 204)
+    assert api.wait(cid, timeout=600)["StatusCode"] == 0
+    took = time.perf_counter() - t
+    path = api.inspect(cid)["LogPath"]
+    if not path and data_root:  # dockyardd's local driver: its file, where docker's says nothing
+        path = os.path.join(data_root, "containers", cid, "local-logs", "container.log")
+    size = f"{os.path.getsize(path) / 1e6:.0f} MB on disk" if path and os.path.exists(path) else "size on disk not shown"
+    row(f"container -> shim -> {driver} ({name})", took)
+    notes.append(f"{name} {driver}: {mb} MB in {took:.2f} s = {mb / took:.0f} MB/s of output ({size}); {load_note()}")
+    t = time.perf_counter()
+    res = subprocess.run([DOCKER_CLI, "logs", cid], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+    took = time.perf_counter() - t
+    assert len(res.stdout) == n, (name, driver, len(res.stdout), n)
+    row(f"docker logs (read back, {driver}, {name})", took)
+    notes.append(f"docker logs read {driver} back from {name} at {mb / took:.0f} MB/s")
+    api.rm(cid)
 
 
 if __name__ == "__main__":

@@ -10,9 +10,11 @@
   address as the reference;
 - the time to set up and tear down a container's sandbox.
 
-docker0 and docker-proxy are compared when a Docker engine runs here; none
-does on this machine (docker is the client only), so those rows are absent
-and the ratios are against the direct path instead.
+Docker's side in the same interleaved rounds, on dockerd (the host's engine,
+else a private dockerd started here): container -> container on docker0 and
+host -> container through a port published on 127.0.0.1 (docker-proxy, as
+dockerd's OUTPUT rule skips 127.0.0.0/8), plus the direct path as its
+reference. Issue 8's goal: dockyard within 10% of docker on both.
 """
 
 from __future__ import annotations
@@ -26,13 +28,18 @@ import subprocess
 import threading
 import time
 
-from _common import REPO, docker_daemon_available
+from _common import DOCKER_CLI, REPO, docker_engine, load_note
 
 CHUNK = 1 << 20
 C2C = "container->container, one bridge (sockets in the namespaces)"
 DIRECT = "host->container, direct to its address"
 PROXY = "host->container, 127.0.0.1 published port (dockyard-proxy)"
 HAIRPIN = "host->container, 127.0.0.1 published port (hairpin NAT, --userland-proxy=false)"
+D_C2C = "dockerd: container->container on docker0 (sockets in the namespaces)"
+D_DIRECT = "dockerd: host->container, direct to its address"
+D_PROXY = "dockerd: host->container, 127.0.0.1 published port (docker-proxy)"
+D_NC = "dockerd: container->container on docker0, busybox dd | nc, 256 MiB incl. container start"
+NC = "container->container, busybox dd | nc, 256 MiB incl. container start"
 
 
 def receiver(sock: socket.socket, result: list[int]) -> None:
@@ -116,60 +123,14 @@ def main() -> None:
     rows: list[tuple[str, str, list[float]]] = []
     notes: list[str] = []
 
-    def docker_in(d: "TestDaemon", *args: str) -> str:
-        res = subprocess.run(["docker", *args], env=d.env(), capture_output=True, text=True, timeout=120)
-        if res.returncode != 0:
-            raise RuntimeError(f"docker {' '.join(args)}: {res.stderr}")
-        return res.stdout.strip()
-
-    def inspect(d: "TestDaemon", name: str) -> dict:
-        return json.loads(docker_in(d, "inspect", name))[0]
-
     # Two daemons side by side: the default (userland proxy) and --userland-proxy=false (hairpin NAT).
     d = TestDaemon().start()
     h = TestDaemon(["--userland-proxy=false"]).start()
     try:
         for x in (d, h):
             x.import_busybox()
-        docker_in(d, "network", "create", "benchnet")
-        docker_in(d, "run", "-d", "--name", "rx", "--network", "benchnet", "-p", "127.0.0.1::5001", "busybox",
-                  "sleep", "3600")
-        docker_in(d, "run", "-d", "--name", "tx", "--network", "benchnet", "busybox", "sleep", "3600")
-        docker_in(h, "run", "-d", "--name", "rx", "-p", "127.0.0.1::5001", "busybox", "sleep", "3600")
-        rx, tx, hrx = inspect(d, "rx"), inspect(d, "tx"), inspect(h, "rx")
-        rx_key, tx_key = rx["NetworkSettings"]["SandboxKey"], tx["NetworkSettings"]["SandboxKey"]
-        rx_ip = rx["NetworkSettings"]["Networks"]["benchnet"]["IPAddress"]
-        port = int(rx["NetworkSettings"]["Ports"]["5001/tcp"][0]["HostPort"])
-        hkey = hrx["NetworkSettings"]["SandboxKey"]
-        hport = int(hrx["NetworkSettings"]["Ports"]["5001/tcp"][0]["HostPort"])
-        paths = {
-            C2C: (listen_in(rx_key, 5001), connect_from(tx_key, (rx_ip, 5001))),
-            DIRECT: (listen_in(rx_key, 5001), connect_from(None, (rx_ip, 5001))),
-            PROXY: (listen_in(rx_key, 5001), connect_from(None, ("127.0.0.1", port))),
-            HAIRPIN: (listen_in(hkey, 5001), connect_from(None, ("127.0.0.1", hport))),
-        }
-        # Interleaved rounds, so that the load of a shared machine hits every path alike.
-        raw: dict[str, list[float]] = {k: [] for k in paths}
-        for _ in range(a.repeat):
-            for label, (listener, sender) in paths.items():
-                raw[label].append(transfer(listener, sender, a.seconds))
-        for label in paths:
-            rows.append((label, "Gbit/s", raw[label]))
-
-        # busybox nc in both containers: what a user's shell pipeline gets.
-        mib = 256
-        samples = []
-        for _ in range(a.repeat):
-            docker_in(d, "run", "-d", "--name", "sink", "--network", "benchnet", "busybox", "sh", "-c",
-                      "nc -l -p 5002 > /dev/null")
-            t = time.perf_counter()
-            docker_in(d, "run", "--rm", "--network", "benchnet", "busybox", "sh", "-c",
-                      f"dd if=/dev/zero bs=1M count={mib} 2>/dev/null | nc sink 5002")
-            samples.append(mib * 8 * 1.048576 / 1000 / (time.perf_counter() - t))
-            docker_in(d, "rm", "-f", "sink")
-        rows.append(("container->container, busybox dd | nc, 256 MiB incl. container start", "Gbit/s", samples))
-        docker_in(d, "rm", "-f", "rx", "tx")
-        docker_in(d, "network", "rm", "benchnet")
+        with docker_engine(notes) as denv:
+            raw = measure(a, d, h, denv, rows, notes)
     finally:
         d.teardown()
         h.teardown()
@@ -179,13 +140,96 @@ def main() -> None:
     rows.append(("sandbox setup (netns, veth, address, route)", "ms", setup))
     rows.append(("sandbox teardown", "ms", teardown))
 
-    if not docker_daemon_available():
-        notes.append("no Docker engine runs on this machine (docker here is the client only): docker0 and "
-                     "docker-proxy cannot be measured; ratios compare against a direct connection instead")
     direct = statistics.median(raw[DIRECT])
     for label in (PROXY, HAIRPIN, C2C):
         notes.append(f"{label} / direct: {statistics.median(raw[label]) / direct:.2f}x")
+    if D_C2C in raw:
+        goal = " (issue 8: >= 0.90x)"
+        for ours, theirs, what in ((C2C, D_C2C, "container->container" + goal),
+                                   (PROXY, D_PROXY, "127.0.0.1 published port, dockyard-proxy vs docker-proxy" + goal),
+                                   (HAIRPIN, D_PROXY, "127.0.0.1 published port, hairpin NAT vs docker-proxy"),
+                                   (DIRECT, D_DIRECT, "host->container direct")):
+            r = statistics.median(raw[ours]) / statistics.median(raw[theirs])
+            notes.append(f"dockyard / docker throughput, {what}: {r:.2f}x")
+        nc = {label: samples for label, _, samples in rows}
+        notes.append(f"dockyard / docker, busybox dd | nc incl. container start: "
+                     f"{statistics.median(nc[NC]) / statistics.median(nc[D_NC]):.2f}x")
     print_report(rows, notes)
+
+
+def measure(a, d, h, denv, rows, notes) -> dict[str, list[float]]:  # type: ignore[no-untyped-def]
+    def docker_in(env: dict[str, str], *args: str) -> str:
+        res = subprocess.run([DOCKER_CLI, *args], env=env, capture_output=True, text=True, timeout=120)
+        if res.returncode != 0:
+            raise RuntimeError(f"docker {' '.join(args)}: {res.stderr}")
+        return res.stdout.strip()
+
+    def inspect(env: dict[str, str], name: str) -> dict:
+        return json.loads(docker_in(env, "inspect", name))[0]
+
+    de, he = d.env(), h.env()
+    docker_in(de, "network", "create", "benchnet")
+    docker_in(de, "run", "-d", "--name", "rx", "--network", "benchnet", "-p", "127.0.0.1::5001", "busybox",
+              "sleep", "3600")
+    docker_in(de, "run", "-d", "--name", "tx", "--network", "benchnet", "busybox", "sleep", "3600")
+    docker_in(he, "run", "-d", "--name", "rx", "-p", "127.0.0.1::5001", "busybox", "sleep", "3600")
+    rx, tx, hrx = inspect(de, "rx"), inspect(de, "tx"), inspect(he, "rx")
+    rx_key, tx_key = rx["NetworkSettings"]["SandboxKey"], tx["NetworkSettings"]["SandboxKey"]
+    rx_ip = rx["NetworkSettings"]["Networks"]["benchnet"]["IPAddress"]
+    port = int(rx["NetworkSettings"]["Ports"]["5001/tcp"][0]["HostPort"])
+    hkey = hrx["NetworkSettings"]["SandboxKey"]
+    hport = int(hrx["NetworkSettings"]["Ports"]["5001/tcp"][0]["HostPort"])
+    paths = {
+        C2C: (listen_in(rx_key, 5001), connect_from(tx_key, (rx_ip, 5001))),
+        DIRECT: (listen_in(rx_key, 5001), connect_from(None, (rx_ip, 5001))),
+        PROXY: (listen_in(rx_key, 5001), connect_from(None, ("127.0.0.1", port))),
+        HAIRPIN: (listen_in(hkey, 5001), connect_from(None, ("127.0.0.1", hport))),
+    }
+    if denv is not None:
+        # docker0, the default bridge; sockets made in the containers' namespaces through their init's ns file.
+        docker_in(denv, "run", "-d", "--name", "rx", "-p", "127.0.0.1::5001", "busybox", "sleep", "3600")
+        docker_in(denv, "run", "-d", "--name", "tx", "busybox", "sleep", "3600")
+        drx, dtx = inspect(denv, "rx"), inspect(denv, "tx")
+        drx_ns, dtx_ns = f"/proc/{drx['State']['Pid']}/ns/net", f"/proc/{dtx['State']['Pid']}/ns/net"
+        drx_ip = drx["NetworkSettings"]["Networks"]["bridge"]["IPAddress"]
+        dport = int(drx["NetworkSettings"]["Ports"]["5001/tcp"][0]["HostPort"])
+        proxies = [line for line in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout.splitlines()
+                   if line.startswith("/usr/sbin/docker-proxy") and f"-host-port {dport} " in line + " "]
+        notes.append(f"dockerd publishes 127.0.0.1:{dport} through docker-proxy: {'yes' if proxies else 'NOT FOUND'}")
+        paths[D_C2C] = (listen_in(drx_ns, 5001), connect_from(dtx_ns, (drx_ip, 5001)))
+        paths[D_DIRECT] = (listen_in(drx_ns, 5001), connect_from(None, (drx_ip, 5001)))
+        paths[D_PROXY] = (listen_in(drx_ns, 5001), connect_from(None, ("127.0.0.1", dport)))
+    # Interleaved rounds, so that the load of a shared machine hits every path alike.
+    raw: dict[str, list[float]] = {k: [] for k in paths}
+    for _ in range(a.repeat):
+        for label, (listener, sender) in paths.items():
+            raw[label].append(transfer(listener, sender, a.seconds))
+    for label in paths:
+        rows.append((label, "Gbit/s", raw[label]))
+    notes.append("throughput rounds: " + load_note())
+
+    # busybox nc in both containers: what a user's shell pipeline gets (dockerd's by address: docker0 has no DNS).
+    mib = 256
+    nc: dict[str, list[float]] = {NC: []}
+    if denv is not None:
+        nc[D_NC] = []
+    for _ in range(a.repeat):
+        for label in nc:
+            env, net = (de, ["--network", "benchnet"]) if label == NC else (denv, [])
+            docker_in(env, "run", "-d", "--name", "sink", *net, "busybox", "sh", "-c", "nc -l -p 5002 > /dev/null")
+            target = "sink" if label == NC else inspect(env, "sink")["NetworkSettings"]["Networks"]["bridge"]["IPAddress"]
+            t = time.perf_counter()
+            docker_in(env, "run", "--rm", *net, "busybox", "sh", "-c",
+                      f"dd if=/dev/zero bs=1M count={mib} 2>/dev/null | nc {target} 5002")
+            nc[label].append(mib * 8 * 1.048576 / 1000 / (time.perf_counter() - t))
+            docker_in(env, "rm", "-f", "sink")
+    for label, samples in nc.items():
+        rows.append((label, "Gbit/s", samples))
+    docker_in(de, "rm", "-f", "rx", "tx")
+    docker_in(de, "network", "rm", "benchnet")
+    if denv is not None:
+        docker_in(denv, "rm", "-f", "rx", "tx")
+    return raw
 
 
 def sandbox_times(n: int) -> tuple[list[float], list[float]]:

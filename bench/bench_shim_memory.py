@@ -4,7 +4,9 @@ containerd-shim-runc-v2's, each keeping one `sleep` container alive.
 
 containerd's shim runs under a private containerd started here (its own
 root, state and socket; busybox imported from dockyardd with docker save),
-so the comparison is side by side on this machine."""
+so the comparison is side by side on this machine. Also dockerd's shims
+(containerd-shim-runc-v2 under the containerd dockerd starts), on the host's
+Docker engine, else a private dockerd started here."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import subprocess
 import tempfile
 import time
 
-from _common import report
+from _common import DOCKER_CLI, docker_engine, report
 
 
 def mem_kb(pid: int) -> tuple[int, int]:
@@ -142,6 +144,27 @@ def containerd_shims(n: int, image_tar: str) -> tuple[list[int], list[int]]:
                     pass
 
 
+def dockerd_shims(n: int, notes: list[str]) -> tuple[list[int], list[int]]:
+    rss: list[int] = []
+    pss: list[int] = []
+    with docker_engine(notes) as denv:
+        if denv is None:
+            return rss, pss
+        ids = [subprocess.run([DOCKER_CLI, "run", "-d", "busybox", "sleep", "300"], env=denv, check=True,
+                              capture_output=True, text=True).stdout.strip() for _ in range(n)]
+        time.sleep(1)
+        for cid in ids:
+            pids = pids_with(cid, "containerd-shim")
+            if len(pids) != 1:
+                notes.append(f"dockerd shim of {cid[:12]}: {len(pids)} processes found")
+                continue
+            r, p = mem_kb(pids[0])
+            rss.append(r)
+            pss.append(p)
+        subprocess.run([DOCKER_CLI, "rm", "-f", *ids], env=denv, capture_output=True)
+    return rss, pss
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--containers", type=int, default=8)
@@ -152,7 +175,11 @@ def main() -> None:
     finally:
         os.unlink(tar)
     rows = [row("dockyard-shim RSS (KB)", rss), row("dockyard-shim PSS (KB)", pss)]
-    notes = []
+    notes: list[str] = []
+    drss, dpss = dockerd_shims(a.containers, notes)
+    if drss:
+        rows += [row("dockerd's containerd-shim-runc-v2 RSS (KB)", drss),
+                 row("dockerd's containerd-shim-runc-v2 PSS (KB)", dpss)]
     if crss:
         rows += [row("containerd-shim-runc-v2 RSS (KB)", crss), row("containerd-shim-runc-v2 PSS (KB)", cpss)]
     else:
@@ -161,7 +188,11 @@ def main() -> None:
     report("shim_memory", rows, [("dockyard-shim / containerd-shim-runc-v2 RSS", "dockyard-shim RSS (KB)",
                                   "containerd-shim-runc-v2 RSS (KB)"),
                                  ("dockyard-shim / containerd-shim-runc-v2 PSS", "dockyard-shim PSS (KB)",
-                                  "containerd-shim-runc-v2 PSS (KB)")], notes)
+                                  "containerd-shim-runc-v2 PSS (KB)"),
+                                 ("dockyard-shim / dockerd's shim RSS", "dockyard-shim RSS (KB)",
+                                  "dockerd's containerd-shim-runc-v2 RSS (KB)"),
+                                 ("dockyard-shim / dockerd's shim PSS", "dockyard-shim PSS (KB)",
+                                  "dockerd's containerd-shim-runc-v2 PSS (KB)")], notes)
 
 
 if __name__ == "__main__":

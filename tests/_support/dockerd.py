@@ -30,25 +30,28 @@ _DOCKER_CHAINS = ("DOCKER", "DOCKER-ISOLATION-STAGE-1", "DOCKER-ISOLATION-STAGE-
 _HOST_FILES = ("/etc/docker/key.json", "/run/docker")
 
 
-def unavailable_reason(holding_lock: bool = False) -> str | None:
+class DockerdUnavailable(RuntimeError):
+    pass
+
+
+def unavailable_reason() -> str | None:
     """Why no private dockerd can run here, or None when one can."""
     if DOCKERD is None:
         return "dockerd is not installed (Debian package docker.io; tools/setup.sh installs it)"
-    if os.path.exists("/sys/class/net/docker0") and (holding_lock or not _private_dockerd_running()):
-        return "docker0 exists: another Docker engine owns docker's bridge and chains on this host"
     return None
 
 
-def _private_dockerd_running() -> bool:
-    """Another test's PrivateDockerd holds the lock (and docker0): wait for it rather than skip."""
-    fd = os.open(LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
+def _dockerd_processes() -> list[int]:
+    pids = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/comm") as f:
+                    if f.read().strip() == "dockerd":
+                        pids.append(int(name))
+            except OSError:
+                pass
+    return pids
 
 
 class _UnixHTTP(http.client.HTTPConnection):
@@ -66,12 +69,16 @@ class PrivateDockerd:
     """with PrivateDockerd() as d: subprocess.run(["docker", "ps"], env=d.env())"""
 
     def __init__(self) -> None:
+        reason = unavailable_reason()
+        if reason:
+            raise DockerdUnavailable(reason)
         self._lock = os.open(LOCK, os.O_RDWR | os.O_CREAT, 0o644)
         fcntl.flock(self._lock, fcntl.LOCK_EX)  # one private dockerd at a time (docker0, DOCKER chains)
-        reason = unavailable_reason(holding_lock=True)
-        if reason:
+        if _dockerd_processes():
             os.close(self._lock)
-            raise RuntimeError(reason)
+            raise DockerdUnavailable("another Docker engine runs on this host: it owns docker0 and the DOCKER chains")
+        self.subnet = ""
+        self._remove_leftovers()  # of a private dockerd that was killed with its test
         self.base = tempfile.mkdtemp(prefix="dyd", dir="/tmp")
         self.socket = os.path.join(self.base, "docker.sock")
         self.host = "unix://" + self.socket
@@ -154,9 +161,7 @@ class PrivateDockerd:
             problems.append(f"processes: {strays}")
             leaks.kill_pids([p for p, _ in strays])
             time.sleep(0.5)
-        self._remove_iptables()
-        if os.path.exists("/sys/class/net/docker0"):
-            leaks.delete_links(["docker0"])
+        self._remove_leftovers()
         mounts = leaks.mounts_under(self.base)
         if mounts:
             leaks.unmount_all(mounts)
@@ -174,6 +179,11 @@ class PrivateDockerd:
         os.close(self._lock)
         return problems
 
+    def _remove_leftovers(self) -> None:
+        self._remove_iptables()
+        if os.path.exists("/sys/class/net/docker0"):
+            leaks.delete_links(["docker0"])
+
     def _remove_iptables(self) -> None:
         """dockerd keeps its rules when it stops: delete the ones in built-in
         chains that jump to DOCKER* or name docker0 or its subnet, then its chains."""
@@ -182,7 +192,7 @@ class PrivateDockerd:
             for rule in rules:
                 words = rule.split()
                 if rule.startswith("-A ") and not words[1].startswith("DOCKER") and \
-                        ("DOCKER" in rule or "docker0" in words or self.subnet in words):
+                        ("DOCKER" in rule or "docker0" in words or (self.subnet and self.subnet in words)):
                     subprocess.run(["iptables", "-w", "-t", table, "-D", *words[1:]], capture_output=True)
             present = {r[1:].split()[0] for r in rules if r.startswith(":")}
             for chain in _DOCKER_CHAINS:

@@ -27,6 +27,12 @@ class FaultProxy:
         self.release = threading.Event()
         self.stalled = threading.Event()
         self.aborted: list[str] = []
+        # Uploads (PUT/PATCH bodies to /blobs/uploads/ longer than this many bytes): read that much,
+        # then only a trickle until ``release`` (the upload is slowed to a crawl); ``upload_stalled``
+        # is set when it begins, and a client that leaves mid-body is listed in ``aborted``.
+        self.upload_stall: int | None = None
+        self.upload_stalled = threading.Event()
+        self.requests: list[tuple[str, str]] = []  # (method, path) of every request, as they arrive
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -37,8 +43,17 @@ class FaultProxy:
 
             def _forward(self) -> None:
                 import http.client
+                proxy.requests.append((self.command, self.path))
                 length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else None
+                if proxy.upload_stall is not None and self.command in ("PUT", "PATCH") \
+                        and "/blobs/uploads/" in self.path and length > proxy.upload_stall:
+                    body = self._read_slowly(length)
+                    if body is None:
+                        proxy.aborted.append(self.path)
+                        self.close_connection = True
+                        return
+                else:
+                    body = self.rfile.read(length) if length else None
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
                 if "Range" in headers:
                     proxy.ranges.append(headers["Range"])
@@ -86,6 +101,24 @@ class FaultProxy:
                 if cut is not None:
                     self.wfile.flush()
                     self.close_connection = True
+
+            def _read_slowly(self, length: int) -> bytes | None:
+                """The body, its first upload_stall bytes at once, then 64 KiB per
+                50 ms until release; None if the client goes away first."""
+                import time
+                data = bytearray(self.rfile.read(proxy.upload_stall))
+                proxy.upload_stalled.set()
+                while len(data) < length:
+                    try:
+                        piece = self.rfile.read1(min(length - len(data), 1 << 20 if proxy.release.is_set() else 1 << 16))
+                    except OSError:
+                        return None
+                    if not piece:
+                        return None
+                    data += piece
+                    if not proxy.release.is_set():
+                        time.sleep(0.05)
+                return bytes(data)
 
             def _wait_for_release(self) -> bool:
                 """False when the client closes the connection first."""

@@ -115,11 +115,12 @@ def test_sdk_and_cli(daemon, repos) -> None:
     assert leftovers(daemon) == []
 
 
-def test_docker_cli_clones_itself(daemon, repos) -> None:
+def test_docker_cli_clones_itself(daemon, repos, tmp_path) -> None:
     """docker's CLI (classic builder) clones git URLs on the client and sends
     a tarball: the same URL builds the same files through it."""
     env = daemon.env()
     env["DOCKER_BUILDKIT"] = "0"
+    env["TMPDIR"] = str(tmp_path)  # the CLI leaves its clone behind when a subdir is the context
     res = subprocess.run(["/usr/local/bin/docker", "build", "-q", f"{repos.git_url}/app.git#v1:docker"],
                          env=env, capture_output=True, timeout=120)
     assert res.returncode == 0, res.stderr.decode()

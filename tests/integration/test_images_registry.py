@@ -410,3 +410,75 @@ def test_keep_alive_connection_serves_requests_after_a_pull(daemon, registry) ->
         assert "another coroutine is already waiting" not in daemon.log()
     finally:
         daemon.cli("rmi", ref)
+
+
+def _threads(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/task"))
+
+
+def test_push_is_cancelled_when_the_client_goes_away(daemon, registry) -> None:
+    """The client disconnects while a big layer is being uploaded (the proxy
+    reads its body at a crawl): the daemon cuts the upload at once, deletes
+    the upload session, writes no manifest and sends nothing more; its push
+    threads end and the store is as it was. A later push completes."""
+    import time
+    import urllib.request
+    small = ti.layer(ti.tar_bytes([ti.file_entry("small.txt", b"small push\n")]), "gzip")
+    big = ti.layer(ti.tar_bytes([ti.file_entry("big.bin", os.urandom(12_000_000))]), "gzip")
+    img = ti.image([small, big])
+    _push_layout(registry, img, "pushsrc/img:1")
+    assert daemon.cli("pull", f"{registry.host}/pushsrc/img:1").returncode == 0
+    proxy = FaultProxy(registry.host).start()
+    try:
+        proxy.upload_stall = 1_000_000
+        ref = f"{proxy.host}/cancel/push:1"
+        assert daemon.cli("tag", f"{registry.host}/pushsrc/img:1", ref).returncode == 0
+        before = store_listing(daemon)
+        ingests_before = _ingests(daemon)
+        pid = daemon.proc.pid
+        threads_before = _threads(pid)
+        from _support.paths import binary
+        cli = subprocess.Popen([binary("dockyard"), "push", ref], env=daemon.env(), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+        try:
+            assert proxy.upload_stalled.wait(60), "the push never reached the slowed upload"
+        finally:
+            cli.kill()  # the client goes away, as a killed docker CLI would
+            cli.communicate(timeout=30)
+        gone = time.monotonic()
+        deadline = gone + 60
+        while time.monotonic() < deadline and not (proxy.aborted and any(m == "DELETE" for m, _ in proxy.requests)):
+            time.sleep(0.05)
+        assert time.monotonic() - gone < 20, (proxy.aborted, proxy.requests)  # not the 120 s read timeout
+        (upload,) = proxy.aborted
+        assert "/v2/cancel/push/blobs/uploads/" in upload
+        session = upload.split("?", 1)[0]
+        # The session of the cut upload is deleted (and those of any other blob in flight then).
+        deletes = [p.split("?", 1)[0] for m, p in proxy.requests if m == "DELETE"]
+        assert session in deletes and all("/v2/cancel/push/blobs/uploads/" in p for p in deletes)
+        # Its threads end; nothing more reaches the registry, no manifest was written.
+        while time.monotonic() < deadline and _threads(pid) > threads_before:
+            time.sleep(0.05)
+        assert _threads(pid) <= threads_before
+        seen = len(proxy.requests)
+        time.sleep(1)
+        assert len(proxy.requests) == seen, proxy.requests[seen:]
+        assert not any(m == "PUT" and "/manifests/" in p for m, p in proxy.requests)
+        for path in (f"/v2/cancel/push/manifests/1", f"/v2/cancel/push/blobs/{big.blob.digest}"):
+            with pytest.raises(urllib.error.HTTPError) as e:
+                urllib.request.urlopen(urllib.request.Request(f"http://{registry.host}{path}", method="HEAD"))
+            assert e.value.code == 404
+        for path in deletes:  # the sessions are gone from the registry
+            with pytest.raises(urllib.error.HTTPError) as e:
+                urllib.request.urlopen(urllib.request.Request(f"http://{registry.host}{path}"))
+            assert e.value.code == 404
+        assert store_listing(daemon) == before
+        assert _ingests(daemon) == ingests_before
+        # The daemon is fine, and so is a new push.
+        proxy.release.set()
+        res = daemon.cli("push", ref)
+        assert res.returncode == 0, res.stderr
+        assert b"1: digest: sha256:" in res.stdout
+    finally:
+        proxy.stop()
+        daemon.cli("rmi", f"{proxy.host}/cancel/push:1", f"{registry.host}/pushsrc/img:1")

@@ -33,9 +33,10 @@ from ..units import rfc3339_nano
 from . import instructions, parser
 from .cache import BuildCache, Record
 from .context import BuildContext
+from .cachefrom import CacheSources
 from .dockerignore import IGNORE_FILE, PatternMatcher, ignore_file_for, read_patterns
 from .run import Backend
-from .state import State, layer_descriptor
+from .state import State, config_digest, layer_descriptor
 
 log = logging.getLogger("dockyard.build")
 
@@ -61,6 +62,7 @@ class BuildOptions:
     resources: dict[str, Any] = field(default_factory=dict)  # HostConfig fields for RUN (Memory, CpuShares, ...)
     shm_size: int = 0
     registry_auth: dict[str, Any] | None = None
+    cache_from: list[str] = field(default_factory=list)  # images to take steps from (--cache-from)
 
 
 T = TypeVar("T")
@@ -299,7 +301,7 @@ class Builder:
                 await session.close()
             t1 = time.monotonic()
             state = state.with_labels(opts.labels)
-            img = await asyncio.to_thread(self.images.create_image, state.config, state.layers, opts.tags)
+            img = await asyncio.to_thread(self.store_result, state, opts.tags)
         log.debug("build %s: %d steps in %.0f ms, image stored in %.0f ms", img.id[7:19], session.step_no,
                   (t1 - t0) * 1000, (time.monotonic() - t1) * 1000)
         if img.id != state.identity:
@@ -314,6 +316,22 @@ class Builder:
             for t in opts.tags:
                 await out.text(f"Successfully tagged {reference.familiar(str(reference.parse(t)))}\n")
         return img
+
+    def store_result(self, state: State, tags: list[str]) -> Image:
+        """The built image. A state that is an image taken whole (a
+        --cache-from image at its last step, a bare FROM) is that image, with
+        its ID even when its config has fields a state drops (docker's
+        container_config): docker reports the source image then."""
+        if state.identity.startswith("sha256:") and state.identity != config_digest(state.config):
+            try:
+                img = self.images.get(state.identity)
+            except errdefs.NotFound:
+                img = None
+            if img is not None:
+                for t in tags:
+                    self.images.tag(img, t)
+                return self.images.get(img.id)
+        return self.images.create_image(state.config, state.layers, tags)
 
     def read_dockerfile(self, ctx: BuildContext, name: str) -> parser.Dockerfile:
         name = name or "Dockerfile"
@@ -353,18 +371,36 @@ class Builder:
         if rec is None:
             return None
         state = State.from_record(rec.config, rec.layers)
+        if not self.usable(state, lease):
+            if any(not self.content.has(l["digest"]) for l in state.layers):
+                self.cache.delete(key)
+            return None
+        return state
+
+    def usable(self, state: State, lease: Lease | None = None) -> bool:
+        """Are a state's layers here (blobs present, snapshots re-made from
+        them if they went away)? Leased first so gc can't take them meanwhile."""
         if lease is not None:
             self.protect(lease, state)
         if any(not self.content.has(l["digest"]) for l in state.layers):
-            self.cache.delete(key)
-            return None
+            return False
         if state.chain_id and not self.snapshotter.exists(state.chain_id):
             try:
                 self.images.unpack(Image(state.identity, "", {"layers": state.layers}, state.config), lease)
             except errdefs.EngineError as e:
-                log.warning("cache record %s: cannot unpack its layers: %s", key[:12], e)
-                return None
-        return state
+                log.warning("cached state %s: cannot unpack its layers: %s", state.short_id, e)
+                return False
+        return True
+
+    def cache_sources(self, refs: list[str]) -> CacheSources:
+        """The --cache-from images; as moby, a name that finds no image is skipped."""
+        images = []
+        for ref in refs:
+            try:
+                images.append(self.images.resolve(ref))
+            except errdefs.EngineError as e:
+                log.info("cache-from %s: skipped: %s", ref, e)
+        return CacheSources(images)
 
     def protect(self, lease: Lease, state: State) -> None:
         """Keep a state's blobs and snapshots from the image store's gc."""

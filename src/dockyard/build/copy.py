@@ -12,7 +12,7 @@ import posixpath
 import stat
 import tarfile
 from dataclasses import dataclass, field
-from typing import BinaryIO, Iterable, Iterator
+from typing import BinaryIO, Callable, Iterable, Iterator
 
 from ..errdefs import InvalidArgument
 from . import context as ctxmod
@@ -52,6 +52,27 @@ class Source:
     items: list[Item] = field(default_factory=list)
     archive: bool = False  # ADD: a local tar to unpack
     remote: bool = False  # ADD: downloaded (never unpacked)
+    path: str = ""  # where it is in its root (context, stage, download dir), symlinks resolved
+    resolve: "Callable[[str], Item | str] | None" = None  # a path below the root: its item, or the path if none
+
+    def docker_hash(self) -> str:
+        """What the classic builder writes in COPY/ADD's created_by ("file:<hex>"
+        or "dir:<hex>"): tarsum v1 headers (no times, no owner names) and
+        content, each entry named by its path in the root; a directory's is
+        the sorted hashes of what it holds, itself included unless it is the
+        root, with symlinks below it followed as docker's lookup does."""
+        top = self.items[0]
+        if not self.is_dir:
+            return "file:" + _v1_hash(self.path, top)
+        hashes = [] if self.path == "" else [_v1_hash(self.path, top)]
+        for it in self.items[1:]:
+            path = f"{self.path}/{it.rel}" if self.path else it.rel
+            if it.type == SYMLINK and self.resolve is not None:
+                target = self.resolve(path)
+                hashes.append(target if isinstance(target, str) else _v1_hash(target.rel, target))
+            else:
+                hashes.append(_v1_hash(path, it))
+        return "dir:" + hashlib.sha256(",".join(sorted(hashes)).encode()).hexdigest()
 
     def checksum(self, owners: bool = False) -> str:
         """Names, types, modes, link targets and content digests; owners
@@ -64,6 +85,35 @@ class Source:
                      f"{it.linkname if it.type == SYMLINK else ''}\0{it.digest}{owner}\n".encode(
                          "utf-8", "surrogateescape"))
         return h.hexdigest()
+
+
+_TYPEFLAGS = {FILE: "0", HARDLINK: "0", SYMLINK: "2", DIR: "5"}
+
+
+def _v1_hash(name: str, it: Item) -> str:
+    """sha256 of the tarsum v1 header fields of an item named `name`, then
+    its content (moby's builder file hash)."""
+    if it.type == OTHER:
+        kind = stat.S_IFMT(it.mode)
+        flag = {stat.S_IFCHR: "3", stat.S_IFBLK: "4", stat.S_IFIFO: "6"}.get(kind, "0")
+        major, minor = (os.major(it.rdev), os.minor(it.rdev)) if flag in "34" else (0, 0)
+    else:
+        flag, major, minor = _TYPEFLAGS[it.type], 0, 0
+    regular = flag == "0"
+    size = it.size if regular else 0
+    fields = (("name", name + "/" if it.type == DIR else name), ("mode", str(it.mode & 0o7777)),
+              ("uid", str(it.uid)), ("gid", str(it.gid)), ("size", str(size)), ("typeflag", flag),
+              ("linkname", it.linkname if it.type == SYMLINK else ""), ("uname", ""), ("gname", ""),
+              ("devmajor", str(major)), ("devminor", str(minor)))
+    h = hashlib.sha256("".join(k + v for k, v in fields).encode("utf-8", "surrogateescape"))
+    if regular and size:
+        with _open_item(it) as f:
+            while True:
+                chunk = f.read(1 << 20)
+                if not chunk:
+                    break
+                h.update(chunk)
+    return h.hexdigest()
 
 
 def _not_found(src: str) -> CopyError:
@@ -97,7 +147,7 @@ def from_context(ctx: BuildContext, src: str, excludes: "ctxmod.PatternMatcher |
             continue
         name = posixpath.basename(path) or "."
         if e.type == DIR:
-            s = Source(name, True)
+            s = Source(name, True, path=e.path, resolve=lambda p: _resolved_item(ctx, p))
             s.items.append(_item_from_entry("", e, ctx.data))
             base = e.path
             cut = len(base) + 1 if base else 0
@@ -110,9 +160,16 @@ def from_context(ctx: BuildContext, src: str, excludes: "ctxmod.PatternMatcher |
                     it.type, it.linkname = HARDLINK, child.linkname[cut:]
                 s.items.append(it)
         else:
-            s = Source(name, False, [_item_from_entry("", e, ctx.data)])
+            s = Source(name, False, [_item_from_entry("", e, ctx.data)], path=e.path)
         out.append(s)
     return out
+
+
+def _resolved_item(ctx: BuildContext, path: str) -> "Item | str":
+    e = ctx.resolve(path)
+    if e is None:  # a dangling link: docker's lookup gives the path itself
+        return path
+    return _item_from_entry(e.path, e, ctx.data)
 
 
 # -- a directory tree (another stage, an image) ------------------------------------
@@ -168,7 +225,7 @@ def from_tree(root: str, src: str, excludes: "ctxmod.PatternMatcher | None" = No
             name = posixpath.basename(rel) or "."
             links: dict[tuple[int, int], str] = {}
             if stat.S_ISDIR(st.st_mode):
-                s = Source(name, True, [_fs_item("", host, st, links)])
+                s = Source(name, True, [_fs_item("", host, st, links)], path=resolved)
                 for dirpath, dirnames, filenames in os.walk(host):
                     dirnames.sort()
                     for n in sorted(dirnames + filenames):
@@ -181,7 +238,7 @@ def from_tree(root: str, src: str, excludes: "ctxmod.PatternMatcher | None" = No
                         s.items.append(_fs_item(child_rel, p, os.lstat(p), links))
                 s.items.sort(key=lambda it: it.rel)
             else:
-                s = Source(name, False, [_fs_item("", host, st, links)])
+                s = Source(name, False, [_fs_item("", host, st, links)], path=resolved)
             out.append(s)
         return out
     finally:
@@ -213,12 +270,12 @@ def _glob_tree(fs: RootFS, pattern: str) -> list[str]:
 
 def from_bytes(name: str, data: bytes, mode: int, mtime: int) -> Source:
     return Source(name, False, [Item("", FILE, mode, 0, 0, mtime, len(data),
-                                     digest=hashlib.sha256(data).hexdigest(), data=data)])
+                                     digest=hashlib.sha256(data).hexdigest(), data=data)], path=name)
 
 
 def from_file(name: str, path: str, mode: int, mtime: int, digest: str) -> Source:
     return Source(name, False, [Item("", FILE, mode, 0, 0, mtime, os.path.getsize(path), digest=digest,
-                                     src_path=path)])
+                                     src_path=path)], path=name)
 
 
 # -- ADD's archives ------------------------------------------------------------------

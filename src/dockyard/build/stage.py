@@ -25,6 +25,7 @@ from ..oci import reference
 from . import copy as cp
 from . import instructions as ins
 from . import parser, run, values
+from .cachefrom import CacheSources
 from .builder import PROXY_ARGS, Builder, BuildOptions, Output, Scratch, StepError, View, acquire, finish
 from .mounts import RunMounts
 from .context import BuildContext
@@ -58,6 +59,7 @@ class Session:
         self.consumed: set[str] = set()
         self.cleanups: list[Callable[[], None]] = []
         self.step_no = 0
+        self.cache_from: CacheSources | None = None
         os_, arch = host_platform()
         self.platform = opts.platform or f"{os_}/{arch}"
         self.meta = self._meta_args()
@@ -148,6 +150,8 @@ class Session:
     # -- running --------------------------------------------------------------------
     async def run(self) -> State:
         state: State | None = None
+        if self.opts.cache_from and not self.opts.no_cache:
+            self.cache_from = await asyncio.to_thread(self.b.cache_sources, self.opts.cache_from)
         for i in self.stages:
             state = await StageRun(self, self.plan.stages[i]).run()
             self.states[i] = state
@@ -229,19 +233,35 @@ class StageRun:
     def run_config(self) -> dict[str, Any]:
         return copy.deepcopy(self.state.run)
 
-    async def step(self, key_parts: list[Any], description: str,
-                   make: Callable[[], Awaitable[tuple[State, dict[str, Any] | None]]]) -> None:
-        """A cached step: reuse the state the same step made before, or make it."""
+    async def step(self, key_parts: list[Any], description: str | Callable[[], str],
+                   make: Callable[[], Awaitable[tuple[State, dict[str, Any] | None]]],
+                   run_config: dict[str, Any] | None = None, extra: dict[str, Any] | None = None) -> None:
+        """A cached step: reuse the state the same step made before (or that
+        a --cache-from image has at this point), or make it. run_config and
+        extra: what the step sets in the config, for a --cache-from hit.
+        description: the step's created_by, or what computes it (called in a
+        worker thread, only when the step is made or matched)."""
         b = self.b
         key = b.step_key(self.state, key_parts)
         if not self.s.opts.no_cache:
             hit = await asyncio.to_thread(b.cached_state, key, self.s.lease)
+            sources = self.s.cache_from
+            if sources is not None and hit is not None and not sources.accepts_local(hit):
+                hit = None
+            if sources is not None and hit is None:
+                created_by = description if isinstance(description, str) else \
+                    await asyncio.to_thread(description)
+                hit = sources.match(self.state, created_by, run_config, extra)
+                if hit is not None and not await asyncio.to_thread(b.usable, hit, self.s.lease):
+                    hit = None
             if hit is not None:
                 await self.s.out.text(" ---> Using cache\n")
                 self.state = hit
                 await self.s.out.text(f" ---> {hit.short_id}\n")
                 return
         new, layer = await make()
+        if not isinstance(description, str):
+            description = await asyncio.to_thread(description)
         await asyncio.to_thread(b.remember, key, new, description, layer)
         self.state = new
         await self.s.out.text(f" ---> {new.short_id}\n")
@@ -250,7 +270,7 @@ class StageRun:
                        extra: dict[str, Any] | None = None) -> None:
         async def make() -> tuple[State, None]:
             return self.state.derive(created_by, run_config, extra=extra), None
-        await self.step([keyword, payload, run_config, extra], created_by, make)
+        await self.step([keyword, payload, run_config, extra], created_by, make, run_config, extra)
 
     # -- FROM ------------------------------------------------------------------------
     async def run(self) -> State:
@@ -275,6 +295,8 @@ class StageRun:
                 raise node.error(f"invalid reference format: {name!r}") from None
             self.state = await s.image_state(name, platform, node, s.opts.pull)
         await s.out.text(f" ---> {self.state.short_id}\n")
+        if s.cache_from is not None:
+            s.cache_from.new_stage()
         triggers = list(self.state.run.get("OnBuild") or [])
         if triggers:
             run_config = self.run_config()
@@ -479,7 +501,7 @@ class StageRun:
         async def make() -> tuple[State, dict[str, Any] | None]:
             layer = await finish(mkdir)
             return parent.derive(created_by, rc, layer=layer), layer[0] if layer else None
-        await self.step(["WORKDIR", wd], created_by, make)
+        await self.step(["WORKDIR", wd], created_by, make, rc)
 
     # -- RUN --------------------------------------------------------------------------
     def _run_args(self, inst: ins.Instruction, script_dir: str) -> tuple[list[str], list[dict[str, Any]]]:
@@ -598,7 +620,8 @@ class StageRun:
         node = inst.node
         kw = "ADD" if add else "COPY"
         srcs = list(inst.args[:-1])
-        dest = self.dest_path(self.expand(inst.args[-1], node))
+        written_dest = self.expand(inst.args[-1], node)  # history says it as written, as docker does
+        dest = self.dest_path(written_dest)
         from_flag = self.expand(str(inst.flag("from", "") or ""), node)
         chown = self.expand(str(inst.flag("chown", "") or ""), node)
         chmod_s = self.expand(str(inst.flag("chmod", "") or ""), node)
@@ -648,13 +671,22 @@ class StageRun:
                 raise StepError(f"When using {kw} with more than one source file, the destination must be "
                                 "a directory and end with a /")
             sums = [src_.checksum(owners=keep_owner and not chown) for src_ in sources]
-            kind = "multi" if multi else ("dir" if sources and sources[0].is_dir else "file")
-            digest = hashlib.sha256("".join(sums).encode()).hexdigest() if multi else (sums[0] if sums else "")
-            created_by = self.nop(f"{kw} {kind}:{digest} in {dest} ", two_spaces=False)
             key_parts = [kw, sums, [src_.name for src_ in sources], dest, chown, chmod, keep_owner]
             parent = self.state
+            made: list[str] = []
+
+            def created_by() -> str:
+                """docker's words, with its hashes of the sources: they read the
+                files again, so only when the step is made or matched."""
+                if not made:
+                    hashes = [src_.docker_hash() for src_ in sources]
+                    what = hashes[0] if len(hashes) == 1 else \
+                        "multi:" + hashlib.sha256(",".join(hashes).encode()).hexdigest()
+                    made.append(self.nop(f"{kw} {what} in {written_dest} ", two_spaces=False))
+                return made[0]
 
             def write() -> tuple[dict[str, Any], str] | None:
+                created_by()
                 pad = Scratch(self.b, parent, self.s.lease)
                 try:
                     with RootFS(pad.mount()) as fs:
@@ -684,7 +716,7 @@ class StageRun:
 
             async def make() -> tuple[State, dict[str, Any] | None]:
                 layer = await finish(write)
-                return parent.derive(created_by, layer=layer), layer[0] if layer else None
+                return parent.derive(created_by(), layer=layer), layer[0] if layer else None
             await self.step(key_parts, created_by, make)
         finally:
             if view is not None:

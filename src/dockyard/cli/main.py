@@ -97,6 +97,14 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "system df": ("system", "cmd_df", "Show dockyard disk usage"),
     "system prune": ("system", "cmd_prune", "Remove unused data"),
     "completion": ("completion", "cmd_completion", "Generate the autocompletion script for the specified shell"),
+    # contexts (docker's store, shared with the docker CLI)
+    "context create": ("context", "cmd_create", "Create a context"),
+    "context inspect": ("context", "cmd_inspect", "Display detailed information on one or more contexts"),
+    "context ls": ("context", "cmd_ls", "List contexts"),
+    "context rm": ("context", "cmd_rm", "Remove one or more contexts"),
+    "context show": ("context", "cmd_show", "Print the name of the current context"),
+    "context update": ("context", "cmd_update", "Update a context"),
+    "context use": ("context", "cmd_use", "Set the current docker context"),
 }
 
 # management command -> {subcommand: command in COMMANDS}. The first
@@ -119,9 +127,12 @@ MANAGEMENT: dict[str, dict[str, str]] = {
                 "inspect": "network inspect", "ls": "network ls", "list": "network ls",
                 "prune": "network prune", "rm": "network rm", "remove": "network rm"},
     "system": {"df": "system df", "events": "events", "info": "info", "prune": "system prune"},
+    "context": {"create": "context create", "inspect": "context inspect", "ls": "context ls",
+                "list": "context ls", "rm": "context rm", "remove": "context rm", "show": "context show",
+                "update": "context update", "use": "context use"},
 }
 MANAGEMENT_DESCRIPTIONS = {
-    "builder": "Manage builds", "container": "Manage containers", "image": "Manage images",
+    "builder": "Manage builds", "container": "Manage containers", "context": "Manage contexts", "image": "Manage images",
     "network": "Manage networks", "system": "Manage Dockyard", "volume": "Manage volumes",
 }
 COMMON = ["run", "exec", "ps", "build", "pull", "push", "images", "login", "logout", "version", "info"]
@@ -134,7 +145,8 @@ CURRENT_GOPTS: dict = {}
 
 GLOBAL_OPTIONS = """Global Options:
       --config string      Location of client config files (default "~/.docker")
-  -c, --context string     Name of the context to use (only "default" exists)
+  -c, --context string     Name of the context to use to connect to the daemon (overrides
+                           DOCKER_HOST env var and default context set with "dockyard context use")
   -D, --debug              Enable debug mode
   -H, --host list          Daemon socket to connect to (default: $DOCKYARD_HOST, then $DOCKER_HOST,
                            then unix:///run/dockyard/dockyard.sock)
@@ -278,8 +290,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if rest[0] == "help":  # `dockyard help ps` as `dockyard ps --help`
             rest = rest[1:] + ["--help"]
-        if gopts.get("context") not in (None, "default"):
-            raise CLIError(f"context \"{gopts['context']}\" does not exist (only \"default\" is supported)", 1)
+        if gopts.get("context") and gopts.get("host"):
+            raise CLIError("conflicting options: cannot specify both --host and --context", 1)
         if gopts.get("debug") or gopts.get("config"):
             import os
             if gopts.get("debug"):
@@ -365,10 +377,26 @@ def _quiet_stdout() -> None:
         pass
 
 
+def context_name(gopts: dict) -> str:
+    """The context in use, by docker's rules: --context, else "default" when
+    -H, DOCKYARD_HOST or DOCKER_HOST names a daemon, else DOCKER_CONTEXT,
+    else config.json's currentContext, else "default". (No file beyond
+    config.json is read, and nothing imported, until a context is in use.)"""
+    from ..client.base import getenv
+    if gopts.get("context"):
+        return gopts["context"]
+    if gopts.get("host") or getenv("DOCKYARD_HOST") or getenv("DOCKER_HOST"):
+        return "default"
+    from .config import load
+    return getenv("DOCKER_CONTEXT") or load(gopts).get("currentContext") or "default"
+
+
 def client(gopts: dict):  # noqa: ANN201 - returns client.APIClient, imported lazily
-    """The API client for the global options: -H, else DOCKYARD_HOST, else
-    DOCKER_HOST, else the default socket; TLS for tcp:// as docker's CLI
-    decides it (--tls, --tlsverify, DOCKER_TLS_VERIFY, DOCKER_TLS, DOCKER_CERT_PATH)."""
+    """The API client for the global options: -H, else --context, else
+    DOCKYARD_HOST, else DOCKER_HOST, else DOCKER_CONTEXT or the current
+    context, else the default socket (context_name); TLS for tcp:// as
+    docker's CLI decides it (--tls, --tlsverify, DOCKER_TLS_VERIFY,
+    DOCKER_TLS, DOCKER_CERT_PATH), or from the context's TLS files."""
     from ..client import APIClient
     from ..client.base import default_host, getenv
     import gc
@@ -376,6 +404,21 @@ def client(gopts: dict):  # noqa: ANN201 - returns client.APIClient, imported la
     host = gopts.get("host") or default_host()
     verify = bool(gopts.get("tlsverify")) or bool(getenv("DOCKER_TLS_VERIFY"))
     use_tls = verify or bool(gopts.get("tls")) or bool(getenv("DOCKER_TLS"))
+    ctx = context_name(gopts)
+    if ctx != "default":
+        from . import contextstore
+        try:
+            meta = contextstore.load(gopts, ctx)
+        except CLIError as e:
+            raise CLIError(f"Failed to initialize: unable to resolve docker endpoint: {e}", 1) from None
+        ep = contextstore.docker_endpoint(meta)
+        host = ep.get("Host") or default_host()
+        files = contextstore.tls_files(gopts, ctx)
+        if files or ep.get("SkipTLSVerify"):
+            # The context's own TLS settings replace the flags' and the environment's.
+            use_tls, verify = True, not ep.get("SkipTLSVerify")
+            gopts = {**gopts, "tlscacert": files.get("ca.pem"), "tlscert": files.get("cert.pem"),
+                     "tlskey": files.get("key.pem")}
     if host.startswith("tcp://") and host.count(":") == 1:
         host += ":2376" if use_tls else ":2375"
     tls = None

@@ -624,10 +624,17 @@ def pull(service: ImageService, ref: str, emit: Progress, auth: AuthConfig | Non
 
 
 class Pusher:
-    def __init__(self, service: ImageService, registry: Registry, emit: Progress) -> None:
+    def __init__(self, service: ImageService, registry: Registry, emit: Progress,
+                 cancel: Cancel | None = None) -> None:
         self.service = service
         self.reg = registry
         self.emit = emit
+        self.cancel = cancel if cancel is not None else Cancel()
+        registry.cancel = self.cancel
+
+    def _check(self) -> None:
+        if self.cancel.is_set():
+            raise Cancelled("push cancelled")
 
     def push(self, image: Image, ref: reference.Reference) -> dict[str, Any]:
         repo = ref.path
@@ -645,7 +652,10 @@ class Pusher:
                 except BaseException as e:
                     errors.append(e)
             if errors:
+                # A cancelled push fails in every worker; say so rather than a socket error.
+                self._check()
                 raise errors[0]
+        self._check()
         data = self.service.content.read_blob(image.manifest_digest)
         digest = self.reg.put_manifest(repo, ref.tag or image.manifest_digest, data, image.media_type)
         self.service.store.add_sources([d["digest"] for d in layers], f"{self.reg.host}/{repo}")
@@ -657,6 +667,7 @@ class Pusher:
         return aux
 
     def _blob(self, repo: str, desc: dict[str, Any], shown: bool) -> None:
+        self._check()
         digest, size = desc["digest"], int(desc["size"])
         lid = short_id(digest)
         content = self.service.content
@@ -681,17 +692,19 @@ class Pusher:
                     status(self.emit, f"Mounted from {_familiar_repo(host, src_repo)}", lid)
                 return
             break  # the registry opened a session instead: upload into it
+        self._check()
         if upload is None:
             upload = self.reg.start_upload(repo)
         meter = LayerProgress(self.emit, lid, "Pushing", size) if shown else None
         try:
             if size <= MONOLITHIC_MAX:
                 def body() -> BinaryIO:
-                    return _Metered(content.open_blob(digest), meter)
+                    return _Metered(content.open_blob(digest), meter, self.cancel)
                 self.reg.upload_monolithic(repo, upload, body(), size, digest)
             else:
                 with content.open_blob(digest) as f:
                     while True:
+                        self._check()
                         chunk = f.read(MONOLITHIC_MAX)
                         if not chunk:
                             break
@@ -700,6 +713,7 @@ class Pusher:
                             meter.add(len(chunk))
                 self.reg.complete_upload(repo, upload, digest)
         except BaseException:
+            # Also after a cancel: the session goes, or the registry keeps it until its purge.
             self.reg.cancel_upload(repo, upload)
             raise
         if shown:
@@ -707,11 +721,18 @@ class Pusher:
 
 
 class _Metered:
-    def __init__(self, f: BinaryIO, meter: LayerProgress | None) -> None:
+    """The blob as a request body: counts progress, and stops at a cancel
+    (http.client reads the body as it sends it)."""
+
+    def __init__(self, f: BinaryIO, meter: LayerProgress | None, cancel: threading.Event | None = None) -> None:
         self._f = f
         self._meter = meter
+        self._cancel = cancel
 
     def read(self, n: int = -1) -> bytes:
+        if self._cancel is not None and self._cancel.is_set():
+            self._f.close()
+            raise Cancelled("push cancelled")
         data = self._f.read(n)
         if self._meter and data:
             self._meter.add(len(data))
@@ -727,8 +748,11 @@ def _familiar_repo(host: str, repo: str) -> str:
 
 
 def push(service: ImageService, ref: str, emit: Progress, auth: AuthConfig | None = None,
-         insecure: Callable[[str], bool] = lambda host: False, tag: str = "") -> list[dict[str, Any]]:
-    """Push ref; with no tag in ref and none given, every tag of its repository."""
+         insecure: Callable[[str], bool] = lambda host: False, tag: str = "",
+         cancel: Cancel | None = None) -> list[dict[str, Any]]:
+    """Push ref; with no tag in ref and none given, every tag of its repository.
+    cancel.set() from any thread stops it: transfers in flight are cut, open
+    upload sessions deleted, no manifest is written."""
     r = reference.parse(ref, default_tag=False)
     if r.digest:
         raise errdefs.InvalidArgument("cannot push a digest reference")
@@ -742,6 +766,8 @@ def push(service: ImageService, ref: str, emit: Progress, auth: AuthConfig | Non
     out = []
     try:
         for t in tags:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("push cancelled")
             target = r.with_tag(t)
             try:
                 image = service.resolve(str(target))
@@ -749,7 +775,7 @@ def push(service: ImageService, ref: str, emit: Progress, auth: AuthConfig | Non
                 raise errdefs.NotFound(f"An image does not exist locally with the tag: {target.familiar}") from None
             with service.lease() as lease:
                 lease.add(image.manifest_digest, image.id, *(d["digest"] for d in image.layers))
-                out.append(Pusher(service, reg, emit).push(image, target))
+                out.append(Pusher(service, reg, emit, cancel).push(image, target))
     finally:
         reg.http.close()
     return out

@@ -387,9 +387,11 @@ class ImageBackend:
             self._event("pull", reference.parse(ref).familiar)
         return img
 
-    def push(self, name: str, tag: str, auth: AuthConfig | None, emit: Emit) -> None:
+    def push(self, name: str, tag: str, auth: AuthConfig | None, emit: Emit,
+             cancel: distribution.Cancel | None = None) -> None:
+        """cancel.set() stops the push (uploads cut, sessions deleted)."""
         r = reference.parse(name, default_tag=False)
-        distribution.push(self.service, str(r), emit, auth, self.insecure, tag)
+        distribution.push(self.service, str(r), emit, auth, self.insecure, tag, cancel)
         self._event("push", (r.with_tag(tag) if tag else r).familiar)
 
     def login(self, body: dict[str, Any]) -> dict[str, str]:

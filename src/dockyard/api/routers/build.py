@@ -90,6 +90,9 @@ def parse_options(req: Request) -> Any:
     for v in q.getall("extrahosts"):
         hosts += [h for h in v.split(",") if h]
     network = q.get("networkmode") or "default"
+    cache_from = req.query.json("cachefrom", []) or []
+    if not isinstance(cache_from, list) or not all(isinstance(c, str) for c in cache_from):
+        raise errdefs.InvalidArgument("invalid cachefrom: a JSON list of image references is expected")
     auth = None
     raw = req.headers.get("X-Registry-Config")
     if raw:
@@ -102,7 +105,8 @@ def parse_options(req: Request) -> Any:
         build_args={str(k): (None if v is None else str(v)) for k, v in build_args.items()},
         target=q.get("target"), no_cache=q.bool("nocache"), pull=q.bool("pull"), quiet=q.bool("q"),
         labels={str(k): str(v) for k, v in labels.items()}, network=network, platform=q.get("platform"),
-        extra_hosts=hosts, resources=host_config, shm_size=shm_size, registry_auth=auth)
+        extra_hosts=hosts, resources=host_config, shm_size=shm_size, registry_auth=auth,
+        cache_from=[c for c in cache_from if c])
 
 
 def register(r: Router, d: "Daemon") -> None:

@@ -299,7 +299,7 @@ def register(r: Router, d: "Daemon") -> None:
     r.post("/containers/{id}/pause", post_container_pause)
     r.post("/containers/{id}/unpause", post_container_unpause)
     r.post("/containers/{id}/attach", post_container_attach)
-    r.get("/containers/{id}/attach/ws", get_container_attach_ws)
+    r.add("GET", "/containers/{id}/attach/ws", get_container_attach_ws)  # GET only: a handshake
     r.post("/containers/{id}/wait", post_container_wait)
     r.get("/containers/{id}/archive", container_archive)
     r.put("/containers/{id}/archive", put_container_archive)

@@ -200,7 +200,8 @@ def register(r: Router, d: "Daemon") -> None:
         images.loop = asyncio.get_running_loop()
         auth = _auth(req)
         name, tag = req.match["name"], req.query.get("tag")
-        await stream_progress(req, lambda emit: images.push(name, tag, auth, emit))
+        cancel = Cancel()  # as for pull: a client that goes away stops the push
+        await stream_progress(req, lambda emit: images.push(name, tag, auth, emit, cancel=cancel), cancel)
 
     async def post_image_tag(req: Request) -> Response:
         await asyncio.to_thread(images.tag, req.match["name"], req.query.get("repo"), req.query.get("tag"))

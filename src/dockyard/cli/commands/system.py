@@ -9,6 +9,7 @@ from ... import __version__, errdefs
 from ..errors import CLIError
 from ..format import (INSPECT_FORMAT_HELP, LIST_FORMAT_HELP, Context, ago, bytes_size, expand_escapes, go_time_string,
                       human_size, is_table, parse_template, parse_timestamp, render, trunc_id, write_list)
+from ..main import context_name
 from .common import Parser, client, confirm, daemon_call, daemon_error, image_delete_lines, parse_filters, print_prune
 
 TYPE_CHECKING = False
@@ -31,7 +32,7 @@ def cmd_info(argv: list[str], gopts: dict) -> int:
         return 0
     sys.stdout.write("Client:\n"
                      f" Version:    {__version__}\n"
-                     f" Context:    {gopts.get('context') or 'default'}\n"
+                     f" Context:    {context_name(gopts)}\n"
                      f" Debug Mode: {str(bool(gopts.get('debug'))).lower()}\n\n")
     sys.stdout.flush()
     try:

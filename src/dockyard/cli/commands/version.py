@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from ... import __version__, errdefs
+from ..main import context_name
 from .common import Parser, client, daemon_error
 
 TYPE_CHECKING = False
@@ -26,7 +27,7 @@ def _client_info(gopts: dict) -> dict[str, Any]:
     py = "python%d.%d.%d" % sys.version_info[:3]
     return {"Platform": {"Name": ""}, "Version": __version__, "ApiVersion": API_VERSION,
             "DefaultAPIVersion": API_VERSION, "GitCommit": "", "GoVersion": py,
-            "Os": "linux", "Arch": arch, "BuildTime": "", "Context": gopts.get("context") or "default"}
+            "Os": "linux", "Arch": arch, "BuildTime": "", "Context": context_name(gopts)}
 
 
 def cmd_version(argv: list[str], gopts: dict) -> int:

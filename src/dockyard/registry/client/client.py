@@ -136,9 +136,10 @@ class Registry:
 
     def request(self, method: str, path_or_url: str, scope: str, headers: dict[str, str] | None = None,
                 body: Any = None, content_length: int | None = None, replay: Callable[[], Any] | None = None,
-                follow: bool = True) -> Response:
+                follow: bool = True, cancellable: bool = True) -> Response:
         """A request with auth: a 401 takes the challenge, gets a token for
-        scope and retries once (replay() gives the body again)."""
+        scope and retries once (replay() gives the body again). cancellable=False
+        lets a clean-up request through after the operation was cancelled."""
         url = path_or_url if "://" in path_or_url else self.url(path_or_url)
         for attempt in range(2):
             hdrs = dict(headers or {})
@@ -147,7 +148,8 @@ class Registry:
                 hdrs["Authorization"] = authz
             try:
                 resp = self.http.request(method, url, hdrs, body, verify=not self.insecure,
-                                         content_length=content_length, cancel=self.cancel)
+                                         content_length=content_length,
+                                         cancel=self.cancel if cancellable else None)
             except (ConnectionError, OSError) as e:
                 raise errdefs.Unavailable(_dial_error(url, self.host, e)) from None
             if resp.status == 401 and attempt == 0 and (replay is not None or body is None or
@@ -317,7 +319,7 @@ class Registry:
 
     def cancel_upload(self, repo: str, upload: BlobUpload) -> None:
         try:
-            self.request("DELETE", upload.location, self.scope(repo, True)).close(force=True)
+            self.request("DELETE", upload.location, self.scope(repo, True), cancellable=False).close(force=True)
         except errdefs.EngineError:
             pass
 
