@@ -6,6 +6,8 @@ side by side in one run (interleaved, so load from elsewhere hits both):
 - `create` + `start` + `delete --force` (three commands, as a shim calls them),
 
 with medians, the ratios to runc, and each runtime's peak RSS for `run`.
+Also timed, in the same loop: the interpreter's floor, `python -IS -c pass`
+(what every dockyard-runtime command starts with, before its first line).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import sys
 import time
 
 from _common import BIN, peak_rss_kb, report, summary
@@ -65,16 +68,27 @@ def main() -> None:
                 raise RuntimeError(f"{exe} {' '.join(args)} failed with {res.returncode}")
 
         samples: dict[str, list[float]] = {}
-        for label, fn in (("run", run), ("create+start+delete", create_start_delete)):
+        floor = [sys.executable, "-IS", "-c", "pass"]
+
+        def python_floor(exe: str) -> None:
+            if exe == ours:
+                subprocess.run(floor, check=True, **quiet)
+
+        for label, fn in (("run", run), ("create+start+delete", create_start_delete),
+                          ("python -IS -c pass (floor)", python_floor)):
             for _ in range(a.warmup):
                 for exe in runtimes.values():
                     fn(exe)
-            parts.clear()
+            if fn is create_start_delete:
+                parts.clear()  # the warm-up's
             for _ in range(a.runs):
                 for name, exe in runtimes.items():  # interleaved
+                    if fn is python_floor and exe != ours:
+                        continue
                     t = time.perf_counter()
                     fn(exe)
-                    samples.setdefault(f"{name} {label}", []).append(time.perf_counter() - t)
+                    key = label if fn is python_floor else f"{name} {label}"
+                    samples.setdefault(key, []).append(time.perf_counter() - t)
         rss = {name: peak_rss_kb([exe, "--root", state, "run", "--bundle", bundle, f"rss{next(counter)}"])
                for name, exe in runtimes.items()}
         notes.append("peak RSS of `run`: " + ", ".join(f"{n} {kb} KB" for n, kb in rss.items()))
@@ -102,6 +116,7 @@ def main() -> None:
         ("create alone", "dockyard-runtime create (of c+s+d)", "runc create (of c+s+d)"),
         ("start alone", "dockyard-runtime start (of c+s+d)", "runc start (of c+s+d)"),
         ("delete --force alone", "dockyard-runtime delete (of c+s+d)", "runc delete (of c+s+d)"),
+        ("python -IS floor / runc start", "python -IS -c pass (floor)", "runc start (of c+s+d)"),
     ], notes)
 
 

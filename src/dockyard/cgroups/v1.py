@@ -79,6 +79,10 @@ class V1Manager:
                 seen.append(d)
         return seen
 
+    def placement(self) -> tuple[list[str], str]:
+        """(v1 directories, cgroup2 directory or ""): where a process joins."""
+        return [d for d in self._unique_dirs() if d != self._unified], self._unified
+
     def exists(self) -> bool:
         d = self._dir("memory") or self._dir("pids") or self._dir("freezer")
         return bool(d and fs.isdir(d))

@@ -28,6 +28,10 @@ class V2Manager:
     def paths(self) -> dict[str, str]:
         return {"": self.dir}
 
+    def placement(self) -> tuple[list[str], str]:
+        """(v1 directories, cgroup2 directory): where a process joins."""
+        return [], self.dir
+
     def exists(self) -> bool:
         return fs.isdir(self.dir)
 

@@ -562,7 +562,7 @@ def _verb(argv: list[str]) -> str:
 def entry() -> None:
     """main(), then exit without the interpreter's teardown (a few ms of
     freeing modules that the kernel frees anyway)."""
-    if _verb(sys.argv[1:]) in ("create", "run", "exec"):
+    if _verb(sys.argv[1:]) == "exec":  # create and run need no move by pid, mostly (create.py)
         from ..cgroups.common import start_attach_grace_period
         start_attach_grace_period()
     code = main()

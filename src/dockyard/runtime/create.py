@@ -8,12 +8,16 @@ intermediate process to start and reap. With a user namespace an
 intermediate process is needed: it creates (or joins) the user namespace,
 waits for its id maps, then the pid namespace, and forks init.
 
-Init starts before it is in the container's cgroup and waits for "go"
-before anything that needs the cgroup (its namespace, cgroup mounts, hooks,
-ready): placing it there can wait for an RCU grace period in the kernel,
-which overlaps with init's first steps, and which a thread started with the
-runtime (cgroups.common.start_attach_grace_period) has usually already
-sat out."""
+Without a user namespace init never has to be moved into the container's
+cgroups by pid (a write to cgroup.procs, which waits for an RCU grace period
+in the kernel: 5-30 ms): the cgroups are made first, init is forked straight
+into the cgroup2 one (clone.py) and moves itself into the v1 hierarchies
+through their ``tasks`` files (init.py), which needs no grace period. Only
+where that is not possible (clone3 refused, a user namespace) does the main
+process write init's pid, started early by a thread
+(cgroups.common.start_attach_grace_period) so the grace period overlaps with
+other work. Init waits for "go" before anything that needs its state (the
+cgroup namespace, cgroup mounts, hooks, ready)."""
 
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ import time
 from .._sys import consts as c
 from .._sys import fs
 from . import state as st
+from ..cgroups.common import write_file
 from .channel import Channel
 from .spec import load_spec, rootfs_path
 
@@ -123,6 +128,7 @@ def _create(root: str, cid: str, bundle: str, spec: dict[str, Any], sdir: str,
                      cgroup_path=cgroup_path, cgroup_mode=cgroup_mode, cgroup_root=cgroup_root,
                      annotations=spec.get("annotations") or {}, rootfs=rootfs_path(spec, bundle),
                      owner="root", creator_pid=posix.getpid(), creator_start=st.proc_start_time(posix.getpid()),
+                     cgroup_dirs=_all_dirs(cg), cgroup_freezer=_freezer_file(cg, cgroup_mode),
                      config={"hooks": hooks, "new_namespaces": sorted(new_ns), "namespaces": sorted(all_ns)})
     # Saved now so that `delete --force` finds the cgroup if we are killed.
     st.save(root, state)
@@ -135,6 +141,7 @@ def _create(root: str, cid: str, bundle: str, spec: dict[str, Any], sdir: str,
         "new_namespaces": sorted(new_ns), "all_namespaces": sorted(all_ns), "join": join,
         "cgroup_paths": cg.paths(), "cgroup_mode": cgroup_mode, "console_socket": console_socket,
         "no_pivot": no_pivot, "preserve_fds": preserve_fds, "has_hooks": has_hooks, "state_json": "",
+        "cgroup_join": [],  # v1 directories init moves itself into
     }
 
     parent, child = Channel.pair()
@@ -143,6 +150,8 @@ def _create(root: str, cid: str, bundle: str, spec: dict[str, Any], sdir: str,
     forked = init_pid = 0
     try:
         if userns:
+            from ..cgroups.common import start_attach_grace_period
+            start_attach_grace_period()
             if subreaper:
                 from .._sys import libc
                 libc.prctl(c.PR_SET_CHILD_SUBREAPER, 1)
@@ -153,19 +162,8 @@ def _create(root: str, cid: str, bundle: str, spec: dict[str, Any], sdir: str,
                 inter.close()
                 _intermediate(ctx, inter_child, child)  # never returns
             inter_child.close()
-        else:
-            forked = init_pid = _fork_init(ctx, child, parent, new_ns, join_paths)
-        child.close()
-        cg_created = not cg.exists()
-        cg.create()
-        if cg_created:
-            undo.append(cg.destroy)
-        # Limits before anything of the container is in the cgroup: rewriting
-        # the device list goes through "deny all", which would fail init's
-        # mknod of /dev nodes if it ran meanwhile, and a memory limit below
-        # what init has charged by then could not be set.
-        _apply_resources(cg, dict(linux.get("resources") or {}))
-        if inter is not None:
+            child.close()
+            _prepare_cgroup(cg, linux, undo)
             msg = inter.recv("userns", "pid")
             if msg["type"] == "userns":
                 _write_id_maps(forked, linux)
@@ -173,10 +171,22 @@ def _create(root: str, cid: str, bundle: str, spec: dict[str, Any], sdir: str,
                 msg = inter.recv("pid")
             init_pid = int(msg["pid"])
             _reap(forked)
-        try:
-            cg.add_pid(init_pid)
-        except OSError as e:
-            raise st.RuntimeError_(f"cgroup: adding init to {cgroup_path}: {e}") from None
+            try:
+                cg.add_pid(init_pid)
+            except OSError as e:
+                raise st.RuntimeError_(f"cgroup: adding init to {cgroup_path}: {e}") from None
+        else:
+            _prepare_cgroup(cg, linux, undo)
+            v1_dirs, v2_dir = cg.placement()
+            ctx["cgroup_join"] = v1_dirs
+            forked, in_v2 = _fork_init(ctx, child, parent, new_ns, join_paths, v2_dir)
+            init_pid = forked
+            child.close()
+            if v2_dir and not in_v2:
+                try:
+                    write_file(fs.join(v2_dir, "cgroup.procs"), str(init_pid))
+                except OSError as e:
+                    raise st.RuntimeError_(f"cgroup: adding init to {cgroup_path}: {e}") from None
         state.pid = init_pid
         state_json = started_json = ""
         if hooks:
@@ -220,10 +230,35 @@ def _create(root: str, cid: str, bundle: str, spec: dict[str, Any], sdir: str,
     return state
 
 
+def _all_dirs(cg: CgroupManager) -> list[str]:
+    v1_dirs, v2_dir = cg.placement()
+    return v1_dirs + [v2_dir] if v2_dir else v1_dirs
+
+
+def _freezer_file(cg: CgroupManager, mode: str) -> str:
+    if mode == "v2":
+        return fs.join(cg.placement()[1], "cgroup.freeze")
+    d = cg.paths().get("freezer")
+    return fs.join(d, "freezer.state") if d else ""
+
+
+def _prepare_cgroup(cg: CgroupManager, linux: dict[str, Any], undo: list[Any]) -> None:
+    cg_created = not cg.exists()
+    cg.create()
+    if cg_created:
+        undo.append(cg.destroy)
+    # Limits before anything of the container is in the cgroup: rewriting
+    # the device list goes through "deny all", which would fail init's
+    # mknod of /dev nodes if it ran meanwhile, and a memory limit below
+    # what init has charged by then could not be set.
+    _apply_resources(cg, dict(linux.get("resources") or {}))
+
+
 def _fork_init(ctx: dict[str, Any], chan: Channel, parent: Channel, new_ns: set[str],
-               join_paths: dict[str, str]) -> int:
+               join_paths: dict[str, str], v2_dir: str = "") -> tuple[int, bool]:
     """Fork init into the container's pid namespace without an intermediate
-    process: the pid namespace applies to our children only."""
+    process: the pid namespace applies to our children only. Returns init's
+    pid and whether it was born in the cgroup2 directory v2_dir."""
     # Init's modules are loaded here, not in the child: after the fork every
     # first write to a page costs a copy, which makes importing there slower
     # than here (measured), and the cgroup wait no longer needs covering.
@@ -246,7 +281,7 @@ def _fork_init(ctx: dict[str, Any], chan: Channel, parent: Channel, new_ns: set[
             posix.close(pidns)
             raise st.RuntimeError_(f"{'unshare' if 'pid' in new_ns else 'join'} pid namespace: {e.strerror}") from None
     try:
-        pid = posix.fork()
+        pid, in_v2 = _fork(v2_dir)
         if pid == 0:
             try:
                 parent.close()  # so that our reads see EOF if the main process dies
@@ -259,7 +294,27 @@ def _fork_init(ctx: dict[str, Any], chan: Channel, parent: Channel, new_ns: set[
             from .._sys import libc
             libc.setns(pidns, c.CLONE_NEWPID)
             posix.close(pidns)
-    return pid
+    return pid, in_v2
+
+
+def _fork(v2_dir: str) -> tuple[int, bool]:
+    """os.fork(), with the child born in the cgroup2 directory v2_dir when
+    the kernel allows (see clone.py); the flag says whether it was."""
+    if v2_dir:
+        from .clone import fork_into_cgroup, single_threaded
+        if single_threaded():
+            try:
+                fd = posix.open(v2_dir, posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC)
+            except OSError:
+                fd = -1  # the write to cgroup.procs reports it
+            if fd >= 0:
+                try:
+                    return fork_into_cgroup(fd), True
+                except OSError:
+                    pass  # no clone3 here: fork, then move init by pid
+                finally:
+                    posix.close(fd)
+    return posix.fork(), False
 
 
 def _apply_resources(cg: CgroupManager, resources: dict[str, Any]) -> None:

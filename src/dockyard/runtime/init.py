@@ -65,6 +65,16 @@ def _setup(ctx: dict[str, Any], chan: Channel, step: Step) -> int:
     new_ns = set(ctx["new_namespaces"])
     in_userns = "user" in ctx["all_namespaces"]
 
+    # Into the container's v1 cgroups before anything is charged: "0" in
+    # `tasks` moves this (only) thread without the grace period a move by
+    # pid waits for (create.py).
+    for d in ctx.get("cgroup_join") or []:
+        step.name = f"join cgroup {d}"
+        fd = posix.open(fs.join(d, "tasks"), posix.O_WRONLY | posix.O_CLOEXEC)
+        try:
+            posix.write(fd, b"0")
+        finally:
+            posix.close(fd)
     libc.set_process_name("dockyard:[2:INIT]")
     preload(spec)
     # Namespaces joined by path; user and pid were handled by our parents.

@@ -159,16 +159,17 @@ def delete(root: str, cid: str, force: bool = False) -> None:
 def destroy(root: str, s: st.State) -> None:
     """Kill what is left of the container, remove its cgroup and state, run
     the poststop hooks."""
-    cg = cgroup_of(s) if s.cgroup_path else None
-    if cg is not None and not cg.exists():
-        cg = None
-    if s.status != st.STOPPED or (cg is not None and cg.pids()):
-        _kill_all(s, cg)
-    if cg is not None:
-        try:
-            cg.destroy()
-        except OSError as e:
-            raise st.RuntimeError_(f"unable to remove container's cgroup: {e}") from None
+    if not (s.status == st.STOPPED and s.cgroup_dirs and _remove_empty_cgroup(s.cgroup_dirs)):
+        cg = cgroup_of(s) if s.cgroup_path else None
+        if cg is not None and not cg.exists():
+            cg = None
+        if s.status != st.STOPPED or (cg is not None and cg.pids()):
+            _kill_all(s, cg)
+        if cg is not None:
+            try:
+                cg.destroy()
+            except OSError as e:
+                raise st.RuntimeError_(f"unable to remove container's cgroup: {e}") from None
     _remove_state_dir(st.state_dir(root, s.id))
     hooks = (s.config.get("hooks") or {}).get("poststop")
     if hooks:
@@ -176,6 +177,27 @@ def destroy(root: str, s: st.State) -> None:
         from .jsonio import dumps
         s.status = st.STOPPED
         run_hooks_warn(hooks, dumps(s.oci()))
+
+
+def _remove_empty_cgroup(dirs: list[str]) -> bool:
+    """The common case of delete, from the directories the state recorded:
+    a stopped container whose cgroup holds no process. False when some
+    process is left (or a directory is busy): the cgroup manager's way then
+    kills what is left and removes the rest."""
+    try:
+        with open(fs.join(dirs[0], "cgroup.procs"), "rb") as f:
+            if f.read().strip():
+                return False
+    except FileNotFoundError:
+        pass  # removed already (or never made)
+    for d in dirs:
+        try:
+            posix.rmdir(d)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            return False  # busy: a process elsewhere, or one just dying
+    return True
 
 
 def _remove_state_dir(path: str) -> None:

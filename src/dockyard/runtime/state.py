@@ -39,7 +39,7 @@ class State:
 
     FIELDS = {"id": "", "bundle": "", "pid": 0, "status": CREATING, "created": "", "init_start_time": 0,
               "cgroup_path": "", "cgroup_mode": "", "cgroup_root": "/sys/fs/cgroup", "annotations": None, "config": None, "rootfs": "",
-              "owner": "", "creator_pid": 0, "creator_start": 0}
+              "owner": "", "creator_pid": 0, "creator_start": 0, "cgroup_dirs": (), "cgroup_freezer": ""}
 
     id: str
     bundle: str
@@ -56,6 +56,10 @@ class State:
     owner: str
     creator_pid: int  # the `create` process, while the status is "creating"
     creator_start: int
+    # Where the cgroup is, so that delete and state need neither the cgroup
+    # managers nor /proc/self/mountinfo (absent from older state files):
+    cgroup_dirs: list[str]  # every hierarchy's directory
+    cgroup_freezer: str  # the file saying whether it is frozen
 
     def __init__(self, **fields: Any) -> None:
         for k, default in self.FIELDS.items():
@@ -173,7 +177,16 @@ def refresh(root: str, st: State) -> None:
     if fs.exists(fs.join(state_dir(root, st.id), "exec.fifo")):
         st.status = CREATED
         return
-    if st.cgroup_path:
+    if st.cgroup_freezer:
+        try:
+            with open(st.cgroup_freezer, "rb") as f:
+                frozen = f.read().strip() in (b"FROZEN", b"FREEZING", b"1")
+        except OSError:
+            frozen = False
+        if frozen:
+            st.status = PAUSED
+            return
+    elif st.cgroup_path:
         from ..cgroups import open_manager
         if open_manager(st.cgroup_path, st.cgroup_root, st.cgroup_mode or None).is_frozen():
             st.status = PAUSED

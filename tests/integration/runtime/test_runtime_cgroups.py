@@ -184,3 +184,58 @@ def test_cgroup_v2_mode_on_the_unified_hierarchy(tmp_path, monkeypatch) -> None:
         for cid in rt.ids:
             rt("delete", "--force", cid)
         leaks.remove_cgroup_tree(rt.parent)
+
+
+def test_init_is_in_every_cgroup_once_created(rt) -> None:
+    """`create` leaves init in the container's cgroup in every hierarchy (the
+    runtime forks it into the cgroup2 one and lets it move itself into the v1
+    ones, runc writes its pid): on the host, and at the root of each inside
+    its cgroup namespace."""
+    b = rt.bundle("cg1", ["sh", "-c", "cat /proc/self/cgroup"])
+    rt.ids.append("cg1")
+    with open(os.path.join(rt.tmp, "cg1.out"), "wb") as out:
+        res = rt("create", "--bundle", b, "cg1", stdout=out, stderr=out)
+    assert res.returncode == 0, rt.output("cg1")
+    pid = rt.state("cg1")["pid"]
+    lines = open(f"/proc/{pid}/cgroup").read().splitlines()
+    assert lines and all(line.split(":", 2)[2] == f"{rt.parent}/cg1" for line in lines), lines
+    for line in lines:
+        names = line.split(":", 2)[1]
+        mount = "unified" if not names else names.split(",")[0].removeprefix("name=")
+        procs = f"/sys/fs/cgroup/{mount}{rt.parent}/cg1/cgroup.procs"
+        if os.path.exists(procs):
+            assert open(procs).read().split() == [str(pid)], procs
+    rt.ok("start", "cg1")
+    rt.wait_status("cg1", "stopped")
+    inside = rt.output("cg1").splitlines()
+    assert len(inside) == len(lines) and all(line.endswith(":/") for line in inside), inside
+
+
+@pytest.mark.parametrize("old_state", [False, True], ids=["state", "state-without-cgroup-dirs"])
+def test_state_and_delete_with_and_without_recorded_cgroup_dirs(tmp_path, old_state) -> None:
+    """dockyard-runtime only (its state file): delete and state find the
+    cgroup from the directories create recorded, and still from the cgroup
+    path alone in a state file written before those were recorded."""
+    rt = Runtime("dockyard-runtime", str(tmp_path))
+    try:
+        rt.start_detached("old", ["sleep", "60"])
+        path = os.path.join(rt.root, "old", "state.json")
+        saved = json.load(open(path))
+        assert saved["cgroup_dirs"] and saved["cgroup_freezer"]
+        if old_state:
+            del saved["cgroup_dirs"], saved["cgroup_freezer"]
+            with open(path, "w") as f:
+                json.dump(saved, f)
+        rt.ok("pause", "old")
+        assert rt.state("old")["status"] == "paused"
+        rt.ok("resume", "old")
+        assert rt.state("old")["status"] == "running"
+        rt.ok("kill", "old", "KILL")
+        rt.wait_status("old", "stopped")
+        rt.ok("delete", "old")
+        assert not leaks.cgroups_under(rt.parent)
+        assert not os.path.exists(os.path.join(rt.root, "old"))
+    finally:
+        for cid in rt.ids:
+            rt("delete", "--force", cid)
+        leaks.remove_cgroup_tree(rt.parent)
