@@ -256,15 +256,19 @@ def _classic_build(env: dict[str, str], *args: str) -> subprocess.CompletedProce
 
 def test_build_history_and_cache_from_across_engines(dockerd, daemon, tmp_path) -> None:
     """The classic builder's history on both engines is word for word the
-    same (COPY/ADD name their sources by docker's file hashes), so an image
+    same (COPY/ADD name their sources by docker's file hashes, from the
+    context and from another stage's files), so an image
     dockerd built is a --cache-from source for dockyardd: every step hits
     and the result is dockerd's image, ID included."""
     ctx = tmp_path / "ctx"
     (ctx / "bin").mkdir(parents=True)
     (ctx / "sub" / "dir").mkdir(parents=True)
     (ctx / "Dockerfile").write_text(
+        "FROM xbase:1 AS gen\nRUN mkdir -p /out/d && echo x > /out/d/f && ln -s d/f /out/l && ln -s gone /out/dl"
+        " && chmod 4755 /out/d/f && chown 5:6 /out/d\n"
         "FROM xbase:1\nWORKDIR /app\nENV A=1\nCOPY a.txt .\nCOPY bin/run.sh /usr/local/bin/\nCOPY sub /sub/\n"
         "COPY . /all/\nCOPY *.conf /conf/\nCOPY a.txt empty.txt /two/\nADD a.txt /added\nCOPY sub/link /linked\n"
+        "COPY --from=gen /out /o/\nCOPY --from=gen /out/l /via-link\n"
         "RUN echo \"$(cat /proc/sys/kernel/random/uuid)\" > /stamp\nCMD [\"cat\", \"/stamp\"]\n")
     (ctx / "a.txt").write_text("a\n")
     (ctx / "bin" / "run.sh").write_text("#!/bin/sh\necho hi\n")
@@ -288,7 +292,8 @@ def test_build_history_and_cache_from_across_engines(dockerd, daemon, tmp_path) 
         docker_id = dockerd.docker("inspect", "-f", "{{.Id}}", "xhist:1").stdout.decode().strip()
         dockyard(daemon, "load", input=dockerd.docker("save", "xhist:1").stdout)
         out = _classic_build(daemon.env(), "--cache-from", "xhist:1", "-t", "xhist:3", str(ctx)).stdout.decode()
-        assert out.count("Using cache") == 12 and f"Successfully built {docker_id[7:19]}" in out, out
+        # The final stage's 14 steps; the first stage's RUN is not in the source's history.
+        assert out.count("Using cache") == 14 and f"Successfully built {docker_id[7:19]}" in out, out
         assert dockyard(daemon, "inspect", "-f", "{{.Id}}", "xhist:3").stdout.decode().strip() == docker_id
     finally:
         dockerd.docker("rmi", "-f", "xbase:1", "xhist:1", check=False)

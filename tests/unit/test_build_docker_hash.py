@@ -26,3 +26,10 @@ def test_a_directory_hashes_what_it_holds_and_itself() -> None:
                                      cp.Item("x", FILE, 0o644, 0, 0, 0, 1, data=b"x")], path=path)
     assert tree("d").docker_hash().startswith("dir:")
     assert tree("d").docker_hash() != tree("").docker_hash()  # the context root itself is left out
+
+
+def test_a_file_hash_from_a_stage_is_dockers() -> None:
+    # `COPY --from=gen /out/d/f /f`: a file in a stage's tree hashes as Go's FileInfoHeader
+    # sees it (mode with its type bits, owner names looked up: uid 0 is root everywhere)
+    src = cp.Source("f", False, [cp.Item("", FILE, 0o4755, 0, 0, 0, 2, data=b"x\n")], path="out/d/f", on_disk=True)
+    assert src.docker_hash() == "file:0b074b2ee117051b27bd028e33b7f33783039e02c43bb530f74905063ffade92"

@@ -53,6 +53,7 @@ class Source:
     archive: bool = False  # ADD: a local tar to unpack
     remote: bool = False  # ADD: downloaded (never unpacked)
     path: str = ""  # where it is in its root (context, stage, download dir), symlinks resolved
+    on_disk: bool = False  # in a directory tree (a stage, a download), not a context's tar
     resolve: "Callable[[str], Item | str] | None" = None  # a path below the root: its item, or the path if none
 
     def docker_hash(self) -> str:
@@ -62,16 +63,17 @@ class Source:
         the sorted hashes of what it holds, itself included unless it is the
         root, with symlinks below it followed as docker's lookup does."""
         top = self.items[0]
+        disk = self.on_disk
         if not self.is_dir:
-            return "file:" + _v1_hash(self.path, top)
-        hashes = [] if self.path == "" else [_v1_hash(self.path, top)]
+            return "file:" + _v1_hash(self.path, top, disk)
+        hashes = [] if self.path == "" else [_v1_hash(self.path, top, disk)]
         for it in self.items[1:]:
             path = f"{self.path}/{it.rel}" if self.path else it.rel
             if it.type == SYMLINK and self.resolve is not None:
                 target = self.resolve(path)
-                hashes.append(target if isinstance(target, str) else _v1_hash(target.rel, target))
+                hashes.append(target if isinstance(target, str) else _v1_hash(target.rel, target, disk))
             else:
-                hashes.append(_v1_hash(path, it))
+                hashes.append(_v1_hash(path, it, disk))
         return "dir:" + hashlib.sha256(",".join(sorted(hashes)).encode()).hexdigest()
 
     def checksum(self, owners: bool = False) -> str:
@@ -90,9 +92,33 @@ class Source:
 _TYPEFLAGS = {FILE: "0", HARDLINK: "0", SYMLINK: "2", DIR: "5"}
 
 
-def _v1_hash(name: str, it: Item) -> str:
+_S_IF = {FILE: 0o100000, HARDLINK: 0o100000, SYMLINK: 0o120000, DIR: 0o040000}
+
+
+def _owner_names(uid: int, gid: int) -> tuple[str, str]:
+    """As Go's tar.FileInfoHeader finds them: this host's user and group
+    names, empty when there are none."""
+    import grp
+    import pwd
+    try:
+        uname = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        uname = ""
+    try:
+        gname = grp.getgrgid(gid).gr_name
+    except KeyError:
+        gname = ""
+    return uname, gname
+
+
+def _v1_hash(name: str, it: Item, on_disk: bool = False) -> str:
     """sha256 of the tarsum v1 header fields of an item named `name`, then
-    its content (moby's builder file hash)."""
+    its content (moby's builder file hash). From the context: permission
+    bits only and no owner names, whatever names the client's tar headers
+    carry (dockerd 20.10 hashes docker's CLI's and the Python SDK's tars
+    alike); from a directory tree (COPY --from, a download): what Go's
+    FileInfoHeader makes of the file, the mode with its type bits and the
+    owner names looked up on this host."""
     if it.type == OTHER:
         kind = stat.S_IFMT(it.mode)
         flag = {stat.S_IFCHR: "3", stat.S_IFBLK: "4", stat.S_IFIFO: "6"}.get(kind, "0")
@@ -101,9 +127,15 @@ def _v1_hash(name: str, it: Item) -> str:
         flag, major, minor = _TYPEFLAGS[it.type], 0, 0
     regular = flag == "0"
     size = it.size if regular else 0
-    fields = (("name", name + "/" if it.type == DIR else name), ("mode", str(it.mode & 0o7777)),
+    mode = it.mode & 0o7777
+    if on_disk:
+        mode |= _S_IF.get(it.type, stat.S_IFMT(it.mode))
+        uname, gname = _owner_names(it.uid, it.gid)
+    else:
+        uname = gname = ""
+    fields = (("name", name + "/" if it.type == DIR else name), ("mode", str(mode)),
               ("uid", str(it.uid)), ("gid", str(it.gid)), ("size", str(size)), ("typeflag", flag),
-              ("linkname", it.linkname if it.type == SYMLINK else ""), ("uname", ""), ("gname", ""),
+              ("linkname", it.linkname if it.type == SYMLINK else ""), ("uname", uname), ("gname", gname),
               ("devmajor", str(major)), ("devminor", str(minor)))
     h = hashlib.sha256("".join(k + v for k, v in fields).encode("utf-8", "surrogateescape"))
     if regular and size:
@@ -225,7 +257,8 @@ def from_tree(root: str, src: str, excludes: "ctxmod.PatternMatcher | None" = No
             name = posixpath.basename(rel) or "."
             links: dict[tuple[int, int], str] = {}
             if stat.S_ISDIR(st.st_mode):
-                s = Source(name, True, [_fs_item("", host, st, links)], path=resolved)
+                s = Source(name, True, [_fs_item("", host, st, links)], path=resolved, on_disk=True,
+                           resolve=lambda p: _resolved_tree_item(root, p))
                 for dirpath, dirnames, filenames in os.walk(host):
                     dirnames.sort()
                     for n in sorted(dirnames + filenames):
@@ -238,11 +271,27 @@ def from_tree(root: str, src: str, excludes: "ctxmod.PatternMatcher | None" = No
                         s.items.append(_fs_item(child_rel, p, os.lstat(p), links))
                 s.items.sort(key=lambda it: it.rel)
             else:
-                s = Source(name, False, [_fs_item("", host, st, links)], path=resolved)
+                s = Source(name, False, [_fs_item("", host, st, links)], path=resolved, on_disk=True)
             out.append(s)
         return out
     finally:
         fs.close()
+
+
+def _resolved_tree_item(root: str, path: str) -> "Item | str":
+    """A symlink below a COPY --from directory, followed inside the tree (the
+    tree is still mounted while the step's created_by is computed)."""
+    fs = RootFS(root)
+    try:
+        resolved = fs.resolve(path)
+        st = fs.lstat(resolved)
+    except (OSError, InvalidArgument):
+        return path
+    finally:
+        fs.close()
+    if st is None:  # dangling: where it leads (the context's lookup differs: there it is the link's path)
+        return resolved
+    return _fs_item(resolved, os.path.join(root, resolved), st, {})
 
 
 def _glob_tree(fs: RootFS, pattern: str) -> list[str]:
@@ -275,7 +324,7 @@ def from_bytes(name: str, data: bytes, mode: int, mtime: int) -> Source:
 
 def from_file(name: str, path: str, mode: int, mtime: int, digest: str) -> Source:
     return Source(name, False, [Item("", FILE, mode, 0, 0, mtime, os.path.getsize(path), digest=digest,
-                                     src_path=path)], path=name)
+                                     src_path=path)], path=name, on_disk=True)
 
 
 # -- ADD's archives ------------------------------------------------------------------
