@@ -268,9 +268,10 @@ def test_build_history_and_cache_from_across_engines(dockerd, daemon, tmp_path) 
         " && chmod 4755 /out/d/f && chown 5:6 /out/d\n"
         "FROM xbase:1\nWORKDIR /app\nENV A=1\nCOPY a.txt .\nCOPY bin/run.sh /usr/local/bin/\nCOPY sub /sub/\n"
         "COPY . /all/\nCOPY *.conf /conf/\nCOPY a.txt empty.txt /two/\nADD a.txt /added\nCOPY sub/link /linked\n"
-        "COPY --from=gen /out /o/\nCOPY --from=gen /out/l /via-link\n"
+        "COPY --from=gen /out /o/\nCOPY --from=gen /out/l /via-link\nCOPY h.txt /hard-linked\n"
         "RUN echo \"$(cat /proc/sys/kernel/random/uuid)\" > /stamp\nCMD [\"cat\", \"/stamp\"]\n")
     (ctx / "a.txt").write_text("a\n")
+    os.link(ctx / "a.txt", ctx / "h.txt")  # the CLIs send it as a hard link
     (ctx / "bin" / "run.sh").write_text("#!/bin/sh\necho hi\n")
     os.chmod(ctx / "bin" / "run.sh", 0o755)
     (ctx / "sub" / "dir" / "deep.txt").write_text("deep\n")
@@ -292,9 +293,52 @@ def test_build_history_and_cache_from_across_engines(dockerd, daemon, tmp_path) 
         docker_id = dockerd.docker("inspect", "-f", "{{.Id}}", "xhist:1").stdout.decode().strip()
         dockyard(daemon, "load", input=dockerd.docker("save", "xhist:1").stdout)
         out = _classic_build(daemon.env(), "--cache-from", "xhist:1", "-t", "xhist:3", str(ctx)).stdout.decode()
-        # The final stage's 14 steps; the first stage's RUN is not in the source's history.
-        assert out.count("Using cache") == 14 and f"Successfully built {docker_id[7:19]}" in out, out
+        # The final stage's 15 steps; the first stage's RUN is not in the source's history.
+        assert out.count("Using cache") == 15 and f"Successfully built {docker_id[7:19]}" in out, out
         assert dockyard(daemon, "inspect", "-f", "{{.Id}}", "xhist:3").stdout.decode().strip() == docker_id
     finally:
         dockerd.docker("rmi", "-f", "xbase:1", "xhist:1", check=False)
         dockyard(daemon, "rmi", "-f", "xbase:1", "xhist:1", "xhist:2", "xhist:3", check=False)
+
+
+def test_git_contexts_as_dockerd(dockerd, daemon, tmp_path) -> None:
+    """POST /build?remote=<git URL> on both engines: the same files for a
+    ref:subdir fragment, the same status and words for the errors (temporary
+    paths aside)."""
+    import re
+
+    import docker as docker_sdk
+
+    from _support.gitrepo import GitServers, commit, git, publish
+    work = tmp_path / "work"
+    work.mkdir()
+    git(str(work), "init", "-q")
+    commit(str(work), {"Dockerfile": "FROM busybox\n", "a.txt": "a\n",
+                       "sub/Dockerfile": "FROM busybox\nCOPY b.txt /b.txt\n", "sub/b.txt": "b\n"}, "one")
+    publish(str(work), str(tmp_path / "repo.git"))
+    srv = GitServers(str(tmp_path))
+    try:
+        url = f"{srv.git_url}/repo.git"
+
+        def attempt(api, remote: str) -> tuple[int, str]:
+            try:
+                for _ in api.build(path=remote, decode=True):  # the SDK sends a URL as remote=
+                    pass
+            except docker_sdk.errors.APIError as e:
+                return e.status_code, re.sub(r"\S*(docker-build-git\d+|/builder/tmp/\w+/git)", "<clone>",
+                                             str(e.explanation))
+            return 200, ""
+
+        engines = [docker_sdk.APIClient(base_url=dockerd.host), docker_sdk.APIClient(base_url=daemon.host)]
+        for fragment in ("#nosuch", "#master:nodir", "#master:a.txt", "#-x"):
+            theirs, ours = (attempt(api, url + fragment) for api in engines)
+            assert theirs[0] == 500 and ours == theirs, (fragment, theirs, ours)
+        for api, tag in zip(engines, ("gitctx:d", "gitctx:y")):
+            for _ in api.build(path=url + "#master:sub", tag=tag, decode=True):
+                pass
+        assert dockerd.docker("run", "--rm", "gitctx:d", "cat", "/b.txt").stdout == b"b\n"
+        assert dockyard(daemon, "run", "--rm", "gitctx:y", "cat", "/b.txt").stdout == b"b\n"
+    finally:
+        srv.close()
+        dockerd.docker("rmi", "-f", "gitctx:d", check=False)
+        dockyard(daemon, "rmi", "-f", "gitctx:y", check=False)

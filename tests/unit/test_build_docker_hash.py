@@ -33,3 +33,10 @@ def test_a_file_hash_from_a_stage_is_dockers() -> None:
     # sees it (mode with its type bits, owner names looked up: uid 0 is root everywhere)
     src = cp.Source("f", False, [cp.Item("", FILE, 0o4755, 0, 0, 0, 2, data=b"x\n")], path="out/d/f", on_disk=True)
     assert src.docker_hash() == "file:0b074b2ee117051b27bd028e33b7f33783039e02c43bb530f74905063ffade92"
+
+
+def test_a_hard_link_in_the_context_hashes_as_a_link() -> None:
+    # `COPY h.txt /h` where the tar has h.txt as a hard link to a.txt ("hello\n")
+    item = cp.Item("", FILE, 0o644, 0, 0, 0, 6, data=b"hello\n", hardlink_to="a.txt")
+    src = cp.Source("h.txt", False, [item], path="h.txt")
+    assert src.docker_hash() == "file:61b2f4002722d9729020de30cd8762fccfe8180b59cb6f22925664663645672e"

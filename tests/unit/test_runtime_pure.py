@@ -1,6 +1,7 @@
 """Pure parts of the runtime: flag parsing, capabilities, mount options,
 secure path resolution, config validation."""
 
+import errno
 import json
 import os
 
@@ -182,3 +183,29 @@ def test_launcher_script(tmp_path) -> None:
     out = subprocess.run([sys.executable, "-S", "-c", f"import sys; sys.path.insert(0, {src!r})\n" + probe,
                           str(tmp_path)], capture_output=True, text=True, cwd="/")
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout + out.stderr
+
+
+def test_fork_into_cgroup_refused_cleanly_and_single_threaded(tmp_path) -> None:
+    """clone3 into something that is no cgroup2 directory fails with the
+    kernel's errno and forks nothing, and Python's fork hooks are undone (the
+    import lock is free: importing still works)."""
+    import os
+    import threading
+
+    from dockyard.runtime import clone
+    fd = os.open(str(tmp_path), os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        with pytest.raises(OSError) as e:
+            clone.fork_into_cgroup(fd)
+        assert e.value.errno in (errno.EBADF, errno.EINVAL, errno.ENOSYS, errno.EPERM), e.value
+    finally:
+        os.close(fd)
+    import colorsys  # noqa: F401  (a fresh import: the import lock was released)
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait)
+    t.start()
+    try:
+        assert not clone.single_threaded()  # pytest's process has this thread at least
+    finally:
+        stop.set()
+        t.join()

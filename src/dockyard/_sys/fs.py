@@ -5,8 +5,6 @@ pulls in _collections_abc, and imports posixpath); the runtime pays that at
 every start of every command unless its hot paths use posix directly, with
 these few helpers for what os.path offered."""
 
-from __future__ import annotations
-
 import posix
 import sys
 

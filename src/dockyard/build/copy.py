@@ -41,6 +41,7 @@ class Item:
     data: bytes | None = None  # or inline
     reader: BinaryIO | None = None  # or streamed (archives)
     rdev: int = 0
+    hardlink_to: str = ""  # a hard link in the context's tar: its target's path (docker hashes the link)
 
 
 @dataclass
@@ -125,6 +126,9 @@ def _v1_hash(name: str, it: Item, on_disk: bool = False) -> str:
         major, minor = (os.major(it.rdev), os.minor(it.rdev)) if flag in "34" else (0, 0)
     else:
         flag, major, minor = _TYPEFLAGS[it.type], 0, 0
+    link = it.linkname if it.type == SYMLINK else ""
+    if it.hardlink_to and not on_disk:  # as the tar header says: a link, no size, no content
+        flag, link = "1", it.hardlink_to
     regular = flag == "0"
     size = it.size if regular else 0
     mode = it.mode & 0o7777
@@ -135,7 +139,7 @@ def _v1_hash(name: str, it: Item, on_disk: bool = False) -> str:
         uname = gname = ""
     fields = (("name", name + "/" if it.type == DIR else name), ("mode", str(mode)),
               ("uid", str(it.uid)), ("gid", str(it.gid)), ("size", str(size)), ("typeflag", flag),
-              ("linkname", it.linkname if it.type == SYMLINK else ""), ("uname", uname), ("gname", gname),
+              ("linkname", link), ("uname", uname), ("gname", gname),
               ("devmajor", str(major)), ("devminor", str(minor)))
     h = hashlib.sha256("".join(k + v for k, v in fields).encode("utf-8", "surrogateescape"))
     if regular and size:
@@ -158,7 +162,8 @@ def _not_found(src: str) -> CopyError:
 def _item_from_entry(rel: str, e: ctxmod.Entry, src: "ctxmod.Data | None") -> Item:
     return Item(rel, FILE if e.type == HARDLINK else e.type, e.mode, e.uid, e.gid, e.mtime, e.size,
                 e.linkname if e.type == SYMLINK else "", e.digest, src, e.offset,
-                rdev=os.makedev(e.devmajor, e.devminor) if e.type == OTHER else 0)
+                rdev=os.makedev(e.devmajor, e.devminor) if e.type == OTHER else 0,
+                hardlink_to=e.linkname if e.type == HARDLINK else "")
 
 
 def from_context(ctx: BuildContext, src: str, excludes: "ctxmod.PatternMatcher | None" = None) -> list[Source]:

@@ -59,9 +59,9 @@ class ArchiveService:
                                readonly_rootfs=bool(c.host_config.get("ReadonlyRootfs")))
 
     @staticmethod
-    def _not_found(c: Container, e: errdefs.EngineError) -> errdefs.EngineError:
-        if isinstance(e, errdefs.NotFound):
-            return errdefs.NotFound(f"{e.message} in container {c.name.lstrip('/')}")
+    def _not_found(ref: str, e: errdefs.EngineError) -> errdefs.EngineError:
+        if isinstance(e, errdefs.NotFound):  # docker names the container as the client did
+            return errdefs.NotFound(f"{e.message} in container {ref}")
         return e
 
     async def stat(self, ref: str, path: str) -> dict[str, Any]:
@@ -69,14 +69,14 @@ class ArchiveService:
         try:
             return await fsjail.stat_path(self._jail(c), path)
         except errdefs.EngineError as e:
-            raise self._not_found(c, e) from None
+            raise self._not_found(ref, e) from None
 
     async def get(self, ref: str, path: str) -> tuple[dict[str, Any], fsjail.TarStream]:
         c = self.d.containers_store.get(ref)
         try:
             return await fsjail.get_archive(self._jail(c), path)
         except errdefs.EngineError as e:
-            raise self._not_found(c, e) from None
+            raise self._not_found(ref, e) from None
 
     async def put(self, ref: str, path: str, body: AsyncIterator[bytes], no_overwrite_dir_non_dir: bool,
                   copy_uid_gid: bool) -> None:
@@ -84,7 +84,7 @@ class ArchiveService:
         try:
             await fsjail.put_archive(self._jail(c), path, body, no_overwrite_dir_non_dir, copy_uid_gid)
         except errdefs.EngineError as e:
-            raise self._not_found(c, e) from None
+            raise self._not_found(ref, e) from None
         self.d.events.publish("container", "extract-to-dir", c.id, self.d.containers._attrs(c))
 
     async def export(self, ref: str) -> fsjail.TarStream:

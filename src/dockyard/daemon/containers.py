@@ -133,6 +133,11 @@ class ContainerService:
             if config.get(k) is None:
                 config[k] = v
         host_config.setdefault("NetworkMode", "default")
+        if not host_config.get("Privileged"):
+            # As docker's adaptContainerSettings: the defaults become the container's own.
+            for key, default in (("MaskedPaths", specgen.rs.MASKED_PATHS), ("ReadonlyPaths", specgen.rs.READONLY_PATHS)):
+                if host_config.get(key) is None:
+                    host_config[key] = list(default)
         c = Container(
             id=cid, name=full_name, created=now_rfc3339(), image=image.id, image_name=image_ref,
             path=argv[0], args=argv[1:], config=config, host_config=host_config,
@@ -734,7 +739,10 @@ class ContainerService:
             full = new_name if new_name.startswith("/") else "/" + new_name
             if full == old:
                 raise errdefs.InvalidArgument("Renaming a container with the same name as its current name")
-            self.store.rename(c, new_name)
+            try:
+                self.store.rename(c, new_name)
+            except errdefs.EngineError as e:
+                raise type(e)(f"Error when allocating new name: {e.message}") from None  # as docker wraps it
             try:
                 self.store.save(c)
             except BaseException:
@@ -849,12 +857,30 @@ class ContainerService:
     # -- views --------------------------------------------------------------------
     def inspect(self, ref: str, size: bool = False) -> dict[str, Any]:
         c = self.store.get(ref)
-        out = views.inspect_view(c, self.d.config.data_root)
+        out = views.inspect_view(c, self.d.config.data_root, self.d.execs.live_ids(c), self._graph_data(c))
         if size:
             rw = self.rw_size(c)
             out["SizeRw"] = rw
             out["SizeRootFs"] = rw + self._image_size(c)
         return out
+
+    def _graph_data(self, c: Container) -> dict[str, str] | None:
+        """GraphDriver.Data as overlay2 shows it: the snapshot's directories and
+        where the rootfs is mounted while the container runs."""
+        try:
+            mounts = self.d.snapshotter.mounts(c.snapshot_key)
+        except Exception:
+            return None
+        if len(mounts) != 1 or mounts[0].type != "overlay":
+            return None
+        opts = dict(o.split("=", 1) for o in mounts[0].options if "=" in o)
+        if "upperdir" not in opts:
+            return None
+        data = {"MergedDir": os.path.join(self.d.tasks.bundle_dir(c.id), "rootfs"),
+                "UpperDir": opts["upperdir"], "WorkDir": opts.get("workdir", "")}
+        if opts.get("lowerdir"):
+            data["LowerDir"] = opts["lowerdir"]
+        return data
 
     def _image_size(self, c: Container) -> int:
         try:
@@ -1050,7 +1076,8 @@ def merge_image_config(config: dict[str, Any], img: dict[str, Any]) -> dict[str,
     if not out.get("OnBuild"):
         out["OnBuild"] = None
     if not out.get("Env"):
-        out["Env"] = [specgen.rs.DEFAULT_PATH_ENV]
+        out["Env"] = None  # docker keeps no Env when neither gives one (PATH is the spec's default)
+    out.setdefault("Volumes", None)
     return out
 
 

@@ -115,6 +115,12 @@ class ExecService:
                               self.d.containers._attrs(c, execID=ec.id))
         return ec.id
 
+    def live_ids(self, c: Container) -> list[str]:
+        """The container's execs that have not exited (inspect's ExecIDs); finished
+        ones stay inspectable through /exec/{id}/json until trimmed."""
+        return [i for i in c.exec_ids if i in self.execs and self.execs[i].exit_code is None
+                and not self.execs[i].done.is_set()]
+
     def _trim(self, c: Container) -> None:
         done = [i for i in c.exec_ids if i in self.execs and self.execs[i].exit_code is not None]
         while len(c.exec_ids) > MAX_PER_CONTAINER and done:

@@ -168,10 +168,10 @@ class ImageBackend:
             "Comment": next((h.get("comment", "") for h in reversed(cfg.get("history") or []) if h.get("comment")), ""),
             "Created": cfg.get("created", "") or img.created,
             "Container": cfg.get("container", ""),
-            "ContainerConfig": cfg.get("container_config") or {},
+            "ContainerConfig": full_container_config(cfg.get("container_config")),
             "DockerVersion": cfg.get("docker_version", ""),
             "Author": cfg.get("author", ""),
-            "Config": cfg.get("config") or {},
+            "Config": full_container_config(cfg.get("config")),
             "Architecture": cfg.get("architecture", ""),
             "Variant": cfg.get("variant") or None,
             "Os": cfg.get("os", ""),
@@ -479,4 +479,20 @@ def _until(value: str) -> float:
         return parse_time_filter(value)
     except errdefs.InvalidArgument:
         raise errdefs.InvalidArgument(f"invalid filter 'until={value}'") from None
+
+
+# docker's container.Config as Go marshals it: these keys are always there (zero values
+# when the image config leaves them out); ExposedPorts, Healthcheck, StopSignal,
+# ArgsEscaped and friends are omitempty.
+_CONFIG_ZERO: dict[str, Any] = {
+    "Hostname": "", "Domainname": "", "User": "", "AttachStdin": False, "AttachStdout": False,
+    "AttachStderr": False, "Tty": False, "OpenStdin": False, "StdinOnce": False, "Env": None, "Cmd": None,
+    "Image": "", "Volumes": None, "WorkingDir": "", "Entrypoint": None, "OnBuild": None, "Labels": None,
+}
+
+
+def full_container_config(cfg: dict[str, Any] | None) -> dict[str, Any]:
+    out = dict(_CONFIG_ZERO)
+    out.update(cfg or {})
+    return out
 

@@ -295,7 +295,10 @@ class NetworkService:
             other = _container_mode_ref(mode)
             if not other:
                 raise errdefs.InvalidArgument("invalid network mode: container: needs a container name or ID")
-            self.d.containers_store.get(other)
+            try:
+                self.d.containers_store.get(other)
+            except errdefs.NotFound as e:  # 400, as _find_for_create: a 404 makes clients pull the image
+                raise errdefs.InvalidArgument(e.message) from None
             for opt, what in (("Hostname", "hostname"),):
                 if config.get(opt):
                     raise errdefs.InvalidArgument(f"conflicting options: {what} and the network mode")

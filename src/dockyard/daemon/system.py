@@ -80,8 +80,7 @@ def info(d: "Daemon") -> dict[str, Any]:
         "NEventsListener": 0, "KernelVersion": uname.release,
         "OperatingSystem": _os_name(), "OSVersion": "", "OSType": "linux", "Architecture": uname.machine,
         "IndexServerAddress": "https://index.docker.io/v1/",
-        "RegistryConfig": {"AllowNondistributableArtifactsCIDRs": None, "AllowNondistributableArtifactsHostnames": None,
-                           "InsecureRegistryCIDRs": ["127.0.0.0/8"], "IndexConfigs": {}, "Mirrors": None},
+        "RegistryConfig": _registry_config(d),
         "NCPU": os.cpu_count() or 1, "MemTotal": _mem_total(), "GenericResources": None,
         "DockerRootDir": d.config.data_root, "HttpProxy": "", "HttpsProxy": "", "NoProxy": "",
         "Name": uname.nodename, "Labels": [], "ExperimentalBuild": False, "ServerVersion": __version__,
@@ -89,10 +88,42 @@ def info(d: "Daemon") -> dict[str, Any]:
         "DefaultRuntime": "runc", "Swarm": {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive",
                                             "ControlAvailable": False, "Error": "", "RemoteManagers": None},
         "LiveRestoreEnabled": d.config.live_restore, "Isolation": "", "InitBinary": "docker-init",
-        "ContainerdCommit": {"ID": ""}, "RuncCommit": {"ID": ""}, "InitCommit": {"ID": ""},
+        "ContainerdCommit": {"ID": "", "Expected": ""}, "RuncCommit": {"ID": "", "Expected": ""},
+        "InitCommit": {"ID": "", "Expected": ""},
         "SecurityOptions": ["name=seccomp,profile=builtin"] + (["name=cgroupns"] if cgver == "2" else []),
         "Warnings": None,
+        **_address_pools(d), **_kernel_memory_tcp(cgver),
     }
+
+
+def _registry_config(d: "Daemon") -> dict[str, Any]:
+    """As docker's registry service reports it: Docker Hub's index always, empty lists as []."""
+    insecure = ["127.0.0.0/8"] + [r for r in d.config.insecure_registries if "/" in r]
+    indexes = {"docker.io": {"Name": "docker.io", "Mirrors": [], "Secure": True, "Official": True}}
+    for r in d.config.insecure_registries:
+        if "/" not in r:
+            indexes[r] = {"Name": r, "Mirrors": [], "Secure": False, "Official": False}
+    return {"AllowNondistributableArtifactsCIDRs": [], "AllowNondistributableArtifactsHostnames": [],
+            "InsecureRegistryCIDRs": insecure, "IndexConfigs": indexes, "Mirrors": []}
+
+
+def _address_pools(d: "Daemon") -> dict[str, Any]:
+    """DefaultAddressPools, shown (as docker does) only when configured."""
+    if not d.config.default_address_pools:
+        return {}
+    from ..network.ipam import parse_pool
+    pools = [parse_pool(p) for p in d.config.default_address_pools]
+    return {"DefaultAddressPools": [{"Base": str(p.base), "Size": p.size} for p in pools]}
+
+
+def _kernel_memory_tcp(cgver: str) -> dict[str, Any]:
+    """Reported only where the kernel has it: cgroup v1's memory.kmem.tcp (API 1.42)."""
+    if cgver != "1":
+        return {}
+    from ..cgroups.common import CGROUP_ROOT
+    from ..cgroups.v1 import v1_mounts
+    memory = v1_mounts(CGROUP_ROOT)[0].get("memory", "")
+    return {"KernelMemoryTCP": bool(memory) and os.path.exists(os.path.join(memory, "memory.kmem.tcp.limit_in_bytes"))}
 
 
 def _os_name() -> str:
@@ -148,5 +179,5 @@ def disk_usage(d: "Daemon", types: list[str] | None = None) -> dict[str, Any]:
         out["Volumes"] = [d.volumes.view(v, usage=True) for v in d.volumes.driver.list()]
     if "build-cache" in want:
         cache = d.builder.usage()
-        out["BuildCache"] = cache
+        out["BuildCache"] = cache or None  # docker's nil slice when there is no build cache
     return out

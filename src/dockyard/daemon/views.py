@@ -9,20 +9,21 @@ from ..units import human_duration
 from .container import Container, Status
 from .netviews import port_summary
 
+# What docker shows for a field the create body left out: Go's nil slices and maps are null.
 HOST_CONFIG_DEFAULTS: dict[str, Any] = {
     "Binds": None, "ContainerIDFile": "", "LogConfig": {"Type": "json-file", "Config": {}},
-    "NetworkMode": "default", "PortBindings": {}, "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
+    "NetworkMode": "default", "PortBindings": None, "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
     "AutoRemove": False, "VolumeDriver": "", "VolumesFrom": None, "ConsoleSize": [0, 0],
-    "CapAdd": None, "CapDrop": None, "CgroupnsMode": "host", "Dns": [], "DnsOptions": [], "DnsSearch": [],
+    "CapAdd": None, "CapDrop": None, "CgroupnsMode": "host", "Dns": None, "DnsOptions": None, "DnsSearch": None,
     "ExtraHosts": None, "GroupAdd": None, "IpcMode": "private", "Cgroup": "", "Links": None,
     "OomScoreAdj": 0, "PidMode": "", "Privileged": False, "PublishAllPorts": False, "ReadonlyRootfs": False,
     "SecurityOpt": None, "UTSMode": "", "UsernsMode": "", "ShmSize": 67108864, "Runtime": "runc",
     "Isolation": "", "CpuShares": 0, "Memory": 0, "NanoCpus": 0, "CgroupParent": "", "BlkioWeight": 0,
-    "BlkioWeightDevice": [], "BlkioDeviceReadBps": [], "BlkioDeviceWriteBps": [],
-    "BlkioDeviceReadIOps": [], "BlkioDeviceWriteIOps": [], "CpuPeriod": 0, "CpuQuota": 0,
-    "CpuRealtimePeriod": 0, "CpuRealtimeRuntime": 0, "CpusetCpus": "", "CpusetMems": "", "Devices": [],
+    "BlkioWeightDevice": None, "BlkioDeviceReadBps": None, "BlkioDeviceWriteBps": None,
+    "BlkioDeviceReadIOps": None, "BlkioDeviceWriteIOps": None, "CpuPeriod": 0, "CpuQuota": 0,
+    "CpuRealtimePeriod": 0, "CpuRealtimeRuntime": 0, "CpusetCpus": "", "CpusetMems": "", "Devices": None,
     "DeviceCgroupRules": None, "DeviceRequests": None, "MemoryReservation": 0, "MemorySwap": 0,
-    "MemorySwappiness": None, "OomKillDisable": False, "PidsLimit": None, "Ulimits": [], "CpuCount": 0,
+    "MemorySwappiness": None, "OomKillDisable": False, "PidsLimit": None, "Ulimits": None, "CpuCount": 0,
     "CpuPercent": 0, "IOMaximumIOps": 0, "IOMaximumBandwidth": 0, "MaskedPaths": None, "ReadonlyPaths": None,
     "Init": None, "Mounts": None, "Tmpfs": None, "Sysctls": None, "Annotations": None,
 }
@@ -63,7 +64,10 @@ def state_view(c: Container) -> dict[str, Any]:
     return out
 
 
-def inspect_view(c: Container, data_root: str) -> dict[str, Any]:
+def inspect_view(c: Container, data_root: str, live_exec_ids: list[str] | None = None,
+                 graph_data: dict[str, str] | None = None) -> dict[str, Any]:
+    """live_exec_ids: the execs not finished yet (docker forgets an exec in
+    ExecIDs when it exits); graph_data: the rootfs directories (GraphDriver.Data)."""
     cdir = os.path.join(data_root, "containers", c.id)
     cfg = dict(c.config)
     return {
@@ -84,9 +88,9 @@ def inspect_view(c: Container, data_root: str) -> dict[str, Any]:
         "MountLabel": "",
         "ProcessLabel": "",
         "AppArmorProfile": "",
-        "ExecIDs": list(c.exec_ids) or None,
+        "ExecIDs": list(c.exec_ids if live_exec_ids is None else live_exec_ids) or None,
         "HostConfig": host_config_view(c.host_config),
-        "GraphDriver": {"Name": c.driver, "Data": None},
+        "GraphDriver": {"Name": c.driver, "Data": graph_data},
         "Mounts": mounts_view(c),
         "Config": cfg,
         "NetworkSettings": network_settings_view(c),
@@ -155,6 +159,17 @@ def summary_view(c: Container, image_ref: str, now: float) -> dict[str, Any]:
         "State": c.status.value,
         "Status": status_text(c, now),
         "HostConfig": {"NetworkMode": c.host_config.get("NetworkMode") or "default"},
-        "NetworkSettings": {"Networks": dict((c.network_settings or {}).get("Networks") or {})},
+        "NetworkSettings": {"Networks": {name: _summary_endpoint(ep) for name, ep in
+                                         ((c.network_settings or {}).get("Networks") or {}).items()}},
         "Mounts": mounts_view(c),
     }
+
+
+def _summary_endpoint(ep: dict[str, Any]) -> dict[str, Any]:
+    """The list's copy of an endpoint: docker's container view keeps addresses
+    and IDs, not aliases, links or driver options."""
+    out = dict(ep)
+    for k in ("Links", "Aliases", "DriverOpts", "DNSNames"):
+        if k in out:
+            out[k] = None
+    return out

@@ -44,7 +44,8 @@ class VolumeService:
     def create_volume(self, name: str = "", driver: str = "", opts: dict[str, str] | None = None,
                       labels: dict[str, str] | None = None) -> tuple[Volume, bool]:
         if driver and driver != "local":
-            raise errdefs.NotFound(f"error looking up volume plugin {driver}: plugin \"{driver}\" not found")
+            # docker's volume store names the operation and the volume (OpErr)
+            raise errdefs.NotFound(f"create {name}: error looking up volume plugin {driver}: plugin \"{driver}\" not found")
         if labels is not None and not isinstance(labels, dict):
             raise errdefs.InvalidArgument("invalid labels: must be an object")
         if opts is not None and not isinstance(opts, dict):
@@ -77,7 +78,7 @@ class VolumeService:
             if k not in VOLUME_FILTERS:
                 raise errdefs.InvalidArgument(f"invalid filter '{k}'")
         return {"Volumes": [self.view(v) for v in self.driver.list() if self._matches(v, filters)],
-                "Warnings": []}
+                "Warnings": None}  # docker's nil slice: no warnings is null, not []
 
     def _matches(self, v: Volume, f: dict[str, list[str]]) -> bool:
         if "name" in f and not any(x in v.name for x in f["name"]):

@@ -69,15 +69,31 @@ def pick_subnet(pools: Iterable[Pool], taken: Iterable[IPv4Network]) -> IPv4Netw
                                    "defaults to assign to the network")
 
 
+# docker's ValidateIPAM: "invalid network config:" and each problem on its own line.
+BAD_CONFIG = "invalid network config:\n"
+
+
+def _config_address(s: str, what: str, net: IPv4Network) -> IPv4Address:
+    try:
+        addr = IPv4Address(s)
+    except ValueError:
+        if ":" in s:
+            raise errdefs.InvalidArgument(f"{BAD_CONFIG}invalid {what} {s}: parent subnet is an IPv4 block") from None
+        raise errdefs.InvalidArgument(f"{BAD_CONFIG}invalid {what} {s}: invalid address") from None
+    if addr not in net:
+        raise errdefs.InvalidArgument(f"{BAD_CONFIG}invalid {what} {s}: parent subnet {net} doesn't contain this address")
+    return addr
+
+
 def parse_subnet(s: str) -> IPv4Network:
     try:
         net = ipaddress.ip_network(s, strict=False)
     except ValueError:
-        raise errdefs.InvalidArgument(f"invalid network config: invalid subnet {s}") from None
+        raise errdefs.InvalidArgument(f"{BAD_CONFIG}invalid subnet {s}: invalid CIDR block notation") from None
     if not isinstance(net, IPv4Network):
         raise errdefs.InvalidArgument(f"invalid network config: subnet {s}: IPv6 is not supported")
     if str(net) != s and f"{net.network_address}/{net.prefixlen}" != s:
-        raise errdefs.InvalidArgument(f"invalid network config: invalid subnet {s}: it should be {net}")
+        raise errdefs.InvalidArgument(f"{BAD_CONFIG}invalid subnet {s}: it should be {net}")
     if net.prefixlen > 30:
         raise errdefs.InvalidArgument(f"invalid network config: subnet {s} is too small")
     return net
@@ -189,23 +205,22 @@ def resolve_config(configs: list[dict[str, Any]], pools: Iterable[Pool], taken: 
             try:
                 rng = ipaddress.ip_network(ip_range, strict=False)
             except ValueError:
-                raise errdefs.InvalidArgument(f"invalid network config: invalid ip-range {ip_range}") from None
-            if not isinstance(rng, IPv4Network) or not rng.subnet_of(net):
-                raise errdefs.InvalidArgument(
-                    f"invalid network config: ip-range {ip_range} must be a subset of subnet {net}")
+                raise errdefs.InvalidArgument(f"{BAD_CONFIG}invalid ip-range {ip_range}: invalid CIDR block notation") from None
+            if not isinstance(rng, IPv4Network):
+                raise errdefs.InvalidArgument(f"{BAD_CONFIG}invalid ip-range {ip_range}: parent subnet is an IPv4 block")
+            if not rng.subnet_of(net):
+                raise errdefs.InvalidArgument(f"{BAD_CONFIG}invalid ip-range {ip_range}: parent subnet {net} doesn't contain ip-range")
             ip_range = str(rng)
         gw = str(cfg.get("Gateway") or "")
         if gw:
-            gwa = parse_address(gw, "gateway")
-            if gwa not in net or gwa in (net.network_address, net.broadcast_address):
+            gwa = _config_address(gw, "gateway", net)
+            if gwa in (net.network_address, net.broadcast_address):
                 raise errdefs.InvalidArgument(f"invalid network config: gateway {gw} is not in subnet {net}")
         elif with_gateway:
             gw = str(next(net.hosts()))
         aux: dict[str, str] = {}
         for name, a in (cfg.get("AuxiliaryAddresses") or cfg.get("AuxAddress") or {}).items():
-            addr = parse_address(str(a), "auxiliary address")
-            if addr not in net:
-                raise errdefs.InvalidArgument(f"invalid network config: auxiliary address {a} is not in subnet {net}")
+            addr = _config_address(str(a), f"auxiliary address {name}", net)
             aux[str(name)] = str(addr)
         out.append(Subnet(subnet=str(net), gateway=gw, ip_range=ip_range, aux=aux, user_subnet=user))
     return out

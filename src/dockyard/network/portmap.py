@@ -56,9 +56,9 @@ def parse_port_key(key: str) -> tuple[int, str]:
     try:
         port = int(port_s)
     except ValueError:
-        raise errdefs.InvalidArgument(f"invalid containerPort: {port_s}") from None
+        raise errdefs.InvalidArgument(f'invalid port specification: "{port_s}"') from None
     if not 0 < port < 65536:
-        raise errdefs.InvalidArgument(f"invalid containerPort: {port_s}")
+        raise errdefs.InvalidArgument(f'invalid port specification: "{port_s}"')
     return port, proto
 
 
@@ -70,9 +70,9 @@ def _host_range(s: str) -> tuple[int, int]:
         lo = int(lo_s)
         hi = int(hi_s) if dash else lo
     except ValueError:
-        raise errdefs.InvalidArgument(f"invalid hostPort: {s}") from None
+        raise errdefs.InvalidArgument(f'invalid port specification: "{s}"') from None
     if not (0 <= lo <= hi < 65536):
-        raise errdefs.InvalidArgument(f"invalid hostPort: {s}")
+        raise errdefs.InvalidArgument(f'invalid port specification: "{s}"')
     return lo, hi
 
 

@@ -1,8 +1,6 @@
 """runc's command line. Imports stay lazy: this process starts for every
 container operation, so only the verb being run is loaded."""
 
-from __future__ import annotations
-
 import posix
 import sys
 
@@ -11,6 +9,10 @@ from .._sys import fs
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable
+else:
+    # Annotations are evaluated here (no `from __future__ import annotations`:
+    # importing __future__ costs 0.2 ms at every start of the runtime).
+    Any = Callable = object
 
 DEFAULT_ROOT = "/run/dockyard-runtime"
 VERSION = "0.1.0"
@@ -457,7 +459,7 @@ def _duration(value: str) -> float:
     raise UsageError(f"invalid duration {value!r}")
 
 
-COMMANDS: dict[str, Callable[[str, dict[str, Any], list[str]], int]] = {
+COMMANDS: "dict[str, Callable[[str, dict[str, Any], list[str]], int]]" = {
     "create": cmd_create, "run": cmd_run, "start": cmd_start, "state": cmd_state, "kill": cmd_kill,
     "delete": cmd_delete, "pause": cmd_pause, "resume": cmd_resume, "list": cmd_list, "ps": cmd_ps,
     "spec": cmd_spec, "features": cmd_features, "exec": cmd_exec, "update": cmd_update, "events": cmd_events,

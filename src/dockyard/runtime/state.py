@@ -3,8 +3,6 @@ from the kernel on every read (as runc's refreshState): a live init with the
 saved start time, the exec fifo still present -> created; frozen -> paused;
 init gone or a zombie -> stopped; otherwise running."""
 
-from __future__ import annotations
-
 import posix
 
 from .._sys import fs
@@ -12,6 +10,10 @@ from .._sys import fs
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
+else:
+    # Annotations are evaluated here (no `from __future__ import annotations`:
+    # importing __future__ costs 0.2 ms at every start of the runtime).
+    Any = object
 
 OCI_VERSION = "1.2.0"
 
