@@ -157,3 +157,48 @@ def test_tarscan_reads_what_tarfile_writes(fmt) -> None:
                                                                       int(want.mtime), want.linkname)
             if want.isreg():
                 assert raw[m.offset:m.offset + m.size] == tf.extractfile(want).read()
+
+
+def _feed_in_pieces(data: bytes, workdir: str, piece: int) -> BuildContext:
+    sp = BuildContext.spooler(workdir)
+    try:
+        for off in range(0, len(data), piece):
+            sp.feed(data[off:off + piece])
+        d = sp.finish()
+    finally:
+        sp.close()
+    return BuildContext.open(sp, d)
+
+
+@pytest.mark.parametrize("piece", [1, 7, 511, 513, 4096])
+def test_index_built_while_the_tarball_arrives(tmp_path, piece) -> None:
+    """The spooler indexes each member as soon as it is complete: pieces of
+    any size (headers, PAX records and contents cut anywhere) give the same
+    index, digests included, as the whole tarball at once."""
+    long = "deep/" * 40 + "name.txt"  # a PAX header of its own
+    data = make_tar(ENTRIES + [(long, b"z" * 3000), ("big", bytes(range(256)) * 40), ("empty", b"")])
+    whole = BuildContext.load(io.BytesIO(data), str(tmp_path / "whole"))
+    cut = _feed_in_pieces(data, str(tmp_path / "cut"), piece)
+    try:
+        assert {p: (e.type, e.size, e.offset, e.digest, e.linkname) for p, e in cut.entries.items()} == \
+            {p: (e.type, e.size, e.offset, e.digest, e.linkname) for p, e in whole.entries.items()}
+        assert cut.get(long).digest == hashlib.sha256(b"z" * 3000).hexdigest()
+        assert cut.get("empty").digest == hashlib.sha256(b"").hexdigest()
+        assert cut.read("big") == bytes(range(256)) * 40
+    finally:
+        whole.close()
+        cut.close()
+
+
+@pytest.mark.parametrize("piece", [100, 1 << 20])
+def test_bad_tarballs_fail_whatever_the_pieces(tmp_path, piece) -> None:
+    good = make_tar([("a", b"1" * 600), ("b", b"2")])
+    bad_sum = bytearray(good)
+    bad_sum[1024 + 512] ^= 1  # b's header (after a's header and 2 blocks of content)
+    with pytest.raises(ContextError, match="not a valid tar archive: invalid tar header checksum"):
+        _feed_in_pieces(bytes(bad_sum), str(tmp_path / "sum"), piece)
+    with pytest.raises(ContextError, match="not a tar archive: unexpected end of data"):
+        _feed_in_pieces(good[:512 + 300], str(tmp_path / "cut"), piece)  # a's content cut short
+    dangling = make_tar([("a", b"1"), ("h", "=>missing")])
+    with pytest.raises(ContextError, match="invalid hard link in the build context"):
+        _feed_in_pieces(dangling, str(tmp_path / "hard"), piece)

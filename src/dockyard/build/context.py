@@ -54,6 +54,8 @@ class ContextError(InvalidArgument):
 
 def clean(path: str) -> str:
     """A context-relative path, '' for the root; '..' stops at the root."""
+    if path and path[0] not in "./" and path[-1] != "/" and "//" not in path and "/." not in path:
+        return path  # clean already (what clients send): no normpath
     p = posixpath.normpath("/" + path).lstrip("/")
     return "" if p == "." else p
 
@@ -97,12 +99,15 @@ def has_wildcards(path: str) -> bool:
 
 
 MEMORY_LIMIT = 256 << 20  # contexts up to this size stay in memory; larger ones go to a spool file
+_PAD = 2048  # room for the padding and end-of-archive blocks a cut tarball lacks
+_MAP_NORESERVE = getattr(mmap, "MAP_NORESERVE", 0x4000)  # Linux's value (Python 3.11 lacks the name)
 
 
 class Data:
-    """Where the context's bytes are: in memory, or in the spool file."""
+    """Where the context's bytes are: in memory (an anonymous mapping), or
+    in the spool file."""
 
-    def __init__(self, buf: bytes | None, path: str) -> None:
+    def __init__(self, buf: "mmap.mmap | bytes | None", path: str) -> None:
         self.buf = buf
         self.fd = -1 if buf is not None else os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         self._mm: mmap.mmap | None = None
@@ -131,12 +136,13 @@ class Data:
             view.release()
 
     def close(self) -> None:
-        if self._mm is not None:
-            try:
-                self._mm.close()
-            except BufferError:
-                pass  # a view still exported: the map goes with the last one
-            self._mm = None
+        for m in (self._mm, self.buf):
+            if isinstance(m, mmap.mmap):
+                try:
+                    m.close()
+                except BufferError:
+                    pass  # a view still exported: the map goes with the last one
+        self._mm = None
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
@@ -145,15 +151,22 @@ class Data:
 
 class Spooler:
     """Takes the context as it arrives, decompressed (the compression is
-    sniffed from the first bytes): in memory up to MEMORY_LIMIT, then in
-    the spool file."""
+    sniffed from the first bytes), and indexes it on the way: in memory up
+    to the limit (an anonymous mapping of that size, committed only as it
+    fills: no copy when it grows, no join at the end), then in the spool
+    file. Each member is indexed, its content hashed, as soon as it has
+    arrived, so that a context is ready almost as soon as its last byte."""
 
     def __init__(self, path: str, limit: int = MEMORY_LIMIT) -> None:
         self.path = path
         self.limit = limit
-        self.chunks: list[bytes] | None = []  # joined once at the end (growing a buffer copies ~8x)
+        self.mem: mmap.mmap | None = mmap.mmap(-1, limit + _PAD, flags=mmap.MAP_PRIVATE | _MAP_NORESERVE)
+        self.view: memoryview | None = memoryview(self.mem)
         self.f: BinaryIO | None = None
         self.size = 0
+        self.entries: dict[str, Entry] = {"": Entry("", DIR, 0o755, 0, 0, int(time.time()))}
+        self.scanner = tarscan.Scanner(self._add)
+        self.error: ContextError | None = None  # the tarball is bad: raised by finish()
         self._head = b""
         self._decomp: Any = None
         self._sniffed = False
@@ -161,6 +174,11 @@ class Spooler:
     @property
     def compressed(self) -> bool:
         return self._decomp is not None
+
+    @property
+    def spilled(self) -> bool:
+        """In the spool file: finish() indexes what was not yet (slow)."""
+        return self.f is not None
 
     def _sniff(self, head: bytes) -> None:
         self._sniffed = True
@@ -191,18 +209,64 @@ class Spooler:
             raise ContextError(f"failed to read the build context: {e}") from None
         if not data:
             return
-        self.size += len(data)
-        if self.chunks is not None:
-            self.chunks.append(bytes(data))
-            if self.size <= self.limit:
+        n = len(data)
+        if self.error is not None:
+            self.size += n  # the rest is read, not kept: the build fails anyway
+            return
+        if self.view is not None:
+            if self.size + n <= self.limit:
+                self.view[self.size:self.size + n] = data
+                self.size += n
+                self._scan(self.view)
                 return
             self.f = open(self.path, "wb")  # too big to keep in memory: spill
-            for chunk in self.chunks:
-                self.f.write(chunk)
-            self.chunks = None
-            return
+            self.f.write(self.view[:self.size])
+            self._drop_memory()
         assert self.f is not None
         self.f.write(data)
+        self.size += n  # indexed once it is all there (finish)
+
+    def _scan(self, view: memoryview) -> None:
+        try:
+            self.scanner.feed(view, self.size)
+        except tarscan.TarError as e:
+            self._failed(e)
+        except ContextError as e:
+            self.error = e
+
+    def _failed(self, e: tarscan.TarError) -> None:
+        what = "a valid tar archive" if self.scanner.count else "a tar archive"
+        self.error = ContextError(f"the build context is not {what}: {e}")
+
+    def _add(self, m: tarscan.Member) -> None:
+        path = clean(m.name)  # nothing is extracted by name: '..' is clamped at the root
+        kind = m.type
+        entries = self.entries
+        if kind == b"0":
+            if path:
+                entries[path] = Entry(path, FILE, m.mode, m.uid, m.gid, m.mtime, m.size, m.offset, digest=m.digest)
+        elif kind == b"5":
+            entries[path] = Entry(path, DIR, m.mode, m.uid, m.gid, m.mtime)
+        elif kind == b"2":
+            entries[path] = Entry(path, SYMLINK, m.mode, m.uid, m.gid, m.mtime, linkname=m.linkname)
+        elif kind == b"1":
+            target = entries.get(clean(m.linkname))
+            if target is None or target.type not in (FILE, HARDLINK):
+                raise ContextError(f"invalid hard link in the build context: {m.name!r} -> {m.linkname!r}")
+            entries[path] = Entry(path, HARDLINK, target.mode, m.uid, m.gid, m.mtime, target.size,
+                                  target.offset, linkname=target.path, digest=target.digest)
+        elif kind in (b"3", b"4", b"6"):
+            fmt = {b"3": 0o20000, b"4": 0o60000, b"6": 0o10000}[kind]
+            entries[path] = Entry(path, OTHER, m.mode | fmt, m.uid, m.gid, m.mtime,
+                                  devmajor=m.devmajor, devminor=m.devminor)
+
+    def _drop_memory(self) -> None:
+        if self.view is not None:
+            self.view.release()
+            self.view = None
+        if self.mem is not None:
+            self.mem.close()
+            self.mem = None
 
     def finish(self) -> Data:
         if not self._sniffed and self._head:
@@ -214,21 +278,38 @@ class Spooler:
             raise ContextError("failed to read the build context: unexpected end of compressed data")
         # docker's CLI ends a context whose Dockerfile it added (-f outside the
         # context) right after the last file's data; dockerd accepts that, so do we.
-        pad = b"\0" * (-self.size % 512 + 1024) if self.size else b""
-        buf = None
-        if self.chunks is not None:
-            self.chunks.append(pad)
-            buf = b"".join(self.chunks)
-            self.chunks = None
+        # (The mapping is zeros past the data: the padding is there already.)
+        if self.mem is not None:
+            buf, self.mem = self.mem, None
+            if self.view is not None:
+                self.view.release()
+                self.view = None
+            data = Data(buf, self.path)
         else:
             assert self.f is not None
-            self.f.write(pad)
-        self.close()
-        return Data(buf, self.path)
+            self.f.write(b"\0" * (-self.size % 512 + 1024) if self.size else b"")
+            self.f.close()
+            data = Data(None, self.path)
+        if self.error is None and self.size:
+            view = data.view()
+            try:
+                self.scanner.close(view, self.size)
+            except tarscan.TarError as e:
+                self._failed(e)
+            except ContextError as e:
+                self.error = e
+            finally:
+                view.release()
+        if self.error is not None:
+            data.close()
+            self.close()
+            raise self.error
+        return data
 
     def close(self) -> None:
         if self.f is not None and not self.f.closed:
             self.f.close()
+        self._drop_memory()
 
 
 class BuildContext:
@@ -260,66 +341,24 @@ class BuildContext:
             data = sp.finish()
         finally:
             sp.close()
-        return cls.open(workdir, data, sp.size)
+        return cls.open(sp, data)
 
     @classmethod
-    def open(cls, workdir: str, data: Data, size: int) -> "BuildContext":
-        """Index what a Spooler took (blocking)."""
-        ctx = cls(workdir)
-        ctx.size = size
+    def open(cls, spool: Spooler, data: Data) -> "BuildContext":
+        """The context a Spooler took and indexed."""
+        ctx = cls(spool.path and os.path.dirname(spool.path))
+        ctx.size = spool.size
         ctx.data = data
-        if size:
-            try:
-                ctx._index()
-            except BaseException:
-                ctx.close()
-                raise
-        return ctx
-
-    def _index(self) -> None:
-        assert self.data is not None
-        now = self.entries[""].mtime
-        view = self.data.view()
-        count = 0
-        try:
-            for m in tarscan.scan(view, self.size):
-                self._add(m, view)
-                count += 1
-        except tarscan.TarError as e:
-            what = "a valid tar archive" if count else "a tar archive"
-            raise ContextError(f"the build context is not {what}: {e}") from None
-        finally:
-            view.release()
+        ctx.entries = spool.entries
+        spool.entries = {}
         # Parents that have no entry of their own.
-        for path in list(self.entries):
-            parent = posixpath.dirname(path)
-            while parent and parent not in self.entries:
-                self.entries[parent] = Entry(parent, DIR, 0o755, 0, 0, now)
-                parent = posixpath.dirname(parent)
-
-    def _add(self, m: tarscan.Member, view: memoryview) -> None:
-        path = clean(m.name)  # nothing is extracted by name: '..' is clamped at the root
-        kind = m.type
-        if kind == b"5":
-            self.entries[path] = Entry(path, DIR, m.mode, m.uid, m.gid, m.mtime)
-        elif kind == b"0":
-            if not path:
-                return
-            digest = hashlib.sha256(view[m.offset:m.offset + m.size]).hexdigest()
-            self.entries[path] = Entry(path, FILE, m.mode, m.uid, m.gid, m.mtime, m.size, m.offset, digest=digest)
-        elif kind == b"2":
-            self.entries[path] = Entry(path, SYMLINK, m.mode, m.uid, m.gid, m.mtime, linkname=m.linkname)
-        elif kind == b"1":
-            target = self.entries.get(clean(m.linkname))
-            if target is None or target.type not in (FILE, HARDLINK):
-                raise ContextError(f"invalid hard link in the build context: {m.name!r} -> {m.linkname!r}")
-            self.entries[path] = Entry(path, HARDLINK, target.mode, m.uid, m.gid, m.mtime, target.size,
-                                       target.offset, linkname=target.path, digest=target.digest)
-        elif kind in (b"3", b"4", b"6"):
-            fmt = {b"3": 0o20000, b"4": 0o60000, b"6": 0o10000}[kind]
-            self.entries[path] = Entry(path, OTHER, m.mode | fmt, m.uid, m.gid, m.mtime,
-                                       devmajor=m.devmajor, devminor=m.devminor)
-        self._paths = None
+        now = ctx.entries[""].mtime
+        for path in list(ctx.entries):
+            parent = path.rpartition("/")[0]
+            while parent and parent not in ctx.entries:
+                ctx.entries[parent] = Entry(parent, DIR, 0o755, 0, 0, now)
+                parent = parent.rpartition("/")[0]
+        return ctx
 
     def close(self) -> None:
         if self.data is not None:
@@ -392,7 +431,14 @@ class BuildContext:
         """Drop the entries the patterns exclude; returns how many."""
         if not matcher.patterns:
             return 0
-        dropped = [p for p in self.entries if p and matcher.matches(p)]
+        # Paths are clean: each is matched with its directory's memoized verdict.
+        verdict, below = matcher.directory_verdict, matcher.matches_below
+        dropped = []
+        for p in self.entries:
+            if p:
+                parent = p.rpartition("/")[0]
+                if below(p, verdict(parent) if parent else None):
+                    dropped.append(p)
         for p in dropped:
             del self.entries[p]
         # A directory kept only because something below it is re-included

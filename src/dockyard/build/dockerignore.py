@@ -109,7 +109,16 @@ class PatternMatcher:
         matches it or one of its parent directories decides."""
         path = posixpath.normpath(path)
         parent = posixpath.dirname(path)
-        above = self._hits(parent) if parent else None
+        return self.matches_below(path, self._hits(parent) if parent else None)
+
+    def directory_verdict(self, directory: str) -> tuple[bool, ...]:
+        """For each pattern: does it match the (clean) directory or one of
+        its parents? Memoized; for matches_below."""
+        return self._hits(directory)
+
+    def matches_below(self, path: str, above: tuple[bool, ...] | None) -> bool:
+        """matches() for a clean path whose parent directory's verdict is
+        known already (None at the top): what a walker asks per file."""
         matched = False
         for i, p in enumerate(self.patterns):
             if (above is not None and above[i]) or p.regex.match(path):

@@ -230,4 +230,4 @@ def context_from_git(url: str, workdir: str) -> "BuildContext":
             spool.close()
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    return BuildContext.open(workdir, data, spool.size)
+    return BuildContext.open(spool, data)

@@ -686,7 +686,6 @@ class StageRun:
                 return made[0]
 
             def write() -> tuple[dict[str, Any], str] | None:
-                created_by()
                 pad = Scratch(self.b, parent, self.s.lease)
                 try:
                     with RootFS(pad.mount()) as fs:
@@ -715,8 +714,17 @@ class StageRun:
                     pad.discard()
 
             async def make() -> tuple[State, dict[str, Any] | None]:
-                layer = await finish(write)
-                return parent.derive(created_by(), layer=layer), layer[0] if layer else None
+                # docker's hashes read the sources again: alongside the copy, in another thread
+                hashing = asyncio.ensure_future(finish(created_by))
+                try:
+                    layer = await finish(write)
+                except BaseException:
+                    try:  # its thread reads the context: it must be over before the context closes
+                        await hashing
+                    except BaseException:
+                        pass
+                    raise
+                return parent.derive(await hashing, layer=layer), layer[0] if layer else None
             await self.step(key_parts, created_by, make)
         finally:
             if view is not None:

@@ -223,8 +223,10 @@ class Transport:
             if streaming:
                 sock.sendall(head.encode("latin-1"))
                 for chunk in body:  # type: ignore[union-attr]
-                    if chunk:
-                        sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                    if chunk:  # framed apart: no copy of a big chunk just to frame it
+                        sock.sendall(b"%x\r\n" % len(chunk))
+                        sock.sendall(chunk)
+                        sock.sendall(b"\r\n")
                 sock.sendall(b"0\r\n\r\n")
             else:
                 sock.sendall(head.encode("latin-1") + (body or b""))  # type: ignore[operator]
