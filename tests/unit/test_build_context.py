@@ -202,3 +202,68 @@ def test_bad_tarballs_fail_whatever_the_pieces(tmp_path, piece) -> None:
     dangling = make_tar([("a", b"1"), ("h", "=>missing")])
     with pytest.raises(ContextError, match="invalid hard link in the build context"):
         _feed_in_pieces(dangling, str(tmp_path / "hard"), piece)
+
+
+def _many_files(changed: dict[int, bytes] | None = None, count: int = 400) -> bytes:
+    """~1 MiB of small files over a few directories (several fingerprint marks)."""
+    changed = changed or {}
+    return make_tar([(f"d{i % 5}/f{i:04d}", changed.get(i, bytes([i % 251]) * (1500 + i % 1000)))
+                     for i in range(count)])
+
+
+def _index(ctx: BuildContext) -> dict:
+    return {p: (e.type, e.mode, e.size, e.offset, e.digest, e.linkname) for p, e in ctx.entries.items()}
+
+
+@pytest.fixture
+def fresh_memory(monkeypatch):
+    from dockyard.build import context as ctxmod
+    monkeypatch.setattr(ctxmod, "_recent", [])
+    return ctxmod
+
+
+@pytest.mark.parametrize("change", ["same", "content", "grown", "shrunk", "cut", "appended"])
+def test_a_rebuild_reuses_what_the_same_bytes_gave(tmp_path, fresh_memory, change) -> None:
+    """A rebuild sends the same bytes again: the index of an earlier upload
+    is taken for the leading part that is the same, the rest is scanned;
+    the result is what a scan of the whole upload gives."""
+    first = _many_files()
+    second = {"same": first, "content": _many_files({200: b"X" * 1700}), "grown": _many_files({150: b"Y" * 9000}),
+              "shrunk": _many_files({300: b"Z"}), "cut": _many_files(count=250),
+              "appended": _many_files(count=420)}[change]
+    _feed_in_pieces(first, str(tmp_path / "a"), 70000).close()
+    again = _feed_in_pieces(second, str(tmp_path / "b"), 65536)
+    fresh_memory._recent.clear()
+    alone = _feed_in_pieces(second, str(tmp_path / "c"), 1 << 20)
+    try:
+        assert _index(again) == _index(alone)
+        assert again.read("d0/f0000") == alone.read("d0/f0000")
+    finally:
+        again.close()
+        alone.close()
+
+
+def test_what_is_reused_and_what_is_scanned(tmp_path, fresh_memory) -> None:
+    from dockyard.build.context import Spooler
+    first, second = _many_files(), _many_files({300: b"changed" * 300})
+    reused = []
+    for i, data in enumerate((first, first, second)):
+        sp = Spooler(str(tmp_path / f"s{i}"))
+        for off in range(0, len(data), 100000):
+            sp.feed(data[off:off + 100000])
+        sp.finish().close()
+        reused.append(sp.reused)
+    assert reused[0] == 0 and reused[1] == 400  # all of it: the same upload
+    assert 150 < reused[2] < 300  # the files before the changed one's mark
+
+
+def test_a_bad_header_after_the_same_bytes_is_still_found(tmp_path, fresh_memory) -> None:
+    first = _many_files()
+    _feed_in_pieces(first, str(tmp_path / "a"), 1 << 16).close()
+    bad = bytearray(first)
+    last_header = len(first) - 1024 - 512 * 5  # a header near the end (past every earlier mark)
+    while bad[last_header + 257:last_header + 262] != b"ustar":
+        last_header -= 512
+    bad[last_header + 10] ^= 1
+    with pytest.raises(ContextError, match="invalid tar header checksum"):
+        _feed_in_pieces(bytes(bad), str(tmp_path / "b"), 1 << 16)

@@ -75,3 +75,31 @@ def test_a_file_that_shrinks_is_padded_with_zeros(tree, monkeypatch) -> None:
     with tarfile.open(fileobj=io.BytesIO(data)) as tf:
         big = tf.extractfile("big").read()
     assert len(big) == 5000 and big[100:] == bytes(4900)
+
+
+@pytest.mark.parametrize("chunk,slack", [(1 << 20, 64 << 10), (512, 0), (1536, 512)])
+def test_reused_buffers_give_the_same_stream(tree, monkeypatch, chunk, slack) -> None:
+    """With reuse (what the CLI sends), the two buffers taking turns carry
+    no stale bytes: each chunk, taken as it comes, is what a fresh buffer
+    gives; a file shrinking on the way is padded with zeros all the same."""
+    monkeypatch.setattr(cli_build, "_CHUNK", chunk)
+    monkeypatch.setattr(cli_build, "_SLACK", slack)
+    (tree / "big2").write_bytes(os.urandom(3 * chunk + 100))
+    real_lstat = os.lstat
+
+    def lstat(path, *, dir_fd=None):
+        st = real_lstat(path, dir_fd=dir_fd)
+        if path == "big2":
+            os.truncate(os.path.join(str(tree), "big2"), chunk + 7)
+        return st
+    monkeypatch.setattr(os, "lstat", lstat)
+    fresh = b"".join(bytes(c) for c in cli_build.ContextTar(str(tree), PatternMatcher([]), set()).chunks())
+    (tree / "big2").write_bytes(os.urandom(3 * chunk + 100))
+    reused = b"".join(bytes(c) for c in cli_build.ContextTar(str(tree), PatternMatcher([]), set(),
+                                                             reuse=True).chunks())
+    with tarfile.open(fileobj=io.BytesIO(reused)) as tf:
+        big2 = tf.extractfile("big2").read()
+        assert len(big2) == 3 * chunk + 100 and big2[chunk + 7:] == bytes(2 * chunk + 93)
+    # The same but for big2's random head.
+    cut = fresh.index(b"big2\0")
+    assert len(fresh) == len(reused) and fresh[:cut] == reused[:cut]

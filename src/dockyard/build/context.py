@@ -18,6 +18,7 @@ import mmap
 import os
 import posixpath
 import re
+import threading
 import time
 import zlib
 from dataclasses import dataclass
@@ -149,13 +150,52 @@ class Data:
         self.buf = None
 
 
+_MARK = 256 << 10  # an upload is fingerprinted every _MARK bytes
+_RECENT_MAX = 3  # indexes of recent uploads kept (a few MB each for ~10k files)
+_RECENT_MEMBERS_MAX = 100_000  # bigger indexes are not kept
+
+
+@dataclass(slots=True)
+class _Recent:
+    """What indexing one upload found. A rebuild sends the same context
+    again: while the new upload's leading bytes are the same (same
+    fingerprint at each mark), what was found in them is taken as is, and
+    the scan (headers parsed, contents hashed) resumes only where the bytes
+    differ; an identical upload takes the whole index."""
+    marks: list[str]  # sha256 of the first (i + 1) * _MARK bytes
+    done: list[int]  # how many members lie wholly within those bytes
+    members: list[tarscan.Member]
+    resume_at: list[int]  # where the scan goes on after j members (j = 0..len(members))
+    size: int
+    digest: str  # of the whole upload
+    entries: dict[str, Entry]  # the index, parents filled (Entry objects are never changed)
+
+
+_recent: list[_Recent] = []
+_recent_lock = threading.Lock()
+
+
+def _recent_for(first_mark: str) -> _Recent | None:
+    with _recent_lock:
+        for r in reversed(_recent):
+            if r.marks and r.marks[0] == first_mark:
+                return r
+    return None
+
+
+def _remember(r: _Recent) -> None:
+    with _recent_lock:
+        _recent[:] = [x for x in _recent if x.digest != r.digest][-(_RECENT_MAX - 1):] + [r]
+
+
 class Spooler:
     """Takes the context as it arrives, decompressed (the compression is
     sniffed from the first bytes), and indexes it on the way: in memory up
     to the limit (an anonymous mapping of that size, committed only as it
     fills: no copy when it grows, no join at the end), then in the spool
     file. Each member is indexed, its content hashed, as soon as it has
-    arrived, so that a context is ready almost as soon as its last byte."""
+    arrived, so that a context is ready almost as soon as its last byte;
+    bytes an earlier upload had too are not indexed again (_Recent)."""
 
     def __init__(self, path: str, limit: int = MEMORY_LIMIT) -> None:
         self.path = path
@@ -165,11 +205,19 @@ class Spooler:
         self.f: BinaryIO | None = None
         self.size = 0
         self.entries: dict[str, Entry] = {"": Entry("", DIR, 0o755, 0, 0, int(time.time()))}
-        self.scanner = tarscan.Scanner(self._add)
+        self.members: list[tarscan.Member] = []
+        self.scanner = tarscan.Scanner(self._take)
         self.error: ContextError | None = None  # the tarball is bad: raised by finish()
+        self.reused = 0  # members taken from an earlier upload's index
+        self._sha = hashlib.sha256()  # of the upload, up to the last mark
+        self._marks: list[str] = []
+        self._replay: _Recent | None = None  # the earlier upload this one matches so far
+        self._deferred = True  # no scan yet: the first mark decides whether one is needed
         self._head = b""
         self._decomp: Any = None
         self._sniffed = False
+        self._checked = 0  # marks compared with _replay's
+        self._recordable = True  # all in memory, all fingerprinted: worth remembering
 
     @property
     def compressed(self) -> bool:
@@ -217,15 +265,60 @@ class Spooler:
             if self.size + n <= self.limit:
                 self.view[self.size:self.size + n] = data
                 self.size += n
-                self._scan(self.view)
+                self._fingerprint(self.view)
+                if not self._deferred:
+                    self._scan(self.view)
                 return
-            self.f = open(self.path, "wb")  # too big to keep in memory: spill
+            # Too big to keep in memory: what came is indexed, the rest will be from the file.
+            self._recordable = False
+            if self._deferred:
+                self._stop_replay(len(self._marks))
+            self._scan(self.view)
+            self.f = open(self.path, "wb")
             self.f.write(self.view[:self.size])
             self._drop_memory()
         assert self.f is not None
         self.f.write(data)
         self.size += n  # indexed once it is all there (finish)
 
+    # -- taking what an earlier upload of the same bytes found ---------------------
+    def _fingerprint(self, view: memoryview) -> None:
+        """sha256 of the upload at each mark it passed; while they are an
+        earlier upload's, nothing is scanned."""
+        marks = self._marks
+        while (len(marks) + 1) * _MARK <= self.size:
+            start = len(marks) * _MARK
+            self._sha.update(view[start:start + _MARK])
+            marks.append(self._sha.copy().hexdigest())
+        if not self._deferred or not marks:
+            return
+        if self._checked == 0:
+            self._replay = _recent_for(marks[0])
+        r = self._replay
+        if r is None:
+            self._deferred = False  # nothing known: scan from the start
+            return
+        for i in range(self._checked, len(marks)):
+            if i >= len(r.marks) or r.marks[i] != marks[i]:
+                self._stop_replay(i)
+                return
+        self._checked = len(marks)
+
+    def _stop_replay(self, same_marks: int) -> None:
+        """The first same_marks marks were the earlier upload's: take the
+        members wholly within them, scan on from the next one."""
+        r = self._replay
+        self._replay = None
+        self._deferred = False
+        if r is None or not same_marks:
+            return
+        j = r.done[same_marks - 1]
+        for m in r.members[:j]:
+            self._take(m)
+        self.reused = j
+        self.scanner.resume(r.resume_at[j], j)
+
+    # -- the scan ---------------------------------------------------------------------
     def _scan(self, view: memoryview) -> None:
         try:
             self.scanner.feed(view, self.size)
@@ -238,7 +331,8 @@ class Spooler:
         what = "a valid tar archive" if self.scanner.count else "a tar archive"
         self.error = ContextError(f"the build context is not {what}: {e}")
 
-    def _add(self, m: tarscan.Member) -> None:
+    def _take(self, m: tarscan.Member) -> None:
+        self.members.append(m)
         path = clean(m.name)  # nothing is extracted by name: '..' is clamped at the root
         kind = m.type
         entries = self.entries
@@ -293,7 +387,7 @@ class Spooler:
         if self.error is None and self.size:
             view = data.view()
             try:
-                self.scanner.close(view, self.size)
+                self._finish_index(view)
             except tarscan.TarError as e:
                 self._failed(e)
             except ContextError as e:
@@ -305,6 +399,34 @@ class Spooler:
             self.close()
             raise self.error
         return data
+
+    def _finish_index(self, view: memoryview) -> None:
+        digest = ""
+        if self._recordable:
+            whole = self._sha.copy()
+            whole.update(view[len(self._marks) * _MARK:self.size])
+            digest = whole.hexdigest()
+        if self._deferred:
+            r = self._replay
+            if r is not None and r.size == self.size and r.digest == digest:
+                self.entries = dict(r.entries)  # the very same upload
+                self.members = r.members
+                self.reused = len(r.members)
+                _remember(r)  # (the most recent again)
+                return
+            self._stop_replay(len(self._marks))
+        self.scanner.close(view, self.size)
+        now = self.entries[""].mtime
+        for path in list(self.entries):  # parents that have no entry of their own
+            parent = path.rpartition("/")[0]
+            while parent and parent not in self.entries:
+                self.entries[parent] = Entry(parent, DIR, 0o755, 0, 0, now)
+                parent = parent.rpartition("/")[0]
+        if self._recordable and self._marks and len(self.members) <= _RECENT_MEMBERS_MAX:
+            ends = [m.offset + m.size for m in self.members]
+            done = [bisect.bisect_right(ends, (i + 1) * _MARK) for i in range(len(self._marks))]
+            resume_at = [m.header_at for m in self.members] + [self.scanner.pos]
+            _remember(_Recent(self._marks, done, self.members, resume_at, self.size, digest, dict(self.entries)))
 
     def close(self) -> None:
         if self.f is not None and not self.f.closed:
@@ -349,15 +471,8 @@ class BuildContext:
         ctx = cls(spool.path and os.path.dirname(spool.path))
         ctx.size = spool.size
         ctx.data = data
-        ctx.entries = spool.entries
+        ctx.entries = spool.entries  # parents filled
         spool.entries = {}
-        # Parents that have no entry of their own.
-        now = ctx.entries[""].mtime
-        for path in list(ctx.entries):
-            parent = path.rpartition("/")[0]
-            while parent and parent not in ctx.entries:
-                ctx.entries[parent] = Entry(parent, DIR, 0o755, 0, 0, now)
-                parent = parent.rpartition("/")[0]
         return ctx
 
     def close(self) -> None:

@@ -40,6 +40,7 @@ class Member:
     devmajor: int = 0
     devminor: int = 0
     digest: str = ""  # sha256 hex of a regular file's content (when the scan computes it)
+    header_at: int = 0  # where its headers start (extended ones included): a scan may resume there
 
 
 def _num(field: bytes) -> int:
@@ -107,12 +108,18 @@ class Scanner:
         self.digests = digests
         self.pos = 0  # of the next header
         self.count = 0
+        self._first = -1  # where the current member's headers start
         self.done = False  # the end-of-archive block was seen
         self._pax: dict[str, str] = {}
         self._gnu_name = self._gnu_link = ""
         self._file: Member | None = None  # a regular file whose content is still arriving
         self._hash: Any = None
         self._hashed = 0  # end of the file's content hashed so far
+
+    def resume(self, pos: int, count: int) -> None:
+        """Go on from a header at pos, count members in (what an earlier scan
+        of the same leading bytes found there)."""
+        self.pos, self.count, self._first = pos, count, -1
 
     def feed(self, buf: memoryview | bytes, end: int) -> None:
         """Take every member complete within buf[:end]."""
@@ -157,6 +164,8 @@ class Scanner:
         if block == _ZERO:
             self.done = True
             return False
+        if self._first < 0:
+            self._first = pos
         (name_f, mode_f, uid_f, gid_f, size_f, mtime_f, chk_f, kind, link_f, magic, _version, _un, _gn,
          major_f, minor_f, prefix_f) = _HEADER.unpack_from(block)
         try:  # the common case at once: octal digits ended by NULs or spaces (int() skips spaces)
@@ -212,7 +221,8 @@ class Scanner:
             kind = b"0"  # contiguous files are regular files
         self.pos = data_at + (length + BLOCK - 1) // BLOCK * BLOCK
         m = Member(name, kind, mode & 0o7777, uid, gid, length if kind == b"0" else 0, mtime,
-                   linkname, data_at)
+                   linkname, data_at, header_at=self._first)
+        self._first = -1
         if kind in (b"3", b"4"):
             m.devmajor, m.devminor = _num(major_f), _num(minor_f)
         if kind == b"0":
