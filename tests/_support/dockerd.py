@@ -54,6 +54,12 @@ def _dockerd_processes() -> list[int]:
     return pids
 
 
+def _user_network_bridges() -> list[str]:
+    """Links named as dockerd names a user network's bridge: br- and 12 hex digits."""
+    return [n for n in os.listdir("/sys/class/net")
+            if len(n) == 15 and n.startswith("br-") and all(c in "0123456789abcdef" for c in n[3:])]
+
+
 class _UnixHTTP(http.client.HTTPConnection):
     def __init__(self, path: str, timeout: float = 5.0) -> None:
         super().__init__("localhost", timeout=timeout)
@@ -154,6 +160,8 @@ class PrivateDockerd:
                 ids = self.docker("ps", "-aq", check=False).stdout.decode().split()
                 if ids:
                     self.docker("rm", "-f", *ids, check=False)
+                # dockerd keeps user networks' bridges and rules when it stops
+                self.docker("network", "prune", "-f", check=False)
             process.stop(self.proc, signal.SIGTERM, timeout=30)
             self.proc = None
         strays = leaks.processes_mentioning(self.base, exclude={os.getpid()})
@@ -180,19 +188,21 @@ class PrivateDockerd:
         return problems
 
     def _remove_leftovers(self) -> None:
-        self._remove_iptables()
-        if os.path.exists("/sys/class/net/docker0"):
-            leaks.delete_links(["docker0"])
+        """Called with the lock held and no dockerd running: docker0 and the
+        br-<network id> bridges of user networks are a stopped dockerd's."""
+        bridges = ["docker0"] + _user_network_bridges()
+        self._remove_iptables(bridges)
+        leaks.delete_links([b for b in bridges if os.path.exists(f"/sys/class/net/{b}")])
 
-    def _remove_iptables(self) -> None:
+    def _remove_iptables(self, bridges: list[str]) -> None:
         """dockerd keeps its rules when it stops: delete the ones in built-in
-        chains that jump to DOCKER* or name docker0 or its subnet, then its chains."""
+        chains that jump to DOCKER* or name its bridges or subnet, then its chains."""
         for table in ("filter", "nat"):
             rules = subprocess.run(["iptables-save", "-t", table], capture_output=True, text=True).stdout.splitlines()
             for rule in rules:
                 words = rule.split()
                 if rule.startswith("-A ") and not words[1].startswith("DOCKER") and \
-                        ("DOCKER" in rule or "docker0" in words or (self.subnet and self.subnet in words)):
+                        ("DOCKER" in rule or any(b in words for b in bridges) or (self.subnet and self.subnet in words)):
                     subprocess.run(["iptables", "-w", "-t", table, "-D", *words[1:]], capture_output=True)
             present = {r[1:].split()[0] for r in rules if r.startswith(":")}
             for chain in _DOCKER_CHAINS:

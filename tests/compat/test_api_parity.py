@@ -76,7 +76,19 @@ def populate(api: Api) -> dict[str, Any]:
                  body={"Cmd": ["sh", "-c", "exit 2"], "AttachStdout": True, "AttachStderr": True})["Id"]
     api.call("POST", f"/exec/{eid}/start", body={"Detach": False, "Tty": False})
     t1 = int(time.time()) + 1
+    none = {"label": ["parity-prunes-nothing"]}  # prune answers without removing the scenario's objects
     return {
+        "create answer": api.ok("POST", "/containers/create", 201, query={"name": "panswer"},
+                                body={"Image": "busybox", "Cmd": ["true"]}),
+        "wait answer": api.wait(exited),
+        "update answer": api.ok("POST", f"/containers/{created}/update", 200, body={"CpuShares": 512}),
+        "exec create answer": api.ok("POST", f"/containers/{plain}/exec", 201, body={"Cmd": ["true"]}),
+        "volume create answer": api.ok("POST", "/volumes/create", 201, body={"Name": "pvol2"}),
+        "containers prune": api.ok("POST", "/containers/prune", 200, query={"filters": none}),
+        "volumes prune": api.ok("POST", "/volumes/prune", 200, query={"filters": none}),
+        "networks prune": api.ok("POST", "/networks/prune", 200, query={"filters": none}),
+        "images prune": api.ok("POST", "/images/prune", 200, query={"filters": {"dangling": ["true"], **none}}),
+        "container inspect with size": api.ok("GET", f"/containers/{exited}/json", 200, query={"size": True}),
         "container running": api.inspect(run),
         "container after exec": api.inspect(plain),
         "container exited": api.inspect(exited),
@@ -153,7 +165,8 @@ ALLOWED: dict[str, dict[str, str]] = {
                   ".Volumes[].Labels": "swagger 1.45 Volume.Labels is x-nullable: false"},
     "volumes list": {".Volumes[].Labels": "swagger 1.45 Volume.Labels is x-nullable: false"},
 }
-for _name in ("container running", "container after exec", "container exited", "container created"):
+for _name in ("container running", "container after exec", "container exited", "container created",
+              "container inspect with size"):
     ALLOWED.setdefault(_name, {}).update({".HostConfig.KernelMemory": _KMEM, ".HostConfig.KernelMemoryTCP": _KMEM})
 
 
@@ -192,7 +205,9 @@ def shape_differences(name: str, ref: Any, ours: Any) -> list[str]:
 
 SHAPES = ["container running", "container after exec", "container exited", "container created", "containers list", "images list",
           "image inspect", "image history", "volumes list", "volume inspect", "networks list", "network inspect",
-          "info", "version", "system df", "top", "changes", "stats", "exec inspect", "events", "network create"]
+          "info", "version", "system df", "top", "changes", "stats", "exec inspect", "events", "network create",
+          "create answer", "wait answer", "update answer", "exec create answer", "volume create answer",
+          "containers prune", "volumes prune", "networks prune", "images prune", "container inspect with size"]
 
 
 @pytest.mark.parametrize("name", SHAPES)
@@ -291,6 +306,20 @@ ERRORS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("connect to an unknown network", "POST", "/networks/nope/connect", {"body": {"Container": "prun"}}),
     ("disconnect a container not connected", "POST", "/networks/pnet/disconnect", {"body": {"Container": "pexited"}}),
     ("an unknown route", "GET", "/no/such/route", {}),
+    ("create with an unknown log driver", *bad_create(HostConfig={"LogConfig": {"Type": "bogus"}})),
+    ("create with a bad healthcheck interval", *bad_create(Healthcheck={"Test": ["CMD", "true"], "Interval": 100})),
+    ("create with an unknown capability", *bad_create(HostConfig={"CapAdd": ["CAP_BOGUS"]})),
+    ("create with a duplicate mount point", *bad_create(HostConfig={"Binds": ["/tmp:/x", "/tmp:/x"]})),
+    ("create with memory below the reservation", *bad_create(HostConfig={"Memory": 8 << 20, "MemoryReservation": 16 << 20})),
+    ("create with a bad tmpfs option", *bad_create(HostConfig={"Mounts": [{"Type": "tmpfs", "Target": "/t", "TmpfsOptions": {"SizeBytes": -5}}]})),
+    ("resize a stopped container", "POST", "/containers/{exited}/resize", {"query": {"h": 10, "w": 10}}),
+    ("logs of an unknown container", "GET", "/containers/nope/logs", {"query": {"stdout": True}}),
+    ("put an archive to a missing directory", "PUT", "/containers/{exited}/archive", {"query": {"path": "/no/such"}, "raw": b""}),
+    ("tag an unknown image", "POST", "/images/nope/tag", {"query": {"repo": "x", "tag": "y"}}),
+    ("tag with a bad repository name", "POST", "/images/busybox/tag", {"query": {"repo": "Bad:Name"}}),
+    ("create a volume with an unknown option", "POST", "/volumes/create", {"body": {"Name": "v3", "DriverOpts": {"foo": "bar"}}}),
+    ("connect an already connected container", "POST", "/networks/pnet/connect", {"body": {"Container": "prun"}}),
+    ("update with a bad restart policy", "POST", "/containers/{created}/update", {"body": {"RestartPolicy": {"Name": "bogus"}}}),
 ]
 
 
@@ -354,6 +383,13 @@ CURRENT_API: dict[str, tuple[int, str | re.Pattern[str], str]] = {
     # container stays (project rule), with a 400: after a 404 from create, docker clients pull the image.
     "create on an unknown network": (400, "network nonet not found", "checked at create, see above"),
     "create with an unknown network mode": (400, "No such container: nope", "checked at create, see above"),
+    "update with a bad restart policy": (
+        400, "invalid restart policy: unknown policy 'bogus'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'",
+        "moby 25 ValidateRestartPolicy"),
+    "tag with a bad repository name": (400, "invalid reference format: repository name (library/Bad) must be lowercase",
+                                       "distribution/reference 0.6 names the repository; moby 25 answers 400"),
+    "create with a bad tmpfs option": (400, 'invalid mount config for type "tmpfs": invalid tmpfs size: must not be negative',
+                                       "dockerd passes size=-5 on to the mount; dockyard refuses nonsense at create"),
     "disconnect a container not connected": (400, "container <id> is not connected to network pnet",
                                              "moby 25 dropped 'the'; " + _CLIENT),
 }

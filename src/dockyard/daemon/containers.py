@@ -783,7 +783,7 @@ class ContainerService:
                 c.restart_manager.policy = dict(hc["RestartPolicy"])
             self.store.save(c)
         self.d.events.publish("container", "update", c.id, self._attrs(c))
-        return {"Warnings": warnings}
+        return {"Warnings": warnings or None}  # docker's nil slice
 
     # -- prune / top / resize / changes ----------------------------------------------
     async def prune(self, filters: dict[str, list[str]]) -> dict[str, Any]:

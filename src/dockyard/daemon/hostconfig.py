@@ -133,13 +133,20 @@ def validate_restart_policy(hc: dict[str, Any]) -> None:
         raise errdefs.InvalidArgument("can't create 'AutoRemove' container with restart policy")
 
 
+_DOCKER_ONLY_LOG_DRIVERS = ("syslog", "journald", "gelf", "fluentd", "awslogs", "splunk", "etwlogs", "gcplogs",
+                            "logentries")
+
+
 def validate_log_config(hc: dict[str, Any]) -> None:
     lc = hc.get("LogConfig") or {}
     if not isinstance(lc, dict):
         raise errdefs.InvalidArgument("invalid LogConfig: must be an object")
     kind = lc.get("Type") or "json-file"
     if kind not in LOG_DRIVERS:
-        raise errdefs.InvalidArgument(f"logger: no log driver named '{kind}' is registered")
+        if kind in _DOCKER_ONLY_LOG_DRIVERS:  # docker has it built in; dockyard does not
+            raise errdefs.InvalidArgument(f"logger: no log driver named '{kind}' is registered")
+        # Any other name is a plugin to docker, looked up and not found (ValidateLogOpts).
+        raise errdefs.InvalidArgument(f'error looking up logging plugin {kind}: plugin "{kind}" not found')
     opts = lc.get("Config") or {}
     for k, v in opts.items():
         if k not in LOG_DRIVERS[kind]:

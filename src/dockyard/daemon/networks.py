@@ -190,7 +190,7 @@ class NetworkService:
                     continue
                 deleted.append(n.name)
                 self.d.events.publish("network", "destroy", n.id, {"name": n.name, "type": n.driver})
-        return {"NetworksDeleted": deleted}
+        return {"NetworksDeleted": deleted or None}  # docker's nil slice when none
 
     async def connect(self, ref: str, body: dict[str, Any]) -> None:
         body = body or {}

@@ -136,7 +136,7 @@ class VolumeService:
                 continue
             deleted.append(v.name)
             reclaimed += max(size, 0)
-        return {"VolumesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
+        return {"VolumesDeleted": deleted, "SpaceReclaimed": reclaimed}  # docker: [] when none (make([]string, 0))
 
     # -- use by containers --------------------------------------------------------
     def mount(self, name: str, cid: str) -> str:
