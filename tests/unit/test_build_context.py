@@ -267,3 +267,19 @@ def test_a_bad_header_after_the_same_bytes_is_still_found(tmp_path, fresh_memory
     bad[last_header + 10] ^= 1
     with pytest.raises(ContextError, match="invalid tar header checksum"):
         _feed_in_pieces(bytes(bad), str(tmp_path / "b"), 1 << 16)
+
+
+def test_ignore_verdicts_kept_for_the_same_upload_and_patterns(tmp_path, fresh_memory) -> None:
+    data = _many_files()
+    results = []
+    for i, patterns in enumerate((["d1", "**/f00[0-4]*"], ["d1", "**/f00[0-4]*"], ["d2"], ["d1", "**/f00[0-4]*"])):
+        c = _feed_in_pieces(data, str(tmp_path / f"w{i}"), 1 << 16)
+        try:
+            assert c.same_as is not None
+            dropped = c.apply_ignore(PatternMatcher(patterns))
+            results.append((dropped, sorted(c.entries)))
+        finally:
+            c.close()
+    assert results[0] == results[1] == results[3]
+    assert results[2][0] == 81 and all(not p.startswith("d2/") for p in results[2][1])
+    assert results[0][0] == 1 + 80 + 40 and "d0/f0045" not in results[0][1] and "d0/f0050" in results[0][1]

@@ -79,7 +79,7 @@ def test_a_file_that_shrinks_is_padded_with_zeros(tree, monkeypatch) -> None:
 
 @pytest.mark.parametrize("chunk,slack", [(1 << 20, 64 << 10), (512, 0), (1536, 512)])
 def test_reused_buffers_give_the_same_stream(tree, monkeypatch, chunk, slack) -> None:
-    """With reuse (what the CLI sends), the two buffers taking turns carry
+    """With buffers taking turns (what the CLI sends), they carry
     no stale bytes: each chunk, taken as it comes, is what a fresh buffer
     gives; a file shrinking on the way is padded with zeros all the same."""
     monkeypatch.setattr(cli_build, "_CHUNK", chunk)
@@ -96,10 +96,30 @@ def test_reused_buffers_give_the_same_stream(tree, monkeypatch, chunk, slack) ->
     fresh = b"".join(bytes(c) for c in cli_build.ContextTar(str(tree), PatternMatcher([]), set()).chunks())
     (tree / "big2").write_bytes(os.urandom(3 * chunk + 100))
     reused = b"".join(bytes(c) for c in cli_build.ContextTar(str(tree), PatternMatcher([]), set(),
-                                                             reuse=True).chunks())
+                                                             buffers=2).chunks())
     with tarfile.open(fileobj=io.BytesIO(reused)) as tf:
         big2 = tf.extractfile("big2").read()
         assert len(big2) == 3 * chunk + 100 and big2[chunk + 7:] == bytes(2 * chunk + 93)
     # The same but for big2's random head.
     cut = fresh.index(b"big2\0")
     assert len(fresh) == len(reused) and fresh[:cut] == reused[:cut]
+
+
+def test_packed_aside_gives_the_same_stream_and_errors(tree, monkeypatch) -> None:
+    """What the CLI sends: packed in a thread (4 buffers taking turns), each
+    chunk taken as a socket would, before the next one is asked for."""
+    monkeypatch.setattr(cli_build, "_CHUNK", 4096)
+    monkeypatch.setattr(cli_build, "_SLACK", 1024)
+    for i in range(40):
+        (tree / f"file{i:02d}").write_bytes(os.urandom(700 + 97 * i))
+    want = b"".join(bytes(c) for c in cli_build.ContextTar(str(tree), PatternMatcher([]), set()).chunks())
+    body, _, tar, _ = cli_build.prepare_context(str(tree), "")
+    got = b"".join(bytes(c) for c in body)
+    assert got == want and tar.bytes == len(want)
+
+    def unreadable(*a, **kw):
+        raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr(os, "readv", unreadable)
+    body, _, _, _ = cli_build.prepare_context(str(tree), "")
+    with pytest.raises(PermissionError):
+        b"".join(bytes(c) for c in body)

@@ -21,7 +21,7 @@ import re
 import threading
 import time
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Iterator
 
 from ..errdefs import InvalidArgument, NotFound
@@ -169,6 +169,7 @@ class _Recent:
     size: int
     digest: str  # of the whole upload
     entries: dict[str, Entry]  # the index, parents filled (Entry objects are never changed)
+    ignored: dict[tuple[tuple[str, bool], ...], list[str]] = field(default_factory=dict)  # by ignore patterns
 
 
 _recent: list[_Recent] = []
@@ -209,6 +210,7 @@ class Spooler:
         self.scanner = tarscan.Scanner(self._take)
         self.error: ContextError | None = None  # the tarball is bad: raised by finish()
         self.reused = 0  # members taken from an earlier upload's index
+        self.same_as: _Recent | None = None  # the record of this upload's bytes (an earlier one's, or new)
         self._sha = hashlib.sha256()  # of the upload, up to the last mark
         self._marks: list[str] = []
         self._replay: _Recent | None = None  # the earlier upload this one matches so far
@@ -411,6 +413,7 @@ class Spooler:
             if r is not None and r.size == self.size and r.digest == digest:
                 self.entries = dict(r.entries)  # the very same upload
                 self.members = r.members
+                self.same_as = r
                 self.reused = len(r.members)
                 _remember(r)  # (the most recent again)
                 return
@@ -426,7 +429,8 @@ class Spooler:
             ends = [m.offset + m.size for m in self.members]
             done = [bisect.bisect_right(ends, (i + 1) * _MARK) for i in range(len(self._marks))]
             resume_at = [m.header_at for m in self.members] + [self.scanner.pos]
-            _remember(_Recent(self._marks, done, self.members, resume_at, self.size, digest, dict(self.entries)))
+            self.same_as = _Recent(self._marks, done, self.members, resume_at, self.size, digest, dict(self.entries))
+            _remember(self.same_as)
 
     def close(self) -> None:
         if self.f is not None and not self.f.closed:
@@ -441,6 +445,7 @@ class BuildContext:
         self._paths: list[str] | None = None
         self.data: Data | None = None
         self.size = 0
+        self.same_as: _Recent | None = None  # the record of these bytes: what they led to is kept for a rebuild
         now = int(time.time())
         self.entries[""] = Entry("", DIR, 0o755, 0, 0, now)
 
@@ -473,6 +478,7 @@ class BuildContext:
         ctx.data = data
         ctx.entries = spool.entries  # parents filled
         spool.entries = {}
+        ctx.same_as = spool.same_as
         return ctx
 
     def close(self) -> None:
@@ -546,14 +552,21 @@ class BuildContext:
         """Drop the entries the patterns exclude; returns how many."""
         if not matcher.patterns:
             return 0
-        # Paths are clean: each is matched with its directory's memoized verdict.
-        verdict, below = matcher.directory_verdict, matcher.matches_below
-        dropped = []
-        for p in self.entries:
-            if p:
-                parent = p.rpartition("/")[0]
-                if below(p, verdict(parent) if parent else None):
-                    dropped.append(p)
+        key = tuple((p.text, p.exclusion) for p in matcher.patterns)
+        known = self.same_as.ignored.get(key) if self.same_as is not None else None
+        if known is not None:
+            dropped = known  # the same upload and patterns as before: the same verdicts
+        else:
+            # Paths are clean: each is matched with its directory's memoized verdict.
+            verdict, below = matcher.directory_verdict, matcher.matches_below
+            dropped = []
+            for p in self.entries:
+                if p:
+                    parent = p.rpartition("/")[0]
+                    if below(p, verdict(parent) if parent else None):
+                        dropped.append(p)
+            if self.same_as is not None:
+                self.same_as.ignored[key] = dropped
         for p in dropped:
             del self.entries[p]
         # A directory kept only because something below it is re-included

@@ -24,7 +24,7 @@ class CopyError(InvalidArgument):
     pass
 
 
-@dataclass
+@dataclass(slots=True)
 class Item:
     rel: str  # below the destination; "" is the destination itself
     type: str

@@ -41,12 +41,13 @@ class ContextTar:
     headers are packed into and file contents read straight into (readv: no
     intermediate bytes), directories walked by descriptor (names looked up
     once, not whole paths), ignore rules matched against a directory's
-    memoized verdict plus the file's own name. With reuse, two buffers take
-    turns (no allocation, no page faults per chunk): for a consumer that is
-    done with a chunk when it asks for the one after the next (a socket)."""
+    memoized verdict plus the file's own name. With buffers=n, n buffers
+    take turns (no allocation, no page faults per chunk): for a consumer that
+    is done with chunk k when chunk k + n is begun (2: one that sends each
+    chunk before it asks for the next; see _packed_aside for 4)."""
 
     def __init__(self, root: str, matcher: PatternMatcher, keep: set[str],
-                 extra: list[tuple[str, bytes]] | None = None, reuse: bool = False) -> None:
+                 extra: list[tuple[str, bytes]] | None = None, buffers: int = 0) -> None:
         self.root = root
         self.matcher = matcher
         self.keep = keep  # Dockerfile and ignore files: sent even when excluded
@@ -58,8 +59,8 @@ class ContextTar:
         self._view = memoryview(self._buf)
         self._pos = 0
         self._ready: list[memoryview] = []
-        self._reuse = reuse
-        self._prev: bytearray | None = None  # the chunk handed out last (reuse)
+        self._turns = buffers
+        self._handed: list[bytearray] = []  # the buffers of the chunks handed out last (buffers=n)
 
     def chunks(self) -> Iterator[bytearray | memoryview]:
         """The tar stream in pieces of about 1 MiB (few HTTP chunks, few syscalls)."""
@@ -89,13 +90,13 @@ class ContextTar:
     def _flush(self) -> memoryview:
         out = self._view[:self._pos]
         self.bytes += self._pos
-        done, spare = self._buf, self._prev
-        if self._reuse and spare is not None:  # the consumer is done with it by now
-            self._buf, self._view, self._pos = spare, memoryview(spare), 0
-        else:
-            self._new_buffer()
-        if self._reuse:
-            self._prev = done
+        if self._turns >= 2:
+            self._handed.append(self._buf)
+            if len(self._handed) >= self._turns:  # chunk k - n: done with by now
+                spare = self._handed.pop(0)
+                self._buf, self._view, self._pos = spare, memoryview(spare), 0
+                return out
+        self._new_buffer()
         return out
 
     def _zero(self, start: int, end: int) -> None:
@@ -342,8 +343,48 @@ def prepare_context(path: str, dockerfile: str) -> tuple[Any, str, ContextTar | 
     keep = {IGNORE_FILE}
     if df_rel and not df_rel.startswith(".dockerfile."):
         keep |= {df_rel, df_rel + IGNORE_FILE}
-    tar = ContextTar(root, matcher, keep, extra, reuse=True)  # sent (or gzipped) chunk by chunk
-    return tar.chunks(), df_rel, tar, ""
+    tar = ContextTar(root, matcher, keep, extra, buffers=4)
+    return _packed_aside(tar.chunks()), df_rel, tar, ""
+
+
+def _packed_aside(chunks: Iterator[memoryview]) -> Iterator[memoryview]:
+    """The context packed in a thread while this one sends it: the walk's
+    Python and the socket's copies (and the daemon's pace) overlap. A queue
+    of one: chunk k is begun (in chunk k - 4's buffer, ContextTar(buffers=4))
+    once chunk k - 2 is queued, so once the sender took chunk k - 3, so when
+    it is done with chunk k - 4."""
+    import queue
+    import threading
+    q: queue.Queue[Any] = queue.Queue(maxsize=1)
+    end = object()
+    stop = threading.Event()
+
+    def pack() -> None:
+        try:
+            for chunk in chunks:
+                while not stop.is_set():
+                    try:
+                        q.put(chunk, timeout=0.5)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(end)
+        except BaseException as e:  # CLIError and the like: raised where the chunks are taken
+            q.put(e)
+    worker = threading.Thread(target=pack, name="context", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = q.get()
+            if item is end:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
 
 
 # -- showing the build -----------------------------------------------------------------
