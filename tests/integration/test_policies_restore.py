@@ -236,3 +236,26 @@ def test_restore_does_not_duplicate_policy_restart(fresh_daemon) -> None:
     api = Engine(d.socket)
     info = api.inspect(cid)
     assert info["State"]["Pid"] == pid and info["RestartCount"] == 0  # still the same process
+
+
+def test_autoremove_containers_that_exit_around_a_kill_are_removed_at_restore(fresh_daemon) -> None:
+    """An --rm container's exit is not written to its record (it is removed
+    right away): one that exits while no daemon runs, and one whose exit was
+    being handled when the daemon was SIGKILLed, are both removed by restore."""
+    import os
+    d = fresh_daemon()
+    api = Engine(d.socket)
+    down = api.run("sh", "-c", "sleep 1.5", HostConfig={"AutoRemove": True})
+    down_pid = api.inspect(down)["State"]["Pid"]
+    racing = api.run("sh", "-c", "sleep 0.3", HostConfig={"AutoRemove": True})
+    exit_json = os.path.join(d.exec_root, "containers", racing, "exit.json")
+    api.until(lambda: os.path.exists(exit_json), timeout=30, interval=0.001)
+    deadline = time.monotonic() + 30
+    while os.path.exists(exit_json) and time.monotonic() < deadline:
+        pass  # no sleep: the kill lands while the exit is being handled
+    d.kill()
+    api.until(lambda: not os.path.exists(f"/proc/{down_pid}"), timeout=30)
+    d.start()
+    api = Engine(d.socket)
+    gone = lambda: all(api.call("GET", f"/containers/{c}/json")[0] == 404 for c in (down, racing))  # noqa: E731
+    assert api.until(gone, timeout=30)

@@ -471,7 +471,11 @@ class ContainerService:
             elif c.status is not Status.REMOVING:
                 c.state.status = Status.EXITED.value
             t2 = time.monotonic()
-            self.store.save(c)
+            if not (not restart and c.host_config.get("AutoRemove") and c.status is Status.EXITED):
+                # An --rm container is removed right below, and one a crash
+                # leaves behind, whatever state its record has, is removed by
+                # restore: its exit needs no durable write of its own.
+                self.store.save(c)
             # Only now: the bundle holds the shim's exit.json, the one record
             # of the exit code until the save above (a daemon killed in
             # between finds it at restore).
