@@ -65,8 +65,9 @@ def _last_json(out: bytes) -> dict[str, Any]:
         return {}
 
 
-# A spare shim loads its modules at the lowest priority: it is started while
-# a container's runtime create runs and must not take the CPU from it.
+# A spare shim loads its modules (and forks its server off) at the lowest
+# priority: it is started while a container's runtime create runs and must
+# not take the CPU from it. It waits for a start at the daemon's own.
 STANDBY_NICE = 19
 
 
@@ -75,6 +76,18 @@ def _set_nice(pid: int, nice: int) -> None:
         os.setpriority(os.PRIO_PROCESS, pid, nice)
     except OSError:  # gone meanwhile
         pass
+
+
+async def _stop_standby(proc: asyncio.subprocess.Process) -> None:
+    """EOF on stdin ends a spare shim's server (a grandchild); the process
+    we started relays until that one is gone."""
+    if proc.stdin is not None:
+        proc.stdin.close()
+    try:
+        await asyncio.wait_for(proc.wait(), 5)
+    except asyncio.TimeoutError:
+        proc.kill()
+        await proc.wait()
 
 
 @dataclass
@@ -235,7 +248,7 @@ class TaskService:
     def _take_standby(self) -> asyncio.subprocess.Process | None:
         proc, self._standby = self._standby, None
         if proc is not None and proc.returncode is None:
-            if self._standby_nice is not None:  # from here on it is the start's critical path
+            if self._standby_nice is not None:  # one still loading: its server is forked at this niceness
                 _set_nice(proc.pid, self._base_nice)
             return proc
         return None
@@ -248,14 +261,13 @@ class TaskService:
 
         async def spawn() -> None:
             try:
+                nice = ["--nice", str(self._standby_nice), "--run-nice", str(self._base_nice)] \
+                    if self._standby_nice is not None else []
                 proc = await asyncio.create_subprocess_exec(
-                    *self.shim_argv, "standby", "--state-dir", self.exec_root, stdin=asyncio.subprocess.PIPE,
+                    *self.shim_argv, "standby", "--state-dir", self.exec_root, *nice, stdin=asyncio.subprocess.PIPE,
                     stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-                if self._standby_nice is not None:
-                    _set_nice(proc.pid, self._standby_nice)
                 if self._closed:
-                    proc.kill()
-                    await proc.wait()
+                    await _stop_standby(proc)
                 else:
                     self._standby = proc
             except OSError:
@@ -269,8 +281,7 @@ class TaskService:
         self._closed = True
         proc, self._standby = self._standby, None
         if proc is not None and proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+            await _stop_standby(proc)
 
     def rootfs_dir(self, cid: str) -> str:
         return os.path.join(self.bundle_dir(cid), "rootfs")
@@ -327,7 +338,12 @@ class TaskService:
             proc = self._take_standby()
             t_sent = time.monotonic()
             if proc is not None:
-                waiter = asyncio.ensure_future(proc.communicate(json.dumps(args).encode() + b"\n"))
+                # Written now, not by communicate(): its writer task would run
+                # after the refill below, which forks and execs in this thread.
+                assert proc.stdin is not None
+                proc.stdin.write(json.dumps(args).encode() + b"\n")
+                proc.stdin.close()
+                waiter = asyncio.ensure_future(proc.communicate())
             else:
                 proc = await asyncio.create_subprocess_exec(*self.shim_argv, *args, stdin=asyncio.subprocess.DEVNULL,
                                                             stdout=asyncio.subprocess.PIPE,

@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # typing stays out of the long-lived shim's memory
 
 USAGE = "usage: dockyard-shim start --id ID --bundle DIR --socket PATH --runtime BIN [options]\n" \
         "       dockyard-shim delete --id ID --bundle DIR --runtime BIN [--runtime-root DIR]\n" \
-        "       dockyard-shim standby [--state-dir DIR]   (then the start flags as one JSON list on stdin)\n"
+        "       dockyard-shim standby [--state-dir DIR] [--nice N] [--run-nice M]   (then the start flags as one JSON list on stdin)\n"
 
 VALUE_FLAGS = {"--id", "--bundle", "--socket", "--runtime", "--runtime-root", "--log-path", "--log-driver",
                "--log-opt", "--debug-log"}
@@ -57,10 +57,23 @@ def _print(msg: dict[str, Any]) -> None:
 def cmd_start(opts: dict[str, Any]) -> int:
     if "socket" not in opts:
         raise SystemExit("dockyard-shim: --socket is required")
+    ready_fd = _detach()
+    _serve(opts, ready_fd)
+    os._exit(0)
+
+
+def _detach(relay_nice: str | None = None) -> int:
+    """Fork the server off: the calling process stays to relay what the
+    server reports on the returned pipe (its address, or an error) to stdout
+    and exit; the server is a grandchild in a new session, so it is not a
+    session leader and is reparented away from the caller. Returns the write
+    end of that pipe, in the server only."""
     r, w = os.pipe()
     pid = os.fork()
     if pid:
         os.close(w)
+        if relay_nice is not None:
+            _renice(relay_nice)
         data = b""
         while True:
             chunk = os.read(r, 65536)
@@ -74,20 +87,17 @@ def cmd_start(opts: dict[str, Any]) -> int:
             pass
         if not data:
             _print({"error": {"kind": "Internal", "message": "shim exited during start"}})
-            return 1
+            os._exit(1)
         sys.stdout.write(data.decode())
         sys.stdout.flush()
         # The daemon waits for this process to end: skip the interpreter's
         # teardown (a standby has the whole shim loaded), nothing is left to flush.
         os._exit(0 if b'"error"' not in data else 1)
     os.close(r)
-    # First child: new session, then fork again so the server is not a
-    # session leader and is reparented away from the caller.
     os.setsid()
     if os.fork():
         os._exit(0)
-    _serve(opts, w)
-    os._exit(0)
+    return w
 
 
 def _serve(opts: dict[str, Any], ready_fd: int) -> None:
@@ -147,24 +157,45 @@ def cmd_delete(opts: dict[str, Any]) -> int:
     return 0
 
 
-def cmd_standby() -> int:
-    """A shim started ahead of need: everything a start needs is loaded,
-    then it waits for the start's flags (one JSON list on stdin) and goes on
-    as `start` would. It takes the interpreter's start-up off the critical
-    path of `docker run`. EOF on stdin (the daemon went away) ends it."""
+def cmd_standby(argv: list[str]) -> int:
+    """A shim started ahead of need: everything a start needs is loaded and
+    the server already forked off (both off the critical path of `docker
+    run`), then it waits for the start's flags (one JSON list on stdin) and
+    goes on as `start` would. EOF on stdin (the daemon went away) ends it.
+    `--nice N`: the niceness to load at; `--run-nice M`: the one to wait
+    (and so to wake up and run) at."""
+    if "--nice" in argv[:-1]:
+        _renice(argv[argv.index("--nice") + 1])
     from .._sys import consts, libc  # noqa: F401
     from . import server  # noqa: F401
+    run_nice = argv[argv.index("--run-nice") + 1] if "--run-nice" in argv[:-1] else None
+    ready_fd = _detach(run_nice)
+    if run_nice is not None:
+        _renice(run_nice)
     line = sys.stdin.readline()
     t_flags = time.monotonic()
     if not line.strip():
-        return 0
-    args = json.loads(line)
-    if not isinstance(args, list) or not args or args[0] != "start":
-        _print({"error": {"kind": "InvalidArgument", "message": "standby: expected start flags"}})
-        return 1
-    opts = parse([str(a) for a in args[1:]])
+        os._exit(0)
+    try:
+        args = json.loads(line)
+        if not isinstance(args, list) or not args or args[0] != "start":
+            raise SystemExit("standby: expected start flags")
+        opts = parse([str(a) for a in args[1:]])
+        if "socket" not in opts:
+            raise SystemExit("dockyard-shim: --socket is required")
+    except (SystemExit, ValueError) as e:
+        os.write(ready_fd, (json.dumps({"error": {"kind": "InvalidArgument", "message": str(e)}}) + "\n").encode())
+        os._exit(1)
     opts["t_flags"] = t_flags
-    return cmd_start(opts)
+    _serve(opts, ready_fd)
+    os._exit(0)
+
+
+def _renice(value: str) -> None:
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, int(value))
+    except (OSError, ValueError):
+        pass
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -174,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if argv else 1
     verb, rest = argv[0], argv[1:]
     if verb == "standby":
-        return cmd_standby()
+        return cmd_standby(rest)
     opts = parse(rest)
     if verb == "start":
         return cmd_start(opts)
