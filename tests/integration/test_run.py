@@ -37,6 +37,27 @@ def test_container_is_isolated(daemon) -> None:
     assert daemon.cgroup_parent in lines[3]
 
 
+def test_spare_shim_waits_at_low_priority_and_containers_run_at_normal(daemon) -> None:
+    """The daemon keeps a spare shim loading at nice 19 (it must not slow the
+    start that spawned it); the one a start takes, and so the container, runs
+    at the daemon's own priority again."""
+    res = daemon.cli("run", "--rm", "busybox", "sh", "-c", "cut -d' ' -f19 /proc/self/stat /proc/1/stat")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.decode().split() == ["0", "0"]
+    spares = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+            with open(f"/proc/{pid}/stat") as f:
+                nice = int(f.read().rsplit(")", 1)[1].split()[16])
+        except (OSError, ValueError, IndexError):
+            continue
+        if b"standby" in argv and daemon.exec_root.encode() in argv:
+            spares.append(nice)
+    assert spares == [19]
+
+
 def test_unknown_command(daemon) -> None:
     res = daemon.cli("run", "--rm", "busybox", "nosuchcmd")
     assert res.returncode == 127

@@ -139,9 +139,9 @@ class TtyResizer:
         self.previous: Any = None
 
     def __enter__(self) -> "TtyResizer":
-        import signal
+        import _signal
         self.send()
-        self.previous = signal.signal(signal.SIGWINCH, lambda *_: self.send())
+        self.previous = _signal.signal(_signal.SIGWINCH, lambda *_: self.send())
         return self
 
     def send(self) -> None:
@@ -153,9 +153,9 @@ class TtyResizer:
                 pass
 
     def __exit__(self, *exc: object) -> None:
-        import signal
+        import _signal
         if self.previous is not None:
-            signal.signal(signal.SIGWINCH, self.previous)
+            _signal.signal(_signal.SIGWINCH, self.previous)
 
 
 PROXIED_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGCONT", "SIGTSTP")
@@ -167,25 +167,25 @@ class SignalProxy:
     def __init__(self, kill: Callable[[str], None]) -> None:
         self.kill = kill
         self.previous: dict[int, Any] = {}
+        self.names: dict[int, str] = {}
 
     def __enter__(self) -> "SignalProxy":
-        import signal
-        for name in PROXIED_SIGNALS:
-            num = getattr(signal, name)
-            self.previous[num] = signal.signal(num, self._forward)
+        import _signal  # the signal module's enums cost `docker run` a few ms of imports
+        self.names = {getattr(_signal, name): name for name in PROXIED_SIGNALS}
+        for num in self.names:
+            self.previous[num] = _signal.signal(num, self._forward)
         return self
 
     def _forward(self, signum: int, _frame: Any) -> None:
-        import signal
         try:
-            self.kill(signal.Signals(signum).name)
+            self.kill(self.names[signum])
         except Exception:  # the container may be gone; nothing to forward to
             pass
 
     def __exit__(self, *exc: object) -> None:
-        import signal
+        import _signal
         for num, prev in self.previous.items():
-            signal.signal(num, prev)
+            _signal.signal(num, prev)
 
 
 def session(sock: Any, leftover: bytes, tty: bool, stdin: bool, keys: bytes | None,
@@ -207,14 +207,28 @@ def session(sock: Any, leftover: bytes, tty: bool, stdin: bool, keys: bytes | No
             pass
 
 
+class _Flag:
+    def __init__(self) -> None:
+        self.value = False
+
+    def set(self) -> None:
+        self.value = True
+
+    def is_set(self) -> bool:
+        return self.value
+
+
 def stream(sock: Any, leftover: bytes, tty: bool, stdin: bool, detach_keys: bytes | None = None,
            output: bool = True) -> str:
     """Run the session; "done" when the output ended, "detached" when the
     user typed the detach keys (TTY sessions only, as docker)."""
-    import threading
-    detached = threading.Event()
+    if stdin:  # a thread pumps stdin: flags it can wait on
+        import threading
+        detached: Any = threading.Event()
+        stop: Any = threading.Event()
+    else:  # one thread: plain flags, and no threading imported on `run`'s path
+        detached, stop = _Flag(), _Flag()
     raw = RawTerminal(sys.stdin.fileno()) if (tty and stdin) else None
-    stop = threading.Event()
 
     def pump() -> None:
         fd = sys.stdin.fileno()

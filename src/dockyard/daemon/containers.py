@@ -266,8 +266,9 @@ class ContainerService:
         c.monitor = asyncio.create_task(self._monitor(c, task))
         if log.isEnabledFor(logging.DEBUG):
             phases = " ".join(f"{name}={(t - marks[i][1]) * 1000:.1f}ms" for i, (name, t) in enumerate(marks[1:]))
-            log.debug("container %s: started: %s runtime_create=%sms", c.short_id, phases,
-                      getattr(task, "runtime_create_ms", "?"))
+            shim = " ".join(f"{k}={v:.1f}ms" for k, v in (getattr(task, "shim_timings", None) or {}).items())
+            log.debug("container %s: started: %s (shim+create: %s)", c.short_id, phases,
+                      shim or f"runtime_create={getattr(task, 'runtime_create_ms', '?')}ms")
 
     async def _mount_volumes(self, c: Container, rootfs: str, undo: _Undo) -> None:
         """Mount the volumes (reference counted by the driver), create missing
@@ -469,11 +470,15 @@ class ContainerService:
                 c.state.status = Status.RESTARTING.value
             elif c.status is not Status.REMOVING:
                 c.state.status = Status.EXITED.value
+            t2 = time.monotonic()
             self.store.save(c)
             # Only now: the bundle holds the shim's exit.json, the one record
             # of the exit code until the save above (a daemon killed in
             # between finds it at restore).
+            t3 = time.monotonic()
             await self.d.tasks.remove_bundle(c.id)
+            log.debug("container %s: exit recorded: save=%.1fms bundle=%.1fms", c.short_id,
+                      (t3 - t2) * 1000, (time.monotonic() - t3) * 1000)
             self._exit_seq[c.id] = self._exit_seq.get(c.id, 0) + 1
             if oom:
                 self.d.events.publish("container", "oom", c.id, self._attrs(c))
@@ -693,6 +698,7 @@ class ContainerService:
             self._cancel_restart(c)
             prev = c.state.status
             c.state.status = Status.REMOVING.value
+            t0 = time.monotonic()
             try:
                 if c.task is not None:
                     # We delete the task ourselves: its exit needs no handling.
@@ -702,13 +708,17 @@ class ContainerService:
                     await c.task.delete()
                     c.task = None
                 await self._release(c)
+                t1 = time.monotonic()
                 if c.snapshot_key and self.d.snapshotter.exists(c.snapshot_key):
                     await asyncio.to_thread(self.d.snapshotter.remove, c.snapshot_key)
             except BaseException:
                 c.state.status = prev
                 raise
+            t2 = time.monotonic()
             self.d.execs.container_removed(c)
             self.store.remove(c)
+            log.debug("container %s: removed: release=%.1fms snapshot=%.1fms record=%.1fms", c.short_id,
+                      (t1 - t0) * 1000, (t2 - t1) * 1000, (time.monotonic() - t2) * 1000)
             fut = self._removed.setdefault(c.id, asyncio.get_running_loop().create_future())
             if not fut.done():
                 fut.set_result((c.state.exit_code, c.state.error))

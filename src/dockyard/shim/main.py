@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing stays out of the long-lived shim's memory
     from typing import Any
@@ -76,7 +77,9 @@ def cmd_start(opts: dict[str, Any]) -> int:
             return 1
         sys.stdout.write(data.decode())
         sys.stdout.flush()
-        return 0 if b'"error"' not in data else 1
+        # The daemon waits for this process to end: skip the interpreter's
+        # teardown (a standby has the whole shim loaded), nothing is left to flush.
+        os._exit(0 if b'"error"' not in data else 1)
     os.close(r)
     # First child: new session, then fork again so the server is not a
     # session leader and is reparented away from the caller.
@@ -102,13 +105,14 @@ def _serve(opts: dict[str, Any], ready_fd: int) -> None:
     server = Server(opts)
     server.install_sigchld()
     try:
-        import time
         t0 = time.monotonic()
         pid = server.create_container()
         server.listen(opts["socket"])
-        # runtime_create_ms: where a start's time goes (the bench reads it).
+        # runtime_create_ms and the monotonic (system-wide) times: where a
+        # start's time goes (the daemon's debug log shows them).
         msg = {"address": opts["socket"], "shim_pid": os.getpid(), "pid": pid,
-               "runtime_create_ms": round((time.monotonic() - t0) * 1000, 1)}
+               "runtime_create_ms": round((time.monotonic() - t0) * 1000, 1),
+               "t_flags": opts.get("t_flags", 0.0), "t_create": t0}
     except Exception as e:
         from .runtime_client import RuntimeFailed
         kind = "InvalidArgument" if isinstance(e, RuntimeFailed) else "Internal"
@@ -151,13 +155,16 @@ def cmd_standby() -> int:
     from .._sys import consts, libc  # noqa: F401
     from . import server  # noqa: F401
     line = sys.stdin.readline()
+    t_flags = time.monotonic()
     if not line.strip():
         return 0
     args = json.loads(line)
     if not isinstance(args, list) or not args or args[0] != "start":
         _print({"error": {"kind": "InvalidArgument", "message": "standby: expected start flags"}})
         return 1
-    return cmd_start(parse([str(a) for a in args[1:]]))
+    opts = parse([str(a) for a in args[1:]])
+    opts["t_flags"] = t_flags
+    return cmd_start(opts)
 
 
 def main(argv: list[str] | None = None) -> int:
