@@ -79,6 +79,47 @@ def test_cache_hits_and_invalidation(daemon) -> None:
     assert image_files(daemon, fresh.image_id)["copy"] == b"a1"
 
 
+def _context_reuse(daemon) -> tuple[int, int]:
+    """(members taken from an earlier upload, members) of the last build, from the daemon's debug log."""
+    import re
+    found = re.findall(r"(\d+) of (\d+) members as an earlier upload's", daemon.log())
+    assert found, "no build context line in the daemon's log"
+    return int(found[-1][0]), int(found[-1][1])
+
+
+def test_rebuilds_of_a_big_context_reuse_its_index_and_still_see_changes(daemon) -> None:
+    """A context of a few MB sent again: the daemon takes the earlier
+    upload's index for the bytes that are the same (all of them: every step
+    a hit, nothing scanned), and a changed file, same size or not, still
+    misses from the first step that copies it, with its new content."""
+    import random
+    rnd = random.Random(7)
+    early = {f"early/f{i:03d}.bin": rnd.randbytes(9000 + i) for i in range(120)}
+    late = {f"late/g{i:03d}.bin": rnd.randbytes(9000 + i) for i in range(120)}
+    df = "FROM busybox\nCOPY early/ /early/\nCOPY late/ /late/\nRUN cat /late/g100.bin /early/f010.bin | md5sum > /sum\n"
+    files = {"Dockerfile": df, ".dockerignore": "early/f11*\n", **early, **late}
+    first = ok(build(daemon, files, t="bigctx:1"))
+    assert first.runs == 1
+    again = ok(build(daemon, files, t="bigctx:1"))
+    assert again.cached_steps == 3 and again.image_id == first.image_id
+    reused, members = _context_reuse(daemon)
+    assert reused == members > 240
+    late_changed = dict(files, **{"late/g100.bin": rnd.randbytes(9100)})  # same size, other bytes
+    res = ok(build(daemon, late_changed))
+    assert res.cached_steps == 1 and res.runs == 1  # COPY early/ only
+    reused, members = _context_reuse(daemon)
+    assert 0 < reused < members
+    fs = image_files(daemon, res.image_id)
+    assert fs["late/g100.bin"] == late_changed["late/g100.bin"] and fs["early/f010.bin"] == early["early/f010.bin"]
+    assert "early/f110.bin" not in fs and "early/f100.bin" in fs  # .dockerignore as before
+    early_grown = dict(files, **{"early/f005.bin": b"longer" * 3000})  # every later offset moves
+    res = ok(build(daemon, early_grown))
+    assert res.cached_steps == 0 and res.runs == 1
+    fs = image_files(daemon, res.image_id)
+    assert fs["early/f005.bin"] == b"longer" * 3000 and fs["late/g100.bin"] == late["late/g100.bin"]
+    assert fs["late/g119.bin"] == late["late/g119.bin"] and "early/f111.bin" not in fs
+
+
 def test_dockerignore_and_per_dockerfile_ignore(daemon) -> None:
     files = {
         "Dockerfile": "FROM busybox\nCOPY . /ctx/\n",

@@ -10,16 +10,26 @@ from __future__ import annotations
 
 import posixpath
 import re
-from dataclasses import dataclass
 
 IGNORE_FILE = ".dockerignore"
 
 
-@dataclass(frozen=True)
 class Pattern:
-    text: str  # cleaned, without the "!"
-    exclusion: bool
-    regex: "re.Pattern[str]"
+    """One pattern line (a plain class: the CLI imports this module, and
+    dataclasses would bring inspect along)."""
+    __slots__ = ("text", "exclusion", "regex")
+
+    def __init__(self, text: str, exclusion: bool, regex: "re.Pattern[str]") -> None:
+        self.text = text  # cleaned, without the "!"
+        self.exclusion = exclusion
+        self.regex = regex
+
+    def __repr__(self) -> str:
+        return f"Pattern({self.text!r}, exclusion={self.exclusion})"
+
+    @property
+    def dirs(self) -> list[str]:
+        return self.text.split("/")
 
     @property
     def dirs(self) -> list[str]:

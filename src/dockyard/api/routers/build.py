@@ -130,8 +130,9 @@ def register(r: Router, d: "Daemon") -> None:
         finally:
             spool.close()
         ctx = BuildContext.open(spool, data)
-        log.debug("build context: %d bytes, %d entries; received and indexed in %.0f ms, finished in %.0f ms",
-                  ctx.size, len(ctx.entries), (t1 - t) * 1000, (time.monotonic() - t1) * 1000)
+        log.debug("build context: %d bytes, %d entries, %d of %d members as an earlier upload's; received and "
+                  "indexed in %.0f ms, finished in %.0f ms", ctx.size, len(ctx.entries), spool.reused,
+                  len(spool.members), (t1 - t) * 1000, (time.monotonic() - t1) * 1000)
         return ctx
 
     async def post_build(req: Request) -> Response | None:

@@ -13,11 +13,9 @@ from __future__ import annotations
 import io
 import json
 import os
-import secrets
 import stat
 import struct
 import sys
-import tarfile
 import time
 from typing import Any, Iterator
 
@@ -28,6 +26,8 @@ from ..errors import CLIError
 from .common import Parser, client, confirm, daemon_call, daemon_error, parse_filters, print_prune
 
 _CHUNK = 1 << 20
+# tar type flags (tarfile's names; tarfile itself only for what ustar cannot say)
+REGTYPE, LNKTYPE, SYMTYPE, DIRTYPE, FIFOTYPE = b"0", b"1", b"2", b"5", b"6"
 _SLACK = 64 << 10  # room past a chunk: a file that starts a chunk late still fits
 _ZEROS = memoryview(bytes(64 << 10))
 
@@ -74,7 +74,7 @@ class ContextTar:
         finally:
             os.close(fd)
         for name, data in self.extra:
-            self._header(tar_header(name, 0o644, int(time.time()), tarfile.REGTYPE, len(data)))
+            self._header(tar_header(name, 0o644, int(time.time()), REGTYPE, len(data)))
             yield from self._drain()
             yield from self._bytes(data + b"\0" * (-len(data) % 512))
         yield from self._bytes(b"\0" * 1024)
@@ -161,7 +161,7 @@ class ContextTar:
                 if excluded and not self.matcher.may_match_below(rel):
                     continue
                 if not excluded:
-                    self._header(tar_header(rel, S_IMODE(mode), int(st.st_mtime), tarfile.DIRTYPE))
+                    self._header(tar_header(rel, S_IMODE(mode), int(st.st_mtime), DIRTYPE))
                 try:
                     sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dfd)
                 except OSError as e:
@@ -180,7 +180,7 @@ class ContextTar:
                 if st.st_nlink > 1:
                     key = (st.st_dev, st.st_ino)
                     if key in self._links:
-                        self._header(tar_header(rel, S_IMODE(mode), int(st.st_mtime), tarfile.LNKTYPE,
+                        self._header(tar_header(rel, S_IMODE(mode), int(st.st_mtime), LNKTYPE,
                                                 linkname=self._links[key]))
                         continue
                     self._links[key] = rel
@@ -189,7 +189,7 @@ class ContextTar:
                 except OSError as e:
                     raise CLIError(f"error checking context: can't open {path}/{name}: {e.strerror or e}") from None
                 try:
-                    self._header(tar_header(rel, S_IMODE(mode), int(st.st_mtime), tarfile.REGTYPE, size))
+                    self._header(tar_header(rel, S_IMODE(mode), int(st.st_mtime), REGTYPE, size))
                     if not self._read_in(fd, size):
                         yield from self._drain()
                         yield from self._content(fd, size)
@@ -197,10 +197,10 @@ class ContextTar:
                     os.close(fd)
                 self.files += 1
             elif stat.S_ISLNK(mode):
-                self._header(tar_header(rel, S_IMODE(mode), int(st.st_mtime), tarfile.SYMTYPE,
+                self._header(tar_header(rel, S_IMODE(mode), int(st.st_mtime), SYMTYPE,
                                         linkname=os.readlink(name, dir_fd=dfd)))
             elif stat.S_ISFIFO(mode):
-                self._header(tar_header(rel, S_IMODE(mode), int(st.st_mtime), tarfile.FIFOTYPE))
+                self._header(tar_header(rel, S_IMODE(mode), int(st.st_mtime), FIFOTYPE))
         if self._ready:
             yield from self._drain()
 
@@ -262,6 +262,7 @@ def tar_header(name: str, mode: int, mtime: int, kind: bytes, size: int = 0, lin
         if 0 < cut and len(raw) - cut - 1 <= 100:
             prefix, raw = raw[:cut], raw[cut + 1:]
     if len(raw) > 100 or len(link) > 100 or size >= 0o77777777777 or not 0 <= mtime < 0o77777777777:
+        import tarfile
         ti = tarfile.TarInfo(name)
         ti.type, ti.size, ti.linkname, ti.mode, ti.mtime = kind, size, linkname, mode, mtime
         return ti.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
@@ -288,6 +289,7 @@ def _stdin_chunks(first: bytes) -> Iterator[bytes]:
 
 def _single_file_tar(name: str, data: bytes) -> bytes:
     buf = io.BytesIO()
+    import tarfile
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
         ti = tarfile.TarInfo(name)
         ti.size, ti.mode, ti.mtime = len(data), 0o644, int(time.time())
@@ -312,7 +314,7 @@ def prepare_context(path: str, dockerfile: str) -> tuple[Any, str, ContextTar | 
         raise CLIError(f"unable to prepare context: path \"{path}\" not found", 1)
     extra: list[tuple[str, bytes]] = []
     if dockerfile == "-":
-        name = f".dockerfile.{secrets.token_hex(10)}"
+        name = f".dockerfile.{os.urandom(10).hex()}"
         extra.append((name, sys.stdin.buffer.read()))
         df_path, df_rel = "", name
     else:
@@ -324,7 +326,7 @@ def prepare_context(path: str, dockerfile: str) -> tuple[Any, str, ContextTar | 
                            f"lstat {df_path}: no such file or directory", 1)
         rel = os.path.relpath(os.path.realpath(df_path), os.path.realpath(root))
         if rel.startswith(".."):
-            df_rel = f".dockerfile.{secrets.token_hex(10)}"
+            df_rel = f".dockerfile.{os.urandom(10).hex()}"
             with open(df_path, "rb") as f:
                 extra.append((df_rel, f.read()))
         else:
