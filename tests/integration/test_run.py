@@ -68,6 +68,19 @@ def test_spare_shim_waits_at_low_priority_and_containers_run_at_normal(daemon) -
     assert got == [(0, b"19"), (0, b"19")]
 
 
+def test_rm_containers_write_a_volatile_layer(daemon) -> None:
+    """--rm: the writable layer is thrown away, so it is mounted with
+    overlayfs' volatile (no syncfs of the host filesystem at umount); a
+    container that stays keeps a durable one."""
+    cmd = ("busybox", "sh", "-c", "grep ' / / ' /proc/self/mountinfo")
+    rm = daemon.cli("run", "--rm", *cmd)
+    kept = daemon.cli("run", "--name", "durable-layer", *cmd)
+    daemon.cli("rm", "durable-layer")
+    assert rm.returncode == 0 and kept.returncode == 0, (rm.stderr, kept.stderr)
+    assert b"overlay" in rm.stdout and b"volatile" in rm.stdout.split(b" - ")[1]
+    assert b"overlay" in kept.stdout and b"volatile" not in kept.stdout
+
+
 def test_unknown_command(daemon) -> None:
     res = daemon.cli("run", "--rm", "busybox", "nosuchcmd")
     assert res.returncode == 127

@@ -49,6 +49,27 @@ def _flags_and_data(options: tuple[str, ...]) -> tuple[int, str]:
     return flags, ",".join(data)
 
 
+def volatile(mounts: list[Mount]) -> list[Mount]:
+    """The mounts with overlayfs' `volatile` for a writable layer that is
+    thrown away with its container (--rm): no sync of the upper filesystem,
+    at umount either (a syncfs of the whole host filesystem, tens of ms on a
+    busy host). Overlay leaves work/incompat/volatile behind and refuses to
+    mount over it again: a marker left by an earlier mount of the same layer
+    goes (its content is throwaway by definition)."""
+    out = []
+    for m in mounts:
+        if m.type == "overlay" and any(o.startswith("upperdir=") for o in m.options):
+            for o in m.options:
+                if o.startswith("workdir="):
+                    try:
+                        os.rmdir(os.path.join(o[len("workdir="):], "work", "incompat", "volatile"))
+                    except OSError:
+                        pass
+            m = Mount(m.type, m.source, (*m.options, "volatile"))
+        out.append(m)
+    return out
+
+
 def mount_all(mounts: list[Mount], target: str) -> None:
     os.makedirs(target, exist_ok=True)
     done: list[str] = []

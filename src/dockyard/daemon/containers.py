@@ -11,6 +11,7 @@ order when a later step fails; _release undoes them after the task is gone."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
 import time
@@ -212,7 +213,7 @@ class ContainerService:
             image = await asyncio.to_thread(self.d.images.service.resolve, c.image)
             mounts: list[Mount] = self.d.snapshotter.mounts(c.snapshot_key)
             undo.push(lambda: tasks.remove_bundle(c.id))
-            rootfs = await tasks.mount_rootfs(c.id, mounts)
+            rootfs = await self._mount_rootfs(c, mounts)
             marks.append(("rootfs", time.monotonic()))
             await self._mount_volumes(c, rootfs, undo)
             namespaces = self._join_namespaces(c)
@@ -269,6 +270,16 @@ class ContainerService:
             shim = " ".join(f"{k}={v:.1f}ms" for k, v in (getattr(task, "shim_timings", None) or {}).items())
             log.debug("container %s: started: %s (shim+create: %s)", c.short_id, phases,
                       shim or f"runtime_create={getattr(task, 'runtime_create_ms', '?')}ms")
+
+    async def _mount_rootfs(self, c: Container, mounts: list[Mount]) -> str:
+        if c.host_config.get("AutoRemove"):
+            from ..core.mount import volatile
+            try:
+                return await self.d.tasks.mount_rootfs(c.id, await asyncio.to_thread(volatile, mounts))
+            except OSError as e:  # a kernel before 5.10 has no volatile overlays
+                if e.errno != errno.EINVAL:
+                    raise
+        return await self.d.tasks.mount_rootfs(c.id, mounts)
 
     async def _mount_volumes(self, c: Container, rootfs: str, undo: _Undo) -> None:
         """Mount the volumes (reference counted by the driver), create missing
