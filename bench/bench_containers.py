@@ -37,10 +37,14 @@ def _api(d):  # type: ignore[no-untyped-def]
 
 def phases_from_log(log: str) -> dict[str, list[float]]:
     out: dict[str, list[float]] = {}
-    for m in re.finditer(r"started: (.*?) runtime_create=([\d.]+)ms", log):
+    # started: rootfs=.. network=.. spec=.. shim+create=.. start=..ms (shim+create: handoff=..
+    # shim_setup=.. runtime_create=.. reply=..ms); older daemons: ... runtime_create=..ms
+    for m in re.finditer(r"started: ([^(\n]*?) (?:\(shim\+create: (.*?)\)|runtime_create=([\d.]+)ms)", log):
         for name, ms in re.findall(r"([\w+]+)=([\d.]+)ms", m.group(1)):
             out.setdefault(name, []).append(float(ms))
-        out.setdefault("(in shim: runtime create)", []).append(float(m.group(2)))
+        inner = m.group(2) or f"runtime_create={m.group(3)}ms"
+        for name, ms in re.findall(r"(\w+)=([\d.]+)ms", inner):
+            out.setdefault(f"(in shim+create: {name.replace('_', ' ')})", []).append(float(ms))
     for m in re.finditer(r"exit cleanup: delete=([\d.]+)ms release=([\d.]+)ms", log):
         out.setdefault("exit: task delete (runtime delete)", []).append(float(m.group(1)))
         out.setdefault("exit: release (unmount, sandbox)", []).append(float(m.group(2)))
