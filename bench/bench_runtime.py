@@ -4,6 +4,10 @@ side by side in one run (interleaved, so load from elsewhere hits both):
 
 - `run` (create, start, wait, delete in one command),
 - `create` + `start` + `delete --force` (three commands, as a shim calls them),
+- both again with docker's default seccomp profile in the bundle, as the
+  daemon writes it (src/dockyard/profiles, through daemon/seccomp.to_oci,
+  noNewPrivileges false as docker): dockyard-runtime's compiled-filter cache
+  is warm after the warm-up rounds, runc compiles through libseccomp each time,
 
 with medians, the ratios to runc, and each runtime's peak RSS for `run`.
 Also timed, in the same loop: the interpreter's floor, `python -IS -c pass`
@@ -41,6 +45,8 @@ def main() -> None:
     try:
         bundle = os.path.join(tmp, "bundle")
         make_bundle(bundle, ["true"], cgroups_path=f"{parent}/c")
+        sc_bundle = os.path.join(tmp, "bundle-seccomp")
+        make_bundle(sc_bundle, ["true"], _with_docker_seccomp, cgroups_path=f"{parent}/c")
         state = os.path.join(tmp, "state")
         counter = iter(range(10_000_000))
         null = os.open(os.devnull, os.O_RDWR)
@@ -49,18 +55,24 @@ def main() -> None:
         # would keep our reads open until the container exits.
         quiet = {"stdin": null, "stdout": null, "stderr": null}
 
-        def run(exe: str) -> None:
-            check(exe, "run", "--bundle", bundle, f"c{next(counter)}")
+        def run(exe: str, b: str = bundle) -> None:
+            check(exe, "run", "--bundle", b, f"c{next(counter)}")
 
         parts: dict[str, list[float]] = {}
 
-        def create_start_delete(exe: str) -> None:
+        def create_start_delete(exe: str, b: str = bundle, variant: str = "") -> None:
             cid = f"c{next(counter)}"
-            for verb, args in (("create", ["create", "--bundle", bundle, cid]), ("start", ["start", cid]),
+            for verb, args in (("create", ["create", "--bundle", b, cid]), ("start", ["start", cid]),
                                ("delete", ["delete", "--force", cid])):
                 t = time.perf_counter()
                 check(exe, *args)
-                parts.setdefault(f"{exe} {verb}", []).append(time.perf_counter() - t)
+                parts.setdefault(f"{exe}\t{verb}{variant}", []).append(time.perf_counter() - t)
+
+        def run_seccomp(exe: str) -> None:
+            run(exe, sc_bundle)
+
+        def create_start_delete_seccomp(exe: str) -> None:
+            create_start_delete(exe, sc_bundle, " docker-seccomp")
 
         def check(exe: str, *args: str) -> None:
             res = subprocess.run([exe, "--root", state, *args], **quiet)
@@ -75,12 +87,15 @@ def main() -> None:
                 subprocess.run(floor, check=True, **quiet)
 
         for label, fn in (("run", run), ("create+start+delete", create_start_delete),
+                          ("run docker-seccomp", run_seccomp),
+                          ("create+start+delete docker-seccomp", create_start_delete_seccomp),
                           ("python -IS -c pass (floor)", python_floor)):
             for _ in range(a.warmup):
                 for exe in runtimes.values():
                     fn(exe)
-            if fn is create_start_delete:
-                parts.clear()  # the warm-up's
+            if fn in (create_start_delete, create_start_delete_seccomp):
+                for key in [k for k in parts if k.endswith(" docker-seccomp") == (fn is not create_start_delete)]:
+                    del parts[key]  # the warm-up's
             for _ in range(a.runs):
                 for name, exe in runtimes.items():  # interleaved
                     if fn is python_floor and exe != ours:
@@ -107,7 +122,7 @@ def main() -> None:
     rows = [(k, summary(v)) for k, v in samples.items()]
     names = {exe: name for name, exe in runtimes.items()}
     for key, v in parts.items():
-        exe, verb = key.rsplit(" ", 1)
+        exe, verb = key.split("\t", 1)
         rows.append((f"{names[exe]} {verb} (of c+s+d)", summary(v)))
     report("runtime", rows, [
         ("run: dockyard-runtime/runc", "dockyard-runtime run", "runc run"),
@@ -116,8 +131,23 @@ def main() -> None:
         ("create alone", "dockyard-runtime create (of c+s+d)", "runc create (of c+s+d)"),
         ("start alone", "dockyard-runtime start (of c+s+d)", "runc start (of c+s+d)"),
         ("delete --force alone", "dockyard-runtime delete (of c+s+d)", "runc delete (of c+s+d)"),
+        ("run, docker seccomp: dockyard-runtime/runc", "dockyard-runtime run docker-seccomp",
+         "runc run docker-seccomp"),
+        ("create+start+delete, docker seccomp: dockyard-runtime/runc",
+         "dockyard-runtime create+start+delete docker-seccomp", "runc create+start+delete docker-seccomp"),
+        ("create alone, docker seccomp", "dockyard-runtime create docker-seccomp (of c+s+d)",
+         "runc create docker-seccomp (of c+s+d)"),
+        ("create: docker seccomp / none", "dockyard-runtime create docker-seccomp (of c+s+d)",
+         "dockyard-runtime create (of c+s+d)"),
         ("python -IS floor / runc start", "python -IS -c pass (floor)", "runc start (of c+s+d)"),
     ], notes)
+
+
+def _with_docker_seccomp(spec: dict) -> None:
+    """linux.seccomp as the daemon writes it for a default container."""
+    from dockyard.daemon.seccomp import default_profile, to_oci
+    spec["process"]["noNewPrivileges"] = False
+    spec["linux"]["seccomp"] = to_oci(default_profile(), spec["process"]["capabilities"]["bounding"])
 
 
 if __name__ == "__main__":

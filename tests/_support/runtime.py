@@ -119,6 +119,18 @@ def wait_for(cond: Callable[[], Any], timeout: float = 20, what: str = "conditio
 def rt(request: pytest.FixtureRequest, tmp_path) -> Runtime:
     r = Runtime(request.param, str(tmp_path))
     yield r
+    _teardown(r, tmp_path)
+
+
+@pytest.fixture
+def ours(tmp_path) -> Runtime:
+    """dockyard-runtime only: for what runc does not have (its caches)."""
+    r = Runtime("dockyard-runtime", str(tmp_path))
+    yield r
+    _teardown(r, tmp_path)
+
+
+def _teardown(r: Runtime, tmp_path: Any) -> None:
     for cid in r.ids:
         r("delete", "--force", cid)
     procs = []

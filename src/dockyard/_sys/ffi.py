@@ -33,6 +33,14 @@ class c_ulong(_ctypes._SimpleCData):
     _type_ = "L"
 
 
+class c_ushort(_ctypes._SimpleCData):
+    _type_ = "H"
+
+
+class c_void_p(_ctypes._SimpleCData):
+    _type_ = "P"
+
+
 class c_char(_ctypes._SimpleCData):
     _type_ = "c"
 
@@ -53,10 +61,10 @@ class _CFunction(_ctypes.CFuncPtr):
 
 
 class Library:
-    """dlopen(NULL): the process's own symbols, which include libc's."""
+    """dlopen(name); by default NULL: the process's own symbols, which include libc's."""
 
-    def __init__(self) -> None:
-        self._handle = _ctypes.dlopen(None, _ctypes.RTLD_GLOBAL)
+    def __init__(self, name: str | None = None) -> None:
+        self._handle = _ctypes.dlopen(name, _ctypes.RTLD_GLOBAL)
 
     def function(self, name: str, argtypes: list | None, restype: type = c_int) -> _CFunction:
         f = _CFunction((name, self))

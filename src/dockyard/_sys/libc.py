@@ -155,6 +155,24 @@ def openat2(dirfd: int, path: str, flags: int, mode: int = 0, resolve: int = 0) 
                   "openat2", path)
 
 
+class _SockFprog(ffi.Structure):
+    _fields_ = [("len", ffi.c_ushort), ("filter", ffi.c_void_p)]
+
+
+SECCOMP_SET_MODE_FILTER = 1
+SECCOMP_FILTER_FLAG_LOG, SECCOMP_FILTER_FLAG_SPEC_ALLOW = 2, 4
+
+
+def seccomp_set_mode_filter(program: bytes, flags: int = 0) -> None:
+    """seccomp(SECCOMP_SET_MODE_FILTER, flags, &sock_fprog): install a
+    classic BPF program (struct sock_filter, 8 bytes an instruction)."""
+    buf = (ffi.c_char * len(program))()
+    buf.raw = program
+    prog = _SockFprog(len(program) // 8, ffi.addressof(buf))
+    check(_syscall(ffi.c_long(syscall_number("seccomp")), ffi.c_uint(SECCOMP_SET_MODE_FILTER),
+                   ffi.c_uint(flags), ffi.byref(prog)), "seccomp(SECCOMP_SET_MODE_FILTER)")
+
+
 class _CapHeader(ffi.Structure):
     _fields_ = [("version", ffi.c_uint32), ("pid", ffi.c_int)]
 

@@ -561,6 +561,17 @@ def _verb(argv: list[str]) -> str:
     return ""
 
 
+def _trace_modules(path: str) -> None:
+    """For tests: one JSON line a command, what it imported and how its
+    seccomp filters were found (see seccomp.py)."""
+    from .jsonio import dumps
+    sc = sys.modules.get("dockyard.runtime.seccomp")
+    line = dumps({"verb": _verb(sys.argv[1:]), "modules": sorted(sys.modules),
+                  "seccomp": getattr(sc, "stats", None)})
+    with open(path, "a") as f:
+        f.write(line + "\n")
+
+
 def entry() -> None:
     """main(), then exit without the interpreter's teardown (a few ms of
     freeing modules that the kernel frees anyway)."""
@@ -568,6 +579,9 @@ def entry() -> None:
         from ..cgroups.common import start_attach_grace_period
         start_attach_grace_period()
     code = main()
+    trace = fs.getenv("DOCKYARD_RUNTIME_MODULES_FILE")
+    if trace:
+        _trace_modules(trace)
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

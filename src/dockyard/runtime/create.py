@@ -135,6 +135,16 @@ def _create(root: str, cid: str, bundle: str, spec: dict[str, Any], sdir: str,
     # What `exec` applies to a new process, apart: every other command reads
     # state.json, and a seccomp profile is most of a config's size.
     st.save_exec_config(root, cid, {"process": spec.get("process") or {}, "seccomp": linux.get("seccomp")})
+    if linux.get("seccomp"):
+        # Compiled (or found in the cache) here, before the fork: init only
+        # loads it, and no user namespace keeps it from the state root.
+        from .seccomp import prepare
+        try:
+            ctx_seccomp = prepare(linux["seccomp"], root)
+        except (OSError, ValueError) as e:
+            raise st.RuntimeError_(f"linux.seccomp: {e}") from None
+    else:
+        ctx_seccomp = None
     has_hooks = bool(hooks.get("prestart") or hooks.get("createRuntime") or hooks.get("createContainer"))
     ctx = {
         "id": cid, "spec": spec, "bundle": bundle, "rootfs": state.rootfs, "fifo_path": fifo,
@@ -142,6 +152,7 @@ def _create(root: str, cid: str, bundle: str, spec: dict[str, Any], sdir: str,
         "cgroup_paths": cg.paths(), "cgroup_mode": cgroup_mode, "console_socket": console_socket,
         "no_pivot": no_pivot, "preserve_fds": preserve_fds, "has_hooks": has_hooks, "state_json": "",
         "cgroup_join": [],  # v1 directories init moves itself into
+        "seccomp": ctx_seccomp,
     }
 
     parent, child = Channel.pair()

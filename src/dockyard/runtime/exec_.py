@@ -31,6 +31,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from .seccomp import LibseccompFilter, Program
+
 # setns order: the user namespace first (it owns the others), the mount
 # namespace late (it changes our root), as runc's nsexec does.
 JOIN_ORDER = ("user", "ipc", "uts", "network", "pid", "cgroup", "time", "mount")
@@ -139,7 +141,14 @@ def exec_process(root: str, cid: str, proc: dict[str, Any], detach: bool = False
         if not detach:
             from .._sys import libc
             libc.prctl(c.PR_SET_CHILD_SUBREAPER, 1)
-        seccomp = st.load_exec_config(root, cid).get("seccomp")
+        seccomp_cfg = st.load_exec_config(root, cid).get("seccomp")
+        seccomp = None
+        if seccomp_cfg:
+            from .seccomp import prepare
+            try:
+                seccomp = prepare(seccomp_cfg, root)
+            except (OSError, ValueError) as e:
+                raise ExecError(f"linux.seccomp: {e}") from None
         pid = os.fork()
         if pid == 0:
             chan.close()
@@ -227,10 +236,10 @@ def _reap(pid: int) -> None:
         pass
 
 
-def _intermediate(cid: str, proc: dict[str, Any], seccomp: dict[str, Any] | None,
+def _intermediate(cid: str, proc: dict[str, Any], seccomp: Program | LibseccompFilter | None,
                   ns_fds: list[tuple[str, int]], console_fd: int, preserve_fds: int, chan: Channel) -> None:
     from .._sys import libc
-    from .process import Step, preload
+    from .process import Step
     step = Step("exec: intermediate")
     try:
         # Nothing in the container may ptrace us or open our /proc files.
@@ -238,7 +247,6 @@ def _intermediate(cid: str, proc: dict[str, Any], seccomp: dict[str, Any] | None
         step.name = "preload"
         # Everything the process needs from the host's Python library, now:
         # once in the container's mount namespace it is out of reach.
-        preload(bool(seccomp))
         import fcntl  # noqa: F401
         import termios  # noqa: F401
         import struct  # noqa: F401
@@ -261,7 +269,7 @@ def _intermediate(cid: str, proc: dict[str, Any], seccomp: dict[str, Any] | None
         os._exit(0)
 
 
-def _exec_child(cid: str, proc: dict[str, Any], seccomp: dict[str, Any] | None, console_fd: int,
+def _exec_child(cid: str, proc: dict[str, Any], seccomp: Program | LibseccompFilter | None, console_fd: int,
                 preserve_fds: int, chan: Channel) -> None:
     from .process import Step, close_fds_from, finalize, setup_terminal
     step = Step("exec")

@@ -181,7 +181,7 @@ def _setup(ctx: dict[str, Any], chan: Channel, step: Step) -> int:
     elif proc.get("terminal"):
         raise ValueError("process.terminal is true but no --console-socket was given")
 
-    ctx["exec"] = finalize(proc, linux.get("seccomp"), step)
+    ctx["exec"] = finalize(proc, ctx.get("seccomp"), step)
     step.name = "ready"
     chan.send("ready")
     return exec_fd
@@ -199,9 +199,6 @@ def preload(spec: dict[str, Any]) -> None:
         import termios  # noqa: F401
 
         from . import fdpass  # noqa: F401
-    if (spec.get("linux") or {}).get("seccomp"):
-        from . import seccomp
-        seccomp.preload()
     if spec.get("hooks"):
         import subprocess  # noqa: F401
 

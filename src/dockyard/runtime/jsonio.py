@@ -34,6 +34,7 @@ class _Context:
 
 _scan = _json.make_scanner(_Context())
 _encode = _json.make_encoder(None, None, _json.encode_basestring_ascii, None, ":", ",", False, False, True)
+_encode_sorted = _json.make_encoder(None, None, _json.encode_basestring_ascii, None, ":", ",", True, False, True)
 _encode_pretty_scalar = _json.encode_basestring_ascii
 
 
@@ -71,6 +72,11 @@ def loads(data: bytes | str) -> Any:
 def dumps(obj: Any) -> str:
     """Compact JSON, like json.dumps(obj, separators=(",", ":"))."""
     return "".join(_encode(obj, 0))
+
+
+def dumps_sorted(obj: Any) -> str:
+    """Compact JSON with sorted keys: one text for equal documents."""
+    return "".join(_encode_sorted(obj, 0))
 
 
 def dumps_pretty(obj: Any, indent: str = "  ", level: int = 0) -> str:

@@ -19,6 +19,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from .seccomp import LibseccompFilter, Program
+
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -28,14 +30,6 @@ class Step:
 
     def __init__(self, name: str = "init") -> None:
         self.name = name
-
-
-def preload(seccomp: bool) -> None:
-    """Import now what runs after the root changes: the host's Python
-    library is out of reach inside the container."""
-    if seccomp:
-        from . import seccomp as seccomp_mod
-        seccomp_mod.preload()
 
 
 def setup_terminal(console_fd: int, size: dict[str, int] | None, cid: str) -> None:
@@ -162,9 +156,11 @@ def apparmor(profile: str) -> None:
         return
 
 
-def finalize(proc: dict[str, Any], seccomp: dict[str, Any] | None, step: Step) -> tuple[str, list[str], dict[str, str]]:
+def finalize(proc: dict[str, Any], seccomp: Program | LibseccompFilter | None,
+             step: Step) -> tuple[str, list[str], dict[str, str]]:
     """Everything from rlimits to seccomp, in runc's order; returns what
-    execve needs (path, argv, env). Runs in the container's root."""
+    execve needs (path, argv, env). Runs in the container's root; the
+    filter was compiled (or found in the cache) before: seccomp.prepare."""
     step.name = "default signals"
     default_signals()
     step.name = "rlimits"
@@ -188,8 +184,7 @@ def finalize(proc: dict[str, Any], seccomp: dict[str, Any] | None, step: Step) -
         # Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
         # before the capabilities are dropped (runc's order).
         step.name = "seccomp"
-        from .seccomp import load_filter
-        load_filter(seccomp)
+        seccomp.load()
     caps = capabilities.masks(proc.get("capabilities"))
     step.name = "drop bounding capabilities"
     drop_bounding(caps["bounding"])
@@ -210,8 +205,7 @@ def finalize(proc: dict[str, Any], seccomp: dict[str, Any] | None, step: Step) -
     apparmor(proc.get("apparmorProfile") or "")
     if seccomp and nnp:
         step.name = "seccomp"
-        from .seccomp import load_filter
-        load_filter(seccomp)
+        seccomp.load()
     return path, list(args), env
 
 

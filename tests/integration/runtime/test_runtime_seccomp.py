@@ -112,3 +112,113 @@ def test_bad_seccomp_action_names_the_field(rt) -> None:
     if not rt.is_runc:
         assert b"linux.seccomp.syscalls[0].action" in res.stderr
     assert not os.path.exists(os.path.join(rt.root, "sc5"))
+
+
+# The compiled-filter cache (dockyard-runtime only: runc compiles every time).
+# DOCKYARD_RUNTIME_MODULES_FILE has each command append what it imported and
+# its cache hits and misses.
+
+from _support.runtime import ours  # noqa: E402,F401
+
+_DOCKER_SCRIPT = "grep '^Seccomp:' /proc/self/status; unshare -U true 2>&1 && echo unshare-ok; cat /etc/hostname"
+
+
+def _traced(r, tmp_path) -> tuple[dict, str]:
+    trace = str(tmp_path / "trace.jsonl")
+    return {"env": {**os.environ, "DOCKYARD_RUNTIME_MODULES_FILE": trace}}, trace
+
+
+def _last_trace(trace: str) -> dict:
+    with open(trace) as f:
+        return json.loads(f.read().splitlines()[-1])
+
+
+def _cache_entries(r) -> dict[str, bytes]:
+    d = os.path.join(r.root, "@seccomp-cache")
+    return {n: open(os.path.join(d, n), "rb").read() for n in sorted(os.listdir(d))}
+
+
+def _with_docker_profile(s) -> None:
+    s["process"]["noNewPrivileges"] = False
+    s["linux"]["seccomp"] = docker_default_seccomp(s["process"]["capabilities"]["bounding"])
+
+
+def _check_confined(res) -> None:
+    lines = _lines(res)
+    assert lines[0] == "Seccomp:\t2"
+    assert "Operation not permitted" in lines[1] and "unshare-ok" not in lines
+    assert lines[-1] == "busybox"
+
+
+def test_second_create_loads_the_cached_filter_without_libseccomp(ours, tmp_path) -> None:
+    kw, trace = _traced(ours, tmp_path)
+    _check_confined(ours.run("cc1", ["sh", "-c", _DOCKER_SCRIPT], _with_docker_profile, **kw))
+    first = _last_trace(trace)
+    assert first["seccomp"] == {"hit": 0, "miss": 1} and "pyseccomp" in first["modules"]
+    entries = _cache_entries(ours)
+    assert len(entries) == 1
+    assert oct(os.stat(os.path.join(ours.root, "@seccomp-cache")).st_mode & 0o777) == "0o700"
+    _check_confined(ours.run("cc2", ["sh", "-c", _DOCKER_SCRIPT], _with_docker_profile, **kw))
+    second = _last_trace(trace)
+    assert second["seccomp"] == {"hit": 1, "miss": 0}
+    assert "pyseccomp" not in second["modules"] and "ctypes" not in second["modules"]
+    assert _cache_entries(ours) == entries
+
+
+def test_corrupt_cache_entry_is_ignored_and_rewritten(ours, tmp_path) -> None:
+    kw, trace = _traced(ours, tmp_path)
+    ours.run("cc3", ["true"], _with_docker_profile, **kw)
+    [(name, good)] = _cache_entries(ours).items()
+    path = os.path.join(ours.root, "@seccomp-cache", name)
+    # truncated to a multiple of 8, one flipped instruction byte (the checksum
+    # catches it), an odd length, a bad header, an empty file
+    flipped = bytearray(good)
+    flipped[-3] ^= 0xFF  # the last instruction's k: would change what it returns
+    for bad in (good[:-8], bytes(flipped), good + b"x", b"NOTMAGIC" + good[8:], b""):
+        with open(path, "wb") as f:
+            f.write(bad)
+        _check_confined(ours.run(f"cc{len(ours.ids)}x", ["sh", "-c", _DOCKER_SCRIPT], _with_docker_profile, **kw))
+        assert _last_trace(trace)["seccomp"] == {"hit": 0, "miss": 1}, bad[:16]
+        assert open(path, "rb").read() == good
+
+
+def test_a_different_profile_gets_its_own_entry(ours, tmp_path) -> None:
+    kw, trace = _traced(ours, tmp_path)
+
+    def deny(names):
+        def f(s):
+            s["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW",
+                                     "syscalls": [{"names": names, "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]}
+        return f
+    script = "mkdir /tmp/d 2>&1 && echo made; touch /tmp/f; rm /tmp/f 2>&1 && echo removed; true"
+    mkdir_denied = _lines(ours.run("cd1", ["sh", "-c", script], deny(["mkdir", "mkdirat"]), **kw))
+    assert "Permission denied" in mkdir_denied[0] and mkdir_denied[1:] == ["removed"]
+    # same rules, keys in another order: the same entry
+    def reordered(s):
+        deny(["mkdir", "mkdirat"])(s)
+        s["linux"]["seccomp"] = dict(reversed(list(s["linux"]["seccomp"].items())))
+    ours.run("cd2", ["true"], reordered, **kw)
+    assert _last_trace(trace)["seccomp"] == {"hit": 1, "miss": 0}
+    assert len(_cache_entries(ours)) == 1
+    rm_denied = _lines(ours.run("cd3", ["sh", "-c", script], deny(["unlink", "unlinkat"]), **kw))
+    assert _last_trace(trace)["seccomp"] == {"hit": 0, "miss": 1}
+    assert rm_denied[0] == "made" and "Permission denied" in rm_denied[1] and "removed" not in rm_denied
+    assert len(_cache_entries(ours)) == 2
+
+
+def test_exec_uses_the_cached_filter(ours, tmp_path) -> None:
+    kw, trace = _traced(ours, tmp_path)
+
+    def upd(s):
+        _with_docker_profile(s)
+        s["process"]["args"] = ["sleep", "60"]
+    b = ours.bundle("ce1", ["sleep", "60"], upd)
+    ours.ids.append("ce1")
+    with open(tmp_path / "ce1.out", "wb") as out:
+        assert ours("create", "--bundle", b, "ce1", stdout=out, stderr=out, **kw).returncode == 0
+    ours.ok("start", "ce1")
+    res = ours("exec", "ce1", "sh", "-c", _DOCKER_SCRIPT, **kw)
+    _check_confined(res)
+    line = _last_trace(trace)
+    assert line["verb"] == "exec" and line["seccomp"] == {"hit": 1, "miss": 0}
+    assert "pyseccomp" not in line["modules"]
