@@ -8,7 +8,8 @@ these few helpers for what os.path offered."""
 import posix
 import sys
 
-_STAT_MODE_DIR, _STAT_MODE_REG, _STAT_FMT = 0o040000, 0o100000, 0o170000
+_STAT_MODE_DIR, _STAT_MODE_REG, _STAT_MODE_LNK, _STAT_FMT = 0o040000, 0o100000, 0o120000, 0o170000
+_ELOOP = 40  # errno.ELOOP on Linux
 
 
 def join(base: str, *parts: str) -> str:
@@ -115,3 +116,36 @@ def getenv(name: str, default: str | None = None) -> str | None:
 
 def fsencode(path: str) -> bytes:
     return path.encode(sys.getfilesystemencoding(), "surrogateescape")
+
+
+def secure_join(root: str, unsafe: str) -> str:
+    """Join unsafe to root, resolving symlinks as if root were '/', so the
+    result never leaves root (the filepath-securejoin algorithm): how the
+    runtime places mounts and the daemon places files in a container's root."""
+    root = abspath(root)
+    parts = [p for p in unsafe.split("/") if p and p != "."]
+    resolved: list[str] = []
+    links = 0
+    while parts:
+        part = parts.pop(0)
+        if part == "..":
+            if resolved:
+                resolved.pop()
+            continue
+        candidate = join(root, *resolved, part)
+        try:
+            st = posix.lstat(candidate)
+        except (FileNotFoundError, NotADirectoryError):
+            resolved.append(part)
+            continue
+        if st.st_mode & _STAT_FMT == _STAT_MODE_LNK:
+            links += 1
+            if links > 255:
+                raise OSError(_ELOOP, f"too many symlinks resolving {unsafe}")
+            target = posix.readlink(candidate)
+            if target.startswith("/"):
+                resolved = []
+            parts = [p for p in target.split("/") if p and p != "."] + parts
+            continue
+        resolved.append(part)
+    return join(root, *resolved)

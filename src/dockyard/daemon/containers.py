@@ -312,7 +312,7 @@ class ContainerService:
 
     @staticmethod
     def _seed_volume(rootfs: str, dest: str, volume_path: str) -> None:
-        from .securepath import secure_join
+        from .._sys.fs import secure_join
         from .volumes import copy_tree
         try:
             if os.listdir(volume_path):
