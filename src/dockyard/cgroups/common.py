@@ -122,6 +122,18 @@ def open_manager(cgroups_path: str, root: str = CGROUP_ROOT, mode: str | None = 
     return V1Manager(cgroups_path, root)
 
 
+def remove_if_empty(cgroups_path: str, root: str = CGROUP_ROOT) -> None:
+    """Remove a cgroup in each hierarchy where nothing lives in it any more
+    (a daemon's cgroup parent after its last container); where a process or
+    a child cgroup remains, rmdir fails with EBUSY and it stays."""
+    v1, unified = open_manager(cgroups_path, root).placement()
+    for d in v1 + ([unified] if unified else []):
+        try:
+            posix.rmdir(d)
+        except OSError:
+            pass
+
+
 def write_file(path: str, value: str) -> None:
     # O_TRUNC as runc: a no-op on cgroupfs, right on a stand-in tree.
     fd = posix.open(path, posix.O_WRONLY | posix.O_TRUNC | posix.O_CLOEXEC)

@@ -99,3 +99,7 @@ class Daemon:
                     t.cancel()
         await self.networks.shutdown()
         await self.tasks.close()
+        # As the network goes with a clean stop, so does the cgroup parent,
+        # unless containers still run in it (live restore).
+        from ..cgroups.common import remove_if_empty
+        remove_if_empty(self.config.cgroup_parent)
