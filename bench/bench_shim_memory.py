@@ -36,18 +36,8 @@ def mem_kb(pid: int) -> tuple[int, int]:
 
 
 def pids_with(text: str, name: str) -> list[int]:
-    out = []
-    for p in os.listdir("/proc"):
-        if not p.isdigit():
-            continue
-        try:
-            with open(f"/proc/{p}/cmdline", "rb") as f:
-                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if text in cmd and name in cmd:
-            out.append(int(p))
-    return out
+    from _support.leaks import processes_mentioning
+    return [pid for pid, cmd in processes_mentioning(text) if name in cmd]
 
 
 def row(label: str, values: list[int]) -> tuple[str, dict[str, float]]:

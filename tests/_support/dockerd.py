@@ -60,6 +60,16 @@ def _user_network_bridges() -> list[str]:
             if len(n) == 15 and n.startswith("br-") and all(c in "0123456789abcdef" for c in n[3:])]
 
 
+def private_dockerd_or_skip() -> "PrivateDockerd":
+    """For a test fixture: a PrivateDockerd to enter, or the test skipped when a
+    Docker engine of the host's own owns docker0."""
+    try:
+        return PrivateDockerd()
+    except DockerdUnavailable as e:
+        import pytest
+        pytest.skip(str(e))
+
+
 class _UnixHTTP(http.client.HTTPConnection):
     def __init__(self, path: str, timeout: float = 5.0) -> None:
         super().__init__("localhost", timeout=timeout)

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from _support.daemon import busybox_tar
-from _support.dockerd import DockerdUnavailable, PrivateDockerd, unavailable_reason
+from _support.dockerd import private_dockerd_or_skip, unavailable_reason
 from _support.engine import Engine
 
 pytestmark = pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason()))
@@ -117,11 +117,7 @@ def populate(api: Api) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def engines(daemon):
-    try:
-        engine = PrivateDockerd()
-    except DockerdUnavailable as e:  # a Docker engine of the host's own owns docker0
-        pytest.skip(str(e))
-    with engine as dockerd:
+    with private_dockerd_or_skip() as dockerd:
         dockerd.import_busybox(busybox_tar())
         ref, ours = Api(dockerd.socket, dockerd.pool), Api(daemon.socket, daemon.pool)
         with ThreadPoolExecutor(2) as pool:

@@ -20,7 +20,7 @@ import pytest
 from _support import leaks
 from _support.clicompare import DOCKER_CLI, same
 from _support.daemon import busybox_tar
-from _support.dockerd import DockerdUnavailable, PrivateDockerd, unavailable_reason
+from _support.dockerd import private_dockerd_or_skip, unavailable_reason
 from _support.paths import binary
 from _support.registry_server import DockyardRegistry, free_port
 
@@ -32,11 +32,7 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def dockerd():
-    try:
-        engine = PrivateDockerd()
-    except DockerdUnavailable as e:  # a Docker engine of the host's own owns docker0
-        pytest.skip(str(e))
-    with engine as d:
+    with private_dockerd_or_skip() as d:
         d.import_busybox(busybox_tar())
         yield d
 

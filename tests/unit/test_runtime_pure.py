@@ -46,6 +46,9 @@ def test_secure_join_stays_inside(tmp_path) -> None:
     assert secure_join(str(root), "/abs/passwd") == str(root / "etc/passwd")
     assert secure_join(str(root), "/up/x") == str(root / "x")
     assert secure_join(str(root), "/../../x") == str(root / "x")
+    # a file on the way is not an error here: the join is lexical from there on
+    (root / "etc" / "passwd").write_text("")
+    assert secure_join(str(root), "/etc/passwd/x") == str(root / "etc/passwd/x")
 
 
 def _spec(tmp_path, **over):

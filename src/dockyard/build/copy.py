@@ -144,11 +144,7 @@ def _v1_hash(name: str, it: Item, on_disk: bool = False) -> str:
     h = hashlib.sha256("".join(k + v for k, v in fields).encode("utf-8", "surrogateescape"))
     if regular and size:
         with _open_item(it) as f:
-            while True:
-                chunk = f.read(1 << 20)
-                if not chunk:
-                    break
-                h.update(chunk)
+            _hash_into(h, f)
     return h.hexdigest()
 
 
@@ -211,14 +207,18 @@ def _resolved_item(ctx: BuildContext, path: str) -> "Item | str":
 
 # -- a directory tree (another stage, an image) ------------------------------------
 
+def _hash_into(h: "hashlib._Hash", f: BinaryIO) -> None:
+    while True:
+        chunk = f.read(1 << 20)
+        if not chunk:
+            break
+        h.update(chunk)
+
+
 def _hash_file(path: str) -> str:
     h = hashlib.sha256()
     with open(path, "rb", buffering=0) as f:
-        while True:
-            chunk = f.read(1 << 20)
-            if not chunk:
-                break
-            h.update(chunk)
+        _hash_into(h, f)
     return h.hexdigest()
 
 

@@ -10,6 +10,8 @@ from ..server.http import Request, Response, json_response
 from ..server.router import Router, version_tuple
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from ...daemon.daemon import Daemon
 
 
@@ -21,6 +23,18 @@ def _timeout(req: Request) -> int | None:
         return int(t)
     except ValueError:
         raise errdefs.InvalidArgument(f"invalid value for t: {t!r}") from None
+
+
+async def _send_tar(req: Request, stream: Any, headers: dict[str, str] | None = None) -> None:
+    """A tar stream from the daemon (archive GET, export) as the response body;
+    the stream is closed however the client goes."""
+    resp = req.stream_response_(200, "application/x-tar", headers)
+    try:
+        await resp.start()
+        async for chunk in stream.chunks():
+            await resp.write(chunk)
+    finally:
+        await stream.close()
 
 
 def register(r: Router, d: "Daemon") -> None:
@@ -142,11 +156,7 @@ def register(r: Router, d: "Daemon") -> None:
             await streams.attach(c, conn, req.query.bool("stdin"), req.query.bool("stdout"),
                                  req.query.bool("stderr"), logs, stream, keys)
         finally:
-            try:
-                await conn.writer.drain()
-            except Exception:
-                pass
-            conn.close()
+            await conn.finish()
         return None
 
     async def get_container_attach_ws(req: Request) -> Response | None:
@@ -241,13 +251,7 @@ def register(r: Router, d: "Daemon") -> None:
             info = await d.archive.stat(req.match["id"], path)
             return Response(200, b"", "", {"X-Docker-Container-Path-Stat": stat_header(info)})
         info, stream = await d.archive.get(req.match["id"], path)
-        resp = req.stream_response_(200, "application/x-tar", {"X-Docker-Container-Path-Stat": stat_header(info)})
-        try:
-            await resp.start()
-            async for chunk in stream.chunks():
-                await resp.write(chunk)
-        finally:
-            await stream.close()
+        await _send_tar(req, stream, {"X-Docker-Container-Path-Stat": stat_header(info)})
         return None
 
     async def put_container_archive(req: Request) -> Response:
@@ -259,14 +263,7 @@ def register(r: Router, d: "Daemon") -> None:
         return Response(200, b"", "")
 
     async def get_container_export(req: Request) -> None:
-        stream = await d.archive.export(req.match["id"])
-        resp = req.stream_response_(200, "application/x-tar")
-        try:
-            await resp.start()
-            async for chunk in stream.chunks():
-                await resp.write(chunk)
-        finally:
-            await stream.close()
+        await _send_tar(req, await d.archive.export(req.match["id"]))
         return None
 
     async def post_commit(req: Request) -> Response:

@@ -53,11 +53,7 @@ def register(r: Router, d: "Daemon") -> None:
                     msg = struct.pack(">BxxxL", 1, len(msg)) + msg
                 await conn.write(msg)
         finally:
-            try:
-                await conn.writer.drain()
-            except Exception:
-                pass
-            conn.close()
+            await conn.finish()
         return None
 
     async def post_exec_resize(req: Request) -> Response:

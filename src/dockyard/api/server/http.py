@@ -147,6 +147,14 @@ class Hijacked:
         except Exception:
             pass
 
+    async def finish(self) -> None:
+        """Close after what is queued has gone out (a client that left makes drain fail)."""
+        try:
+            await self.writer.drain()
+        except Exception:
+            pass
+        self.close()
+
 
 class Request:
     def __init__(self, conn: "Connection", event: h11.Request) -> None:
