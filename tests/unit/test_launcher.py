@@ -23,8 +23,8 @@ def test_setup_installed_the_fast_launchers(name: str) -> None:
     assert launcher.is_fast_launcher(path), f"{path} is not the fast launcher: run tools/setup.sh"
     with open(path) as f:
         text = f.read()
-    python = text.split("\n", 1)[0][2:].split()[0]  # the venv's python or python3
-    assert os.path.realpath(python) == os.path.realpath(sys.executable)
+    python = text.split("\n", 1)[0][2:].split()[0]
+    assert os.path.realpath(python) == os.path.realpath(launcher.launcher_python())
     assert text == launcher.script_text(name, python=python)
     assert os.access(path, os.X_OK)
 
@@ -60,10 +60,37 @@ def test_fallback_when_the_recorded_paths_are_wrong(tmp_path) -> None:
     assert out.returncode == 0 and out.stdout.startswith("Dockyard version"), out.stderr
     # and without the fallback it would not have
     body = launcher.script_text("dockyard", paths=[str(tmp_path / "moved")]).split("\n", 1)[1]
-    no_fallback = body.replace("import site\n    site.main()", "raise")
+    no_fallback = body.replace("if not sys.flags.no_site:", "if True:")
+    assert no_fallback != body
     out = subprocess.run([sys.executable, "-IS", "-c", no_fallback, "--version"], capture_output=True, text=True,
                          env=CLEAN_ENV)
     assert out.returncode != 0 and "ModuleNotFoundError" in out.stderr
+
+
+def test_launcher_python_is_the_systems_build_when_it_can_run_our_code(tmp_path, monkeypatch) -> None:
+    """The system's own build of this Python version where it has what the
+    programs need (same bytecode, the extension modules), else the venv's;
+    DOCKYARD_LAUNCHER_PYTHON overrides, and a candidate that fails the probe
+    is never taken."""
+    monkeypatch.delenv("DOCKYARD_LAUNCHER_PYTHON", raising=False)
+    system = f"/usr/bin/python{sys.version_info[0]}.{sys.version_info[1]}"
+    usable = os.access(system, os.X_OK) and launcher._probe(system) == launcher._probe(sys.executable) != ""
+    assert launcher.launcher_python() == (system if usable and os.path.realpath(system) != os.path.realpath(
+        sys.executable) else sys.executable)
+    monkeypatch.setenv("DOCKYARD_LAUNCHER_PYTHON", "venv")
+    assert launcher.launcher_python() == sys.executable
+    monkeypatch.setenv("DOCKYARD_LAUNCHER_PYTHON", str(tmp_path / "missing"))
+    assert launcher.launcher_python() == sys.executable
+    other = tmp_path / "python-other"  # runs, but another version: refused
+    other.write_text("#!/bin/sh\necho cpython-312 cb0d0d0a '(3, 12)'\n")
+    other.chmod(0o755)
+    monkeypatch.setenv("DOCKYARD_LAUNCHER_PYTHON", str(other))
+    assert launcher.launcher_python() == sys.executable
+    same = tmp_path / "python-same"  # another interpreter of the same build: taken
+    same.write_text(f'#!/bin/sh\nexec {sys.executable} "$@"\n')
+    same.chmod(0o755)
+    monkeypatch.setenv("DOCKYARD_LAUNCHER_PYTHON", str(same))
+    assert launcher.launcher_python() == str(same)
 
 
 def test_install_is_atomic_and_idempotent(tmp_path) -> None:

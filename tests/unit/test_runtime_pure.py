@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from dockyard.runtime import capabilities, cli, mountopts
+from dockyard.runtime import capabilities, cli, commands, mountopts
 from dockyard.runtime.rootfs import secure_join
 from dockyard.runtime.spec import ConfigError, validate
 from dockyard._sys import consts as c
@@ -118,19 +118,19 @@ def test_update_flags_to_resources() -> None:
     o, args = cli.parse(["--memory", "512m", "--memory-swap", "-1", "--cpu-quota", "-1", "--cpu-share", "100",
                          "--cpuset-cpus", "0-1", "--pids-limit", "10", "--blkio-weight", "300", "id"],
                         cli.COMMAND_FLAGS["update"])
-    assert cli.update_resources(o) == {
+    assert commands.update_resources(o) == {
         "memory": {"limit": 512 << 20, "swap": -1}, "cpu": {"quota": -1, "shares": 100, "cpus": "0-1"},
         "pids": {"limit": 10}, "blockIO": {"weight": 300}}
-    assert cli.parse_bytes("1.5g", "--memory") == 3 << 29
-    assert cli.parse_bytes("1024", "--memory") == 1024
+    assert commands.parse_bytes("1.5g", "--memory") == 3 << 29
+    assert commands.parse_bytes("1024", "--memory") == 1024
     for bad in ("abc", "-5m", "1x"):
         with pytest.raises(cli.UsageError):
-            cli.parse_bytes(bad, "--memory")
+            commands.parse_bytes(bad, "--memory")
     import io
-    res = cli.update_resources({"-r": "-"}, io.BytesIO(b'{"pids": {"limit": 5}}'))
+    res = commands.update_resources({"-r": "-"}, io.BytesIO(b'{"pids": {"limit": 5}}'))
     assert res == {"pids": {"limit": 5}}
     with pytest.raises(cli.UsageError):
-        cli.update_resources({"-r": "-"}, io.BytesIO(b'{"pids": {"limit": "5"}}'))
+        commands.update_resources({"-r": "-"}, io.BytesIO(b'{"pids": {"limit": "5"}}'))
 
 
 def test_signal_names_and_numbers() -> None:

@@ -248,13 +248,34 @@ def set_signal_disposition(sig: int, handler: int) -> None:
 
 
 def default_all_signals() -> None:
-    """Every signal but SIGKILL and SIGSTOP back to SIG_DFL (what runc gives
-    a container's process): ignored dispositions would survive execve."""
+    """Every signal but SIGKILL and SIGSTOP at SIG_DFL after the execve that
+    follows (what runc gives a container's process). Handlers are reset by
+    execve itself; only ignored dispositions survive it, so only the signals
+    the kernel lists as ignored (SigIgn in /proc/self/status) are reset: two
+    or three system calls instead of 62. Without /proc, all of them."""
     nr = ffi.c_long(syscall_number("rt_sigaction"))
     act = ffi.byref(_KernelSigaction(SIG_DFL, 0, 0, 0))
+    ignored = _ignored_signals()
     for sig in range(1, NSIG):
-        if sig != SIGKILL and sig != SIGSTOP:
+        if sig != SIGKILL and sig != SIGSTOP and ignored >> (sig - 1) & 1:
             check(_syscall(nr, ffi.c_int(sig), act, None, _SIGSET_SIZE), f"rt_sigaction({sig})")
+
+
+def _ignored_signals() -> int:
+    """The SigIgn mask of /proc/self/status (bit n-1 is signal n); every bit
+    set where it cannot be read."""
+    try:
+        fd = posix.open("/proc/self/status", posix.O_RDONLY | posix.O_CLOEXEC)
+    except OSError:
+        return (1 << (NSIG - 1)) - 1
+    try:
+        data = posix.read(fd, 8192)
+    finally:
+        posix.close(fd)
+    at = data.find(b"\nSigIgn:")
+    if at < 0:
+        return (1 << (NSIG - 1)) - 1
+    return int(data[at + 9:data.index(b"\n", at + 9)].strip(), 16)
 
 
 def set_blocked_signals(mask: int) -> int:

@@ -116,8 +116,8 @@ def copy_from_container(api: Any, container: str, src: str, dst: str, follow: bo
                 if member.islnk():
                     member.linkname = _rebase(member.linkname, src_base, new_base) if new_base else member.linkname
                 try:
-                    tf.extract(member, target_dir, filter="tar", numeric_owner=True)
-                except tarfile.FilterError as e:
+                    _extract(tf, member, target_dir)
+                except _Refused as e:
                     raise CLIError(f"refusing to extract {member.name!r}: {e}", 1) from None
                 except OSError as e:
                     raise CLIError(f"error extracting {member.name}: {e.strerror or e}", 1) from None
@@ -127,6 +127,34 @@ def copy_from_container(api: Any, container: str, src: str, dst: str, follow: bo
         resp.close()
     if not quiet and os.isatty(sys.stderr.fileno()):
         sys.stderr.write(f"Successfully copied {human_size(reader.total, 3)} to {dst}\n")
+
+
+class _Refused(Exception):
+    """A member the "tar" extraction filter refuses."""
+
+
+def _extract(tf: "tarfile.TarFile", member: "tarfile.TarInfo", target_dir: str) -> None:
+    """Extract one member as tarfile's "tar" filter allows (PEP 706): never
+    outside target_dir, without setuid/setgid/sticky or group/other write
+    bits. The filter arrived in Python 3.11.4; the launcher may run an
+    earlier 3.11 (Debian 12's 3.11.2), which gets the same checks here."""
+    import tarfile
+    if hasattr(tarfile, "tar_filter"):
+        try:
+            tf.extract(member, target_dir, filter="tar", numeric_owner=True)
+        except tarfile.FilterError as e:
+            raise _Refused(str(e)) from None
+        return
+    member.name = member.name.lstrip("/")
+    dest = os.path.realpath(target_dir)
+    if os.path.isabs(member.name):
+        raise _Refused(f"member {member.name!r} has an absolute path")
+    target = os.path.realpath(os.path.join(dest, member.name))
+    if os.path.commonpath([target, dest]) != dest:
+        raise _Refused(f"{member.name!r} would be extracted to {target!r}, which is outside the destination")
+    if member.mode is not None:
+        member.mode &= 0o755
+    tf.extract(member, target_dir, numeric_owner=True)
 
 
 def _tar_stream(path: str, arcname: str, follow: bool) -> Iterator[bytes]:
