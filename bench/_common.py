@@ -18,6 +18,23 @@ sys.path.insert(0, os.path.join(REPO, "tools"))
 BIN = os.path.dirname(sys.executable)
 
 
+def launcher_python(name: str = "dockyard") -> str:
+    """The interpreter a launcher in BIN starts (its shebang; see
+    src/dockyard/launcher.py), for the interpreter's floor."""
+    try:
+        with open(os.path.join(BIN, name)) as f:
+            first = f.readline()
+    except OSError:
+        return sys.executable
+    return first[2:].split()[0] if first.startswith("#!") else sys.executable
+
+
+def interpreter_note(python: str) -> str:
+    version = subprocess.run([python, "-IS", "-c", "import sys; print(sys.version.split()[0])"],
+                             capture_output=True, text=True).stdout.strip()
+    return f"the launchers' interpreter: {python} (Python {version})"
+
+
 def timeit(fn: Callable[[], object], runs: int, warmup: int = 2) -> list[float]:
     for _ in range(warmup):
         fn()

@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 
-from _common import BIN, REPO, docker_engine, report, summary
+from _common import BIN, REPO, docker_engine, interpreter_note, launcher_python, report, summary
 
 
 def interleaved(cmds: dict[str, tuple[list[str], dict[str, str]]], runs: int,
@@ -62,8 +62,9 @@ def main() -> None:
         cmds = {"dockyard ps": ([dockyard, "ps", "-a"], env), "dockyard images": ([dockyard, "images"], env),
                 "dockyard version": ([dockyard, "version"], env),
                 "python -c pass (floor)": ([sys.executable, "-c", "pass"], env),
-                "python -IS -c pass (floor)": ([sys.executable, "-IS", "-c", "pass"], env)}
+                "python -IS -c pass (floor)": ([launcher_python(), "-IS", "-c", "pass"], env)}
         from dockyard.launcher import is_fast_launcher
+        notes.append(interpreter_note(launcher_python()))
         notes.append("dockyard is " + ("the fast launcher (python -IS)" if is_fast_launcher(dockyard)
                                        else "not the fast launcher: run tools/setup.sh"))
         if docker:

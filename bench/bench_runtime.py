@@ -24,7 +24,7 @@ import tempfile
 import sys
 import time
 
-from _common import BIN, peak_rss_kb, report, summary
+from _common import BIN, interpreter_note, launcher_python, peak_rss_kb, report, summary
 
 
 def main() -> None:
@@ -41,7 +41,7 @@ def main() -> None:
         runtimes["runc"] = runc
     tmp = tempfile.mkdtemp(prefix="dybench-rt")
     parent = f"/dybench-rt-{os.getpid()}"
-    notes: list[str] = []
+    notes: list[str] = [interpreter_note(launcher_python("dockyard-runtime"))]
     try:
         bundle = os.path.join(tmp, "bundle")
         make_bundle(bundle, ["true"], cgroups_path=f"{parent}/c")
@@ -80,7 +80,7 @@ def main() -> None:
                 raise RuntimeError(f"{exe} {' '.join(args)} failed with {res.returncode}")
 
         samples: dict[str, list[float]] = {}
-        floor = [sys.executable, "-IS", "-c", "pass"]
+        floor = [launcher_python("dockyard-runtime"), "-IS", "-c", "pass"]
 
         def python_floor(exe: str) -> None:
             if exe == ours:

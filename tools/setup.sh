@@ -6,8 +6,10 @@ cd "$(dirname "$0")/.."
 
 # docker.io: Debian's Docker engine, a reference peer that tests and benchmarks
 # start privately (tests/_support/dockerd.py); never run as a service.
+# python3.11: Debian's build, which the per-command launchers start where it
+# can run our code (src/dockyard/launcher.py); .venv may use another 3.11.
 APT_PACKAGES=(busybox-static runc iptables iproute2 tmux skopeo docker-registry containerd libseccomp2 wrk gcc libc6-dev git
-              docker.io)
+              docker.io python3.11)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
