@@ -82,9 +82,16 @@ def recorded_paths() -> list[str]:
     return paths
 
 
+def venv_python() -> str:
+    """This environment's interpreter, named the same whichever of its names
+    (python, python3.11) started us: pip's scripts and `python -m` differ."""
+    path = os.path.join(sys.prefix, "bin", "python")
+    return path if os.access(path, os.X_OK) else sys.executable
+
+
 def script_text(name: str, python: str | None = None, paths: list[str] | None = None) -> str:
     module, function, _ = LAUNCHERS[name]
-    return TEMPLATE.format(name=name, python=python or sys.executable, venv=sys.executable,
+    return TEMPLATE.format(name=name, python=python or sys.executable, venv=venv_python(),
                            paths=recorded_paths() if paths is None else paths, module=module, function=function)
 
 
@@ -107,12 +114,12 @@ def launcher_python() -> str:
     """The interpreter the launchers start (see the module's docstring)."""
     choice = os.environ.get("DOCKYARD_LAUNCHER_PYTHON", "")
     if choice == "venv":
-        return sys.executable
+        return venv_python()
     candidate = choice or f"/usr/bin/python{sys.version_info[0]}.{sys.version_info[1]}"
     if os.path.realpath(candidate) == os.path.realpath(sys.executable) or not os.access(candidate, os.X_OK):
-        return sys.executable
+        return venv_python()
     if _probe(candidate) != _probe(sys.executable):
-        return sys.executable
+        return venv_python()
     return candidate
 
 

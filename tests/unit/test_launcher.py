@@ -76,16 +76,16 @@ def test_launcher_python_is_the_systems_build_when_it_can_run_our_code(tmp_path,
     system = f"/usr/bin/python{sys.version_info[0]}.{sys.version_info[1]}"
     usable = os.access(system, os.X_OK) and launcher._probe(system) == launcher._probe(sys.executable) != ""
     assert launcher.launcher_python() == (system if usable and os.path.realpath(system) != os.path.realpath(
-        sys.executable) else sys.executable)
+        sys.executable) else launcher.venv_python())
     monkeypatch.setenv("DOCKYARD_LAUNCHER_PYTHON", "venv")
-    assert launcher.launcher_python() == sys.executable
+    assert launcher.launcher_python() == launcher.venv_python()
     monkeypatch.setenv("DOCKYARD_LAUNCHER_PYTHON", str(tmp_path / "missing"))
-    assert launcher.launcher_python() == sys.executable
+    assert launcher.launcher_python() == launcher.venv_python()
     other = tmp_path / "python-other"  # runs, but another version: refused
     other.write_text("#!/bin/sh\necho cpython-312 cb0d0d0a '(3, 12)'\n")
     other.chmod(0o755)
     monkeypatch.setenv("DOCKYARD_LAUNCHER_PYTHON", str(other))
-    assert launcher.launcher_python() == sys.executable
+    assert launcher.launcher_python() == launcher.venv_python()
     same = tmp_path / "python-same"  # another interpreter of the same build: taken
     same.write_text(f'#!/bin/sh\nexec {sys.executable} "$@"\n')
     same.chmod(0o755)
