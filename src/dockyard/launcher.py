@@ -97,7 +97,8 @@ def script_text(name: str, python: str | None = None, paths: list[str] | None = 
 
 # What the launchers' programs need of an interpreter besides the language:
 # the same bytecode (cache tag, magic number) and these extension modules.
-_PROBE = ("import sys, importlib.util, _ctypes, _json, _socket, ssl, select, fcntl, termios, zlib; "
+_PROBE = ("import sys, importlib.util, _ctypes, _json, _socket, _sha256, ssl, select, fcntl, termios, zlib, gzip, "
+          "hashlib, struct; "
           "print(sys.implementation.cache_tag, importlib.util.MAGIC_NUMBER.hex(), sys.version_info[:2])")
 
 
