@@ -159,6 +159,35 @@ def test_cli_hot_path_imports(api: FakeAPI, tmp_path, command: list[str], shows:
     assert shows in out.stdout
 
 
+@pytest.mark.parametrize("command, later", [
+    (["ps"], ["dockyard.cli.commands.containerview", "dockyard.cli.format", "dockyard.client.jsonfast"]),
+    (["images"], ["dockyard.client.jsonfast"]),
+    (["version"], ["dockyard.client.jsonfast"]),
+])
+def test_cli_loads_what_prints_the_answer_while_the_daemon_computes_it(api: FakeAPI, tmp_path, command: list[str],
+                                                                        later: list[str]) -> None:
+    """The modules that decode and print the answer are loaded after the
+    request is sent and before its response is read (Transport.while_waiting),
+    so that their loading overlaps with the daemon's work."""
+    probe = (launcher.script_text("dockyard").split("\n", 1)[1].replace("sys.exit(run())", "")
+             + "from dockyard.client import transport\n"
+             "seen = {}\n"
+             "connect, read_head = transport.Transport.connect, transport.Transport._read_head\n"
+             "def at(name, fn):\n"
+             "    def wrapped(*a):\n"
+             f"        seen.setdefault(name, [m for m in {later!r} if m in sys.modules])\n"
+             "        return fn(*a)\n"
+             "    return wrapped\n"
+             "transport.Transport.connect = at('connect', connect)\n"
+             "transport.Transport._read_head = staticmethod(at('read', read_head))\n"
+             "from dockyard.cli.main import main\n"
+             f"code = main({command!r})\n"
+             "print(code, seen, file=sys.stderr)\n")
+    env = {**CLEAN_ENV, "DOCKYARD_HOST": api.host, "HOME": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-IS", "-c", probe], capture_output=True, text=True, env=env)
+    assert out.stderr.splitlines()[-1] == f"0 {{'connect': [], 'read': {later!r}}}", out.stderr
+
+
 def test_cli_reads_the_environment_as_os_would(api: FakeAPI, tmp_path) -> None:
     """DOCKYARD_HOST, DOCKER_CONFIG (psFormat) and HOME without os."""
     cfg = tmp_path / "cfg"

@@ -487,7 +487,7 @@ def format_options(options: list[Option], width: int = 0) -> str:
     col = max(len(s) for s in left) + 3
     lines = []
     for lhs, o in zip(left, rows):
-        text = (o.help or "") + _default_text(o)
+        text = ((o.help() if callable(o.help) else o.help) or "") + _default_text(o)  # callable: loaded text
         wrapped = wrap(text, max(20, width - col)) or [""]
         lines.append(lhs.ljust(col) + wrapped[0])
         lines.extend(" " * col + w for w in wrapped[1:])

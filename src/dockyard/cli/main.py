@@ -435,9 +435,16 @@ def client(gopts: dict):  # noqa: ANN201 - returns client.APIClient, imported la
         except OSError as e:
             raise CLIError(f"could not load TLS configuration: {e}", 1) from None
     try:
-        return APIClient(host, tls)
+        api = APIClient(host, tls)
     except Exception as e:  # unparsable host
         raise CLIError(str(e), 1) from None
+    # Most answers are JSON: the decoder loads while the daemon computes the first one.
+    api.transport.while_waiting = _load_json
+    return api
+
+
+def _load_json() -> None:
+    from ..client import jsonfast  # noqa: F401
 
 
 if __name__ == "__main__":

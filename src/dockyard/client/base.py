@@ -15,7 +15,6 @@ import sys
 from posix import environ as _environ
 
 from .. import errdefs
-from . import jsonfast
 from .transport import Response, Transport, TransportError
 
 TYPE_CHECKING = False
@@ -68,6 +67,7 @@ def error_from_response(resp: Response) -> errdefs.EngineError:
     body = resp.read()
     msg = ""
     try:
+        from . import jsonfast
         doc = jsonfast.loads(body)
         msg = doc.get("message", "") if isinstance(doc, dict) else ""
     except ValueError:
@@ -104,6 +104,7 @@ class BaseClient:
         DaemonUnreachable when there is no daemon to talk to."""
         hdrs = dict(headers or {})
         if json_body is not None:
+            from . import jsonfast
             body = jsonfast.dumps(json_body).encode()
             hdrs["Content-Type"] = "application/json"
         try:
@@ -123,11 +124,14 @@ class BaseClient:
         return resp
 
     def get_json(self, path: str, query: dict | None = None) -> Any:
-        return jsonfast.loads(self.request("GET", path, query).read() or b"null")
+        resp = self.request("GET", path, query)
+        from . import jsonfast  # after the request: it loads while the daemon answers, if asked to
+        return jsonfast.loads(resp.read() or b"null")
 
     def post_json(self, path: str, query: dict | None = None, body: Any = None,
                   ok: Iterable[int] = (200, 201, 204)) -> Any:
         data = self.request("POST", path, query, json_body=body, ok=ok).read()
+        from . import jsonfast
         return jsonfast.loads(data) if data.strip() else None
 
     def post_empty(self, path: str, query: dict | None = None, ok: Iterable[int] = (200, 201, 204)) -> int:
@@ -137,11 +141,13 @@ class BaseClient:
 
     def delete(self, path: str, query: dict | None = None) -> Any:
         data = self.request("DELETE", path, query).read()
+        from . import jsonfast
         return jsonfast.loads(data) if data.strip() else None
 
     @staticmethod
     def json_stream(resp: Response) -> Iterator[dict[str, Any]]:
         """Docker's JSON message stream: one object per line (or concatenated)."""
+        from . import jsonfast
         for line in resp.iter_lines():
             yield jsonfast.loads(line)
 
@@ -157,4 +163,5 @@ def filters_param(filters: dict[str, list[str]] | None) -> str | None:
     """The `filters` query parameter: JSON of {key: [values]} (None when empty)."""
     if not filters:
         return None
+    from . import jsonfast
     return jsonfast.dumps({k: v for k, v in filters.items() if v})

@@ -3,7 +3,6 @@ from docker's config.json ride along as X-Registry-Auth)."""
 
 from __future__ import annotations
 
-from . import jsonfast
 from .base import BaseClient, filters_param
 from .transport import Response
 
@@ -67,8 +66,10 @@ class ImagesAPI(BaseClient):
     def image_remove(self, ref: str, force: bool = False, noprune: bool = False,
                      platforms: list[str] | None = None) -> list[dict[str, str]]:
         """`platforms`: OCI platforms as JSON, to remove only those (API 1.50)."""
-        return jsonfast.loads(self.request("DELETE", f"/images/{ref}", {"force": int(force), "noprune": int(noprune),
-                                                                         "platforms": platforms or None}).read())
+        resp = self.request("DELETE", f"/images/{ref}", {"force": int(force), "noprune": int(noprune),
+                                                         "platforms": platforms or None})
+        from . import jsonfast  # after the request (see base.get_json)
+        return jsonfast.loads(resp.read())
 
     def image_history(self, ref: str, platform: str = "") -> list[dict[str, Any]]:
         """`platform`: an OCI platform as JSON (API 1.48)."""
@@ -92,4 +93,5 @@ class ImagesAPI(BaseClient):
 
     def distribution_inspect(self, ref: str) -> dict[str, Any]:
         resp = self.request("GET", f"/distribution/{ref}/json", headers=self._registry_auth(ref, None))
+        from . import jsonfast
         return jsonfast.loads(resp.read())

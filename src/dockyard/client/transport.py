@@ -12,7 +12,7 @@ import _socket
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Iterable, Iterator
+    from typing import Any, Callable, Iterable, Iterator
 
 AF_UNIX = _socket.AF_UNIX
 SOCK_STREAM = _socket.SOCK_STREAM
@@ -181,6 +181,10 @@ class Transport:
         self.tls = tls
         self.timeout = timeout
         self.family, self.address, self.http_host = parse_host(host, tls is not None)
+        # Run once, after the next request is sent and before its response is
+        # read: work that overlaps with the daemon's (the CLI loads the modules
+        # that print the answer while the daemon computes it).
+        self.while_waiting: Callable[[], None] | None = None
 
     def connect(self) -> Any:
         if self.family == AF_UNIX:
@@ -230,6 +234,9 @@ class Transport:
                 sock.sendall(b"0\r\n\r\n")
             else:
                 sock.sendall(head.encode("latin-1") + (body or b""))  # type: ignore[operator]
+            if self.while_waiting is not None:
+                work, self.while_waiting = self.while_waiting, None
+                work()
             resp = self._read_head(sock)
             if method == "HEAD":
                 resp._remaining = 0  # never a body, whatever Content-Length says
