@@ -161,7 +161,7 @@ def test_cli_hot_path_imports(api: FakeAPI, tmp_path, command: list[str], shows:
 
 @pytest.mark.parametrize("command, later", [
     (["ps"], ["dockyard.cli.commands.containerview", "dockyard.cli.format", "dockyard.client.jsonfast"]),
-    (["images"], ["dockyard.client.jsonfast"]),
+    (["images"], ["dockyard.cli.commands.imageview", "dockyard.cli.format", "dockyard.client.jsonfast"]),
     (["version"], ["dockyard.client.jsonfast"]),
 ])
 def test_cli_loads_what_prints_the_answer_while_the_daemon_computes_it(api: FakeAPI, tmp_path, command: list[str],

@@ -62,7 +62,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "container inspect": ("inspect", "cmd_container_inspect", "Display detailed information on one or more containers"),
     "container prune": ("container", "cmd_container_prune", "Remove all stopped containers"),
     # images (commands/image.py belongs to the images area)
-    "images": ("image", "cmd_images", "List images"),
+    "images": ("imagelist", "cmd_images", "List images"),
     "import": ("image", "cmd_import", "Import the contents from a tarball to create a filesystem image"),
     "tag": ("image", "cmd_tag", "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"),
     "pull": ("image", "cmd_pull", "Download an image from a registry"),

@@ -1,5 +1,5 @@
-"""Image commands: images, pull, push, rmi, tag, history, save, load, import,
-login, logout, image prune/inspect."""
+"""Image commands: pull, push, rmi, tag, history, save, load, import, login,
+logout, image prune/inspect (`images` is imagelist.py's)."""
 
 from __future__ import annotations
 
@@ -7,161 +7,13 @@ import sys
 
 from ... import errdefs
 from ..errors import CLIError
-from ..format import (LIST_FORMAT_HELP, Context, ago, check_format, ellipsis, human_size, is_table, local_rfc3339,
-                      local_time, trunc_id, write_list)
+from ..format import LIST_FORMAT_HELP, Context, ago, ellipsis, human_size, local_rfc3339, trunc_id, write_list
 from .common import (Parser, client, confirm, daemon_call, daemon_error, image_delete_lines, parse_filters, print_prune,
                      split_name_tag)
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:  # typing costs ~15 ms at start (re, enum, collections): `images` is a hot path
+if TYPE_CHECKING:
     from typing import Any, Iterator
-
-IMAGES_TABLE = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
-IMAGES_TABLE_DIGESTS = "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
-# docker's "docker image" subcommands: `docker images ls` most likely meant `docker image ls`.
-_IMAGE_SUBCOMMANDS = ("build", "history", "import", "inspect", "list", "load", "ls", "prune", "pull", "push",
-                      "rm", "save", "tag")
-
-
-class ImageContext(Context):
-    """One row of `images` (and of `system df -v`), docker's imageContext."""
-
-    template_type = "*formatter.imageContext"
-    FIELDS = ("Containers", "CreatedAt", "CreatedSince", "Digest", "ID", "Repository", "SharedSize", "Size", "Tag",
-              "UniqueSize", "VirtualSize")
-    HEADERS = {"ID": "IMAGE ID", "Repository": "REPOSITORY", "Tag": "TAG", "Digest": "DIGEST",
-               "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Size": "SIZE", "Containers": "CONTAINERS",
-               "VirtualSize": "SIZE", "SharedSize": "SHARED SIZE", "UniqueSize": "UNIQUE SIZE"}
-
-    def __init__(self, img: dict[str, Any], repo: str, tag: str, digest: str, trunc: bool = True) -> None:
-        self.i = img
-        self.Repository = repo
-        self.Tag = tag
-        self.Digest = digest
-        self.trunc = trunc
-
-    def _n(self, key: str) -> int:
-        v = self.i.get(key)
-        return -1 if v is None else int(v)
-
-    @property
-    def ID(self) -> str:  # noqa: N802 - docker's template field names
-        return trunc_id(self.i.get("Id", "")) if self.trunc else self.i.get("Id", "")
-
-    @property
-    def CreatedSince(self) -> str:  # noqa: N802
-        return ago(self.i.get("Created", 0))
-
-    @property
-    def CreatedAt(self) -> str:  # noqa: N802
-        return local_time(self.i.get("Created", 0))
-
-    @property
-    def Size(self) -> str:  # noqa: N802
-        return human_size(self._n("Size"), 3)
-
-    @property
-    def VirtualSize(self) -> str:  # noqa: N802
-        return human_size(self._n("Size"))
-
-    @property
-    def Containers(self) -> str:  # noqa: N802
-        n = self._n("Containers")
-        return "N/A" if n == -1 else str(n)
-
-    @property
-    def SharedSize(self) -> str:  # noqa: N802
-        n = self._n("SharedSize")
-        return "N/A" if n == -1 else human_size(n)
-
-    @property
-    def UniqueSize(self) -> str:  # noqa: N802
-        size, shared = self._n("Size"), self._n("SharedSize")
-        return "N/A" if size == -1 or shared == -1 else human_size(size - shared)
-
-
-def _name_and_tag(ref: str) -> tuple[str, str] | None:
-    """A RepoTags entry as (familiar name, tag); None for "<none>:<none>"."""
-    name, _, tag = ref.rpartition(":")
-    if not name or not tag or "/" in tag or name.startswith("<"):
-        return None
-    return name, tag
-
-
-def is_dangling(img: dict[str, Any]) -> bool:
-    tags, digests = img.get("RepoTags") or [], img.get("RepoDigests") or []
-    return (not tags and not digests) or (tags == ["<none>:<none>"] and digests == ["<none>@<none>"])
-
-
-def image_rows(img: dict[str, Any], trunc: bool, show_digests: bool, need_digest: bool) -> list[ImageContext]:
-    """docker's imageFormat: a row per repository and tag (per digest too
-    when digests are shown), then rows for repositories known only by digest."""
-    if is_dangling(img):
-        return [ImageContext(img, "<none>", "<none>", "<none>", trunc)]
-    tags: dict[str, list[str]] = {}
-    for ref in img.get("RepoTags") or []:
-        parsed = _name_and_tag(ref)
-        if parsed:
-            tags.setdefault(parsed[0], []).append(parsed[1])
-    digests: dict[str, list[str]] = {}
-    for ref in img.get("RepoDigests") or []:
-        name, at, digest = ref.partition("@")
-        if at and name and ":" in digest and not name.startswith("<"):
-            digests.setdefault(name, []).append(digest)
-    rows = []
-    for repo, repo_tags in tags.items():
-        repo_digests = digests.pop(repo, [])  # a tagged repository's digests get no rows of their own
-        if not need_digest:
-            repo_digests = []
-        for tag in repo_tags:
-            rows += [ImageContext(img, repo, tag, d, trunc) for d in repo_digests] or \
-                [ImageContext(img, repo, tag, "<none>", trunc)]
-    for repo, repo_digests in digests.items():
-        if show_digests:
-            rows += [ImageContext(img, repo, "<none>", d, trunc) for d in repo_digests]
-        else:
-            rows.append(ImageContext(img, repo, "<none>", "", trunc))
-    return rows
-
-
-def cmd_images(argv: list[str], gopts: dict) -> int:
-    from ..main import INVOKED_AS
-    p = Parser(prog="dockyard images", usage="dockyard images [OPTIONS] [REPOSITORY[:TAG]]")
-    p.add_argument("-a", "--all", action="store_true", help="Show all images (default hides intermediate images)")
-    p.add_argument("--digests", action="store_true", help="Show digests")
-    p.add_argument("-f", "--filter", action="append", default=[], kind="filter",
-                   help="Filter output based on conditions provided")
-    p.add_argument("--format", default="", help=LIST_FORMAT_HELP)
-    p.add_argument("--no-trunc", action="store_true", help="Don't truncate output")
-    p.add_argument("-q", "--quiet", action="store_true", help="Only show image IDs")
-    p.add_argument("--tree", action="store_true", api_version="1.47",
-                   help="List multi-platform images as a tree (EXPERIMENTAL)")
-    p.add_argument("repository", nargs="?")
-    a = p.parse_args(argv)
-    if a.tree:  # only past the API version check, i.e. with DOCKER_API_VERSION >= 1.47 against another daemon
-        raise CLIError("dockyard does not draw the image tree (--tree); use docker's CLI for it", 1)
-    fmt = a.format
-    if not fmt:
-        from ..config import load
-        fmt = "" if a.quiet else load(gopts).get("imagesFormat", "")
-    # docker's NewImageFormat: "table" picks the quiet or digests variant; a
-    # custom table gets the digest column appended when --digests is given.
-    if not fmt or fmt == "table":
-        fmt = "{{.ID}}" if a.quiet else IMAGES_TABLE_DIGESTS if a.digests else IMAGES_TABLE
-    elif is_table(fmt) and a.digests and "{{.Digest}}" not in fmt:
-        fmt += "\t{{.Digest}}"
-    check_format(fmt)
-    filters = parse_filters(a.filter)
-    if a.repository:
-        filters.setdefault("reference", []).append(a.repository)
-    images = daemon_call(client(gopts).image_list, a.all, filters)
-    need_digest = a.digests or "{{.Digest}}" in fmt
-    rows = [row for img in images for row in image_rows(img, not a.no_trunc, a.digests, need_digest)]
-    write_list(fmt, rows, IMAGES_TABLE, headers=ImageContext.HEADERS)
-    if a.repository and not images and "dockyard images" not in INVOKED_AS and a.repository in _IMAGE_SUBCOMMANDS:
-        sys.stderr.write(f'\nNo images found matching "{a.repository}": did you mean "dockyard image {a.repository}"?\n')
-    return 0
-
 
 def _chunks(f) -> Iterator[bytes]:
     while True:

@@ -307,7 +307,7 @@ def cmd_df(argv: list[str], gopts: dict) -> int:
 
 def _df_verbose(du: dict[str, Any], fmt: str) -> None:
     """docker's verboseWrite: four tables, or the template run once on all of it."""
-    from .image import ImageContext, is_dangling
+    from .imageview import ImageContext, is_dangling
     from .containerview import ContainerContext
     from .volume import VolumeContext
     trunc = is_table(fmt)
