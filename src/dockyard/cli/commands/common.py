@@ -34,6 +34,22 @@ def daemon_error(e: errdefs.EngineError, status: int = 1) -> CLIError:
     return CLIError(f"Error response from daemon: {e.message}", status)
 
 
+def list_format_help() -> str:
+    """format.LIST_FORMAT_HELP, as a callable help text (flags.py): format.py
+    loads only when --help shows it."""
+    from ..format import LIST_FORMAT_HELP
+    return LIST_FORMAT_HELP
+
+
+def load_while_waiting(api: Any, *modules: str) -> None:
+    """Load the JSON decoder and `modules` (the command's output) while the
+    daemon computes the answer to api's next request (Transport.while_waiting)."""
+    def load() -> None:
+        for name in ("dockyard.client.jsonfast", *modules):
+            __import__(name)
+    api.transport.while_waiting = load
+
+
 def daemon_call(fn: Callable[..., Any], *args: Any, status: int = 1, **kwargs: Any) -> Any:
     try:
         return fn(*args, **kwargs)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 
 from ..errors import CLIError
-from .common import Parser, client, daemon_call, parse_filters
+from .common import Parser, client, daemon_call, list_format_help, load_while_waiting, parse_filters
 
 IMAGES_TABLE = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
 IMAGES_TABLE_DIGESTS = "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
@@ -17,17 +17,6 @@ _IMAGE_SUBCOMMANDS = ("build", "history", "import", "inspect", "list", "load", "
 
 
 
-def _format_help() -> str:
-    from ..format import LIST_FORMAT_HELP
-    return LIST_FORMAT_HELP
-
-
-def _load_output_modules() -> None:
-    """What prints the answer, loaded while the daemon computes it."""
-    from ...client import jsonfast  # noqa: F401
-    from . import imageview  # noqa: F401
-
-
 def cmd_images(argv: list[str], gopts: dict) -> int:
     from ..main import INVOKED_AS
     p = Parser(prog="dockyard images", usage="dockyard images [OPTIONS] [REPOSITORY[:TAG]]")
@@ -35,7 +24,7 @@ def cmd_images(argv: list[str], gopts: dict) -> int:
     p.add_argument("--digests", action="store_true", help="Show digests")
     p.add_argument("-f", "--filter", action="append", default=[], kind="filter",
                    help="Filter output based on conditions provided")
-    p.add_argument("--format", default="", help=_format_help)
+    p.add_argument("--format", default="", help=list_format_help)
     p.add_argument("--no-trunc", action="store_true", help="Don't truncate output")
     p.add_argument("-q", "--quiet", action="store_true", help="Only show image IDs")
     p.add_argument("--tree", action="store_true", api_version="1.47",
@@ -61,7 +50,7 @@ def cmd_images(argv: list[str], gopts: dict) -> int:
     if a.repository:
         filters.setdefault("reference", []).append(a.repository)
     api = client(gopts)
-    api.transport.while_waiting = _load_output_modules
+    load_while_waiting(api, "dockyard.cli.commands.imageview")
     images = daemon_call(api.image_list, a.all, filters)
     from ..format import write_list
     from .imageview import ImageContext, image_rows

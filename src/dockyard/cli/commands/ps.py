@@ -3,20 +3,9 @@ columns and fields are containerview.py's, loaded while the daemon answers."""
 
 from __future__ import annotations
 
-from .common import Parser, client, daemon_call, parse_filters
+from .common import Parser, client, daemon_call, list_format_help, load_while_waiting, parse_filters
 
 DEFAULT_FORMAT = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
-
-
-def _format_help() -> str:
-    from ..format import LIST_FORMAT_HELP
-    return LIST_FORMAT_HELP
-
-
-def _load_output_modules() -> None:
-    """What prints the answer, loaded while the daemon computes it."""
-    from ...client import jsonfast  # noqa: F401
-    from . import containerview  # noqa: F401
 
 
 def cmd_ps(argv: list[str], gopts: dict) -> int:
@@ -24,7 +13,7 @@ def cmd_ps(argv: list[str], gopts: dict) -> int:
     p.add_argument("-a", "--all", action="store_true", help="Show all containers (default shows just running)")
     p.add_argument("-f", "--filter", action="append", default=[], kind="filter",
                    help="Filter output based on conditions provided")
-    p.add_argument("--format", default="", help=_format_help)
+    p.add_argument("--format", default="", help=list_format_help)
     p.add_argument("-n", "--last", type=int, default=-1, help="Show n last created containers (includes all states)")
     p.add_argument("-l", "--latest", action="store_true",
                    help="Show the latest created container (includes all states)")
@@ -50,7 +39,7 @@ def cmd_ps(argv: list[str], gopts: dict) -> int:
     size = a.size or (not a.quiet and "size" not in a.__dict__.get("_set_flags", ()) and
                       (".Size" in fmt or "json ." in fmt or fmt.strip() in ("json", "{{json .}}")))
     api = client(gopts)
-    api.transport.while_waiting = _load_output_modules
+    load_while_waiting(api, "dockyard.cli.commands.containerview")
     cs = daemon_call(api.container_list, a.all, limit, size, filters)
     from ..format import write_list
     from .containerview import ContainerContext
