@@ -206,21 +206,27 @@ def test_live_restore_after_sigkill(fresh_daemon) -> None:
     assert api.inspect("talker")["State"]["Status"] == "exited"
 
 
+def _kill_while_the_exit_is_handled(d, api: Engine, cid: str) -> None:
+    """SIGKILL the daemon the moment it starts handling cid's exit: when the
+    shim's exit.json, having appeared, is removed with the bundle."""
+    import os
+    exit_json = os.path.join(d.exec_root, "containers", cid, "exit.json")
+    api.until(lambda: os.path.exists(exit_json), timeout=30, interval=0.001)
+    deadline = time.monotonic() + 30
+    while os.path.exists(exit_json) and time.monotonic() < deadline:
+        pass  # no sleep: the kill must land right after the removal starts
+    d.kill()
+
+
 def test_exit_code_survives_a_kill_while_the_exit_is_handled(fresh_daemon) -> None:
     """The daemon is SIGKILLed the moment it removes the bundle (and with it
     the shim's exit.json) of a container that exited: the exit code must
     already be in the container's record."""
-    import os
     d = fresh_daemon()
     for _ in range(3):
         api = Engine(d.socket)
         cid = api.run("sh", "-c", "sleep 0.3; exit 42")
-        exit_json = os.path.join(d.exec_root, "containers", cid, "exit.json")
-        api.until(lambda: os.path.exists(exit_json), timeout=30, interval=0.001)
-        deadline = time.monotonic() + 30
-        while os.path.exists(exit_json) and time.monotonic() < deadline:
-            pass  # no sleep: the kill must land right after the removal starts
-        d.kill()
+        _kill_while_the_exit_is_handled(d, api, cid)
         d.start()
         api = Engine(d.socket)
         state = api.until(lambda: (s := api.inspect(cid)["State"])["Status"] == "exited" and s, timeout=30)
@@ -249,12 +255,7 @@ def test_autoremove_containers_that_exit_around_a_kill_are_removed_at_restore(fr
     down = api.run("sh", "-c", "sleep 1.5", HostConfig={"AutoRemove": True})
     down_pid = api.inspect(down)["State"]["Pid"]
     racing = api.run("sh", "-c", "sleep 0.3", HostConfig={"AutoRemove": True})
-    exit_json = os.path.join(d.exec_root, "containers", racing, "exit.json")
-    api.until(lambda: os.path.exists(exit_json), timeout=30, interval=0.001)
-    deadline = time.monotonic() + 30
-    while os.path.exists(exit_json) and time.monotonic() < deadline:
-        pass  # no sleep: the kill lands while the exit is being handled
-    d.kill()
+    _kill_while_the_exit_is_handled(d, api, racing)
     api.until(lambda: not os.path.exists(f"/proc/{down_pid}"), timeout=30)
     d.start()
     api = Engine(d.socket)

@@ -90,6 +90,8 @@ def test_help_reads_like_docker(capsys: pytest.CaptureFixture[str]) -> None:
                           "Options:\n  -a, --all             Show all containers (default shows just running)\n")
     assert "  -n, --last int        Show n last created containers (includes all states)" in out
     assert "(default -1)" in out
+    # a help text given as a function (format.py's, loaded only for --help)
+    assert "      --format string   Format output using a custom template:\n" in out
     # invoked through the management command, help names that form
     assert main.main(["container", "ls", "-h"]) == 0
     assert capsys.readouterr().out.startswith("Usage:  dockyard container ls [OPTIONS]\n")

@@ -92,3 +92,20 @@ print(status(), libc.signal_disposition(32))
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.splitlines() == ["0x8000000180000001 0x80000200", "(0, 0) 0"], out
+
+
+def test_ignored_signals_without_proc_counts_every_signal(monkeypatch) -> None:
+    """Where /proc/self/status cannot be read (a container without /proc),
+    default_all_signals resets every signal, as if all were ignored."""
+    from dockyard._sys import fs, libc
+    from dockyard.daemon.caps import ALL_CAPS, kernel_caps
+    fields = dict(line.split(":\t", 1) for line in open("/proc/self/status").read().splitlines() if ":\t" in line)
+    assert fs.proc_status_hex("CapBnd") == int(fields["CapBnd"], 16)
+    assert libc._ignored_signals() == fs.proc_status_hex("SigIgn") == int(fields["SigIgn"], 16)
+    assert fs.proc_status_hex("NoSuchField") is None
+    assert set(kernel_caps()) <= set(ALL_CAPS) and "CAP_SYS_ADMIN" in kernel_caps()  # CI runs as root
+    def refuse(*a: object) -> int:
+        raise PermissionError(13, "no /proc")
+    monkeypatch.setattr(fs.posix, "open", refuse)
+    assert fs.proc_status_hex("SigIgn") is None
+    assert libc._ignored_signals() == (1 << 64) - 1

@@ -149,3 +149,25 @@ def secure_join(root: str, unsafe: str) -> str:
             continue
         resolved.append(part)
     return join(root, *resolved)
+
+
+def proc_status_hex(field: str) -> int | None:
+    """A hexadecimal field of /proc/self/status (SigIgn, CapBnd, ...); None
+    where it cannot be read."""
+    try:
+        fd = posix.open("/proc/self/status", posix.O_RDONLY | posix.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        data = posix.read(fd, 16384)
+    finally:
+        posix.close(fd)
+    key = b"\n" + field.encode() + b":"
+    at = data.find(key)
+    if at < 0:
+        return None
+    start = at + len(key)
+    try:
+        return int(data[start:data.index(b"\n", start)].strip(), 16)
+    except ValueError:
+        return None

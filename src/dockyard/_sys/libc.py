@@ -262,20 +262,10 @@ def default_all_signals() -> None:
 
 
 def _ignored_signals() -> int:
-    """The SigIgn mask of /proc/self/status (bit n-1 is signal n); every bit
-    set where it cannot be read."""
-    try:
-        fd = posix.open("/proc/self/status", posix.O_RDONLY | posix.O_CLOEXEC)
-    except OSError:
-        return (1 << (NSIG - 1)) - 1
-    try:
-        data = posix.read(fd, 8192)
-    finally:
-        posix.close(fd)
-    at = data.find(b"\nSigIgn:")
-    if at < 0:
-        return (1 << (NSIG - 1)) - 1
-    return int(data[at + 9:data.index(b"\n", at + 9)].strip(), 16)
+    """The SigIgn mask (bit n-1 is signal n); every bit set where /proc
+    cannot tell."""
+    mask = fs.proc_status_hex("SigIgn")
+    return (1 << (NSIG - 1)) - 1 if mask is None else mask
 
 
 def set_blocked_signals(mask: int) -> int:

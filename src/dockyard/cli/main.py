@@ -31,6 +31,10 @@ import sys
 
 from .errors import CLIError, StatusError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 # name -> (module under cli.commands, function, description). Modules load only
 # for the command in use.
 COMMANDS: dict[str, tuple[str, ...]] = {
@@ -439,12 +443,17 @@ def client(gopts: dict):  # noqa: ANN201 - returns client.APIClient, imported la
     except Exception as e:  # unparsable host
         raise CLIError(str(e), 1) from None
     # Most answers are JSON: the decoder loads while the daemon computes the first one.
-    api.transport.while_waiting = _load_json
+    load_while_waiting(api)
     return api
 
 
-def _load_json() -> None:
-    from ..client import jsonfast  # noqa: F401
+def load_while_waiting(api: Any, *modules: str) -> None:
+    """Load the JSON decoder and `modules` (a command's output) while the
+    daemon computes the answer to api's next request (Transport.while_waiting)."""
+    def load() -> None:
+        for name in ("dockyard.client.jsonfast", *modules):
+            __import__(name)
+    api.transport.while_waiting = load
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from .. import errdefs
+from .._sys import fs
 from ..oci import runtime_spec as rs
 from ..oci.capabilities import CAPS as ALL_CAPS
 
@@ -16,14 +17,9 @@ def kernel_caps() -> list[str]:
             last = int(f.read())
     except (OSError, ValueError):
         last = len(ALL_CAPS) - 1
-    bounding = (1 << (last + 1)) - 1
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("CapBnd:"):
-                    bounding = int(line.split()[1], 16)
-    except (OSError, ValueError):
-        pass
+    bounding = fs.proc_status_hex("CapBnd")
+    if bounding is None:
+        bounding = (1 << (last + 1)) - 1
     return [c for i, c in enumerate(ALL_CAPS[: last + 1]) if bounding & (1 << i)]
 
 

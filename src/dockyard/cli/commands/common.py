@@ -16,7 +16,7 @@ import sys
 from ... import errdefs
 from ..errors import CLIError, StatusError
 from ..flags import REMAINDER, Namespace, Parser
-from ..main import client
+from ..main import client, load_while_waiting  # noqa: F401 - the commands import it from here
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -39,15 +39,6 @@ def list_format_help() -> str:
     loads only when --help shows it."""
     from ..format import LIST_FORMAT_HELP
     return LIST_FORMAT_HELP
-
-
-def load_while_waiting(api: Any, *modules: str) -> None:
-    """Load the JSON decoder and `modules` (the command's output) while the
-    daemon computes the answer to api's next request (Transport.while_waiting)."""
-    def load() -> None:
-        for name in ("dockyard.client.jsonfast", *modules):
-            __import__(name)
-    api.transport.while_waiting = load
 
 
 def daemon_call(fn: Callable[..., Any], *args: Any, status: int = 1, **kwargs: Any) -> Any:
